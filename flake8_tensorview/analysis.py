@@ -1,0 +1,728 @@
+"""The dataflow walker: one pass over each function body that tracks a fact per tensor value.
+
+Rules do not walk the tree themselves; they read the sites recorded here (:class:`ViewSite`,
+:class:`MaskSite`), each carrying the facts known about its operands at that point of the program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+import libcst as cst
+
+from . import ops
+from .dims import Dim, product
+from .layout import Origin, Shape, Tensor, resolve_target
+from .values import (
+    UNKNOWN,
+    DimV,
+    IntV,
+    ModuleV,
+    Opaque,
+    PiecesV,
+    ShapeV,
+    TupleV,
+    UnknownV,
+    Value,
+)
+
+TORCH = {"torch"}
+FUNCTIONAL = {"F", "torch.nn.functional", "nn.functional", "functional"}
+NN = {"nn", "torch.nn"}
+TENSOR_CLASS = {"Tensor", "torch.Tensor"}
+STAR = Opaque("*")
+"""A ``*args`` whose length is unknown: size lists containing it cannot be read."""
+
+MAX_LOOP_PASSES = 3
+
+
+@dataclass(frozen=True)
+class ViewSite:
+    """A ``.view(...)`` call and what was known when it ran."""
+
+    attr: cst.Attribute
+    tensor: Tensor
+    target: Shape | None
+    labels: tuple[str, ...]
+    call_text: str
+
+
+@dataclass(frozen=True)
+class MaskSite:
+    """A ``masked_fill``/``masked_fill_`` call: the filled tensor and the mask expression."""
+
+    call: cst.Call
+    tensor: Tensor
+    mask: cst.BaseExpression
+    mask_value: Value
+    in_place: bool
+
+
+@dataclass
+class Env:
+    vars: dict[str, Value] = field(default_factory=dict)
+    subst: dict[str, Dim] = field(default_factory=dict)
+
+    def copy(self) -> Env:
+        return Env(dict(self.vars), dict(self.subst))
+
+
+def join_values(a: Value, b: Value) -> Value:
+    if a == b:
+        return a
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if a.shape == b.shape and a.strides == b.strides:
+            return a if a.origin is not None else b
+        if a.shape is not None and a.shape == b.shape:
+            return Tensor(a.shape, None, False, a.labels)
+        if a.shape is None and b.shape is None and a.contiguous and b.contiguous:
+            return Tensor(contiguous=True)
+        return Tensor()
+    return UNKNOWN
+
+
+def join_envs(a: Env, b: Env) -> Env:
+    out = Env(subst={k: v for k, v in a.subst.items() if b.subst.get(k) == v})
+    for key in a.vars.keys() | b.vars.keys():
+        if key in a.vars and key in b.vars:
+            out.vars[key] = join_values(a.vars[key], b.vars[key])
+        else:
+            out.vars[key] = a.vars[key] if key in a.vars else b.vars[key]
+    return out
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    return None
+
+
+def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
+    if not subst or t.shape is None:
+        return t
+    shape = tuple(d.substitute(subst) for d in t.shape)
+    strides = None if t.strides is None else tuple(d.substitute(subst) for d in t.strides)
+    return replace(t, shape=shape, strides=strides)
+
+
+class Walker:
+    """Walks one module: every function, method and the module body itself, each with its own env."""
+
+    def __init__(self, module: cst.Module, line_of: dict[cst.CSTNode, int]) -> None:
+        self.module = module
+        self.line_of = line_of
+        self.views: dict[int, ViewSite] = {}
+        self.masks: dict[int, MaskSite] = {}
+        self.failures: list[tuple[str, BaseException]] = []
+        self._pending: list[tuple[Sequence[cst.BaseStatement], Env, str]] = []
+
+    # ---- scopes ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self._pending.append((self.module.body, Env(), "<module>"))
+        while self._pending:
+            body, env, name = self._pending.pop(0)
+            try:
+                self.block(body, env)
+            except RecursionError as exc:
+                self.failures.append((name, exc))
+
+    def _function(self, node: cst.FunctionDef, seed: Env | None = None) -> Env:
+        env = seed.copy() if seed else Env()
+        params = node.params
+        for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+            env.vars.pop(param.name.value, None)
+        try:
+            self.block(node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body], env)
+        except RecursionError as exc:
+            self.failures.append((node.name.value, exc))
+        return env
+
+    def _class(self, node: cst.ClassDef) -> None:
+        methods = [s for s in node.body.body if isinstance(s, cst.FunctionDef)]
+        init = next((m for m in methods if m.name.value == "__init__"), None)
+        seed = Env()
+        if init is not None:
+            after = self._function(init)
+            seed = Env({k: v for k, v in after.vars.items() if k.startswith("self.")}, after.subst)
+        for method in methods:
+            if method is not init:
+                self._function(method, seed)
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.ClassDef):
+                self._class(stmt)
+
+    # ---- statements -----------------------------------------------------------------------
+
+    def block(self, body: Sequence[cst.BaseStatement | cst.BaseSmallStatement], env: Env) -> None:
+        for stmt in body:
+            self.statement(stmt, env)
+
+    def statement(self, stmt: cst.CSTNode, env: Env) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self.small(small, env)
+        elif isinstance(stmt, cst.FunctionDef):
+            self._function(stmt)
+            env.vars[stmt.name.value] = UNKNOWN
+        elif isinstance(stmt, cst.ClassDef):
+            self._class(stmt)
+            env.vars[stmt.name.value] = UNKNOWN
+        elif isinstance(stmt, cst.If):
+            self.eval(stmt.test, env)
+            then = env.copy()
+            self.block(stmt.body.body, then)
+            other = env.copy()
+            if isinstance(stmt.orelse, cst.If):
+                self.statement(stmt.orelse, other)
+            elif isinstance(stmt.orelse, cst.Else):
+                self.block(stmt.orelse.body.body, other)
+            self._replace(env, join_envs(then, other))
+        elif isinstance(stmt, (cst.For, cst.While)):
+            self._loop(stmt, env)
+        elif isinstance(stmt, cst.With):
+            for item in stmt.items:
+                value = self.eval(item.item, env)
+                if item.asname is not None:
+                    self.bind(item.asname.name, UNKNOWN if isinstance(value, Tensor) else value, env)
+            self.block(stmt.body.body, env)
+        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+            before = env.copy()
+            self.block(stmt.body.body, env)
+            merged = join_envs(before, env)
+            outcomes = [env]
+            for handler in stmt.handlers:
+                branch = merged.copy()
+                self.block(handler.body.body, branch)
+                outcomes.append(branch)
+            result = outcomes[0]
+            for other_env in outcomes[1:]:
+                result = join_envs(result, other_env)
+            self._replace(env, result)
+            if stmt.orelse is not None:
+                self.block(stmt.orelse.body.body, env)
+            if stmt.finalbody is not None:
+                self.block(stmt.finalbody.body.body, env)
+        elif isinstance(stmt, cst.Match):
+            self.eval(stmt.subject, env)
+            result: Env | None = None
+            for case in stmt.cases:
+                branch = env.copy()
+                self.block(case.body.body, branch)
+                result = branch if result is None else join_envs(result, branch)
+            if result is not None:
+                self._replace(env, join_envs(env, result))
+
+    @staticmethod
+    def _replace(env: Env, new: Env) -> None:
+        env.vars, env.subst = new.vars, new.subst
+
+    def _loop(self, stmt: cst.For | cst.While, env: Env) -> None:
+        head = env.copy()
+        if isinstance(stmt, cst.For):
+            self.eval(stmt.iter, env)
+        for _ in range(MAX_LOOP_PASSES):
+            body = head.copy()
+            if isinstance(stmt, cst.For):
+                self.bind(stmt.target, UNKNOWN, body)
+            else:
+                self.eval(stmt.test, body)
+            self.block(stmt.body.body, body)
+            new_head = join_envs(head, body)
+            if new_head.vars == head.vars and new_head.subst == head.subst:
+                break
+            head = new_head
+        else:
+            # not stable: forget what the body changes and read the body once more
+            for key, value in list(head.vars.items()):
+                if env.vars.get(key) != value:
+                    head.vars[key] = UNKNOWN
+            body = head.copy()
+            if isinstance(stmt, cst.For):
+                self.bind(stmt.target, UNKNOWN, body)
+            self.block(stmt.body.body, body)
+        if stmt.orelse is not None:
+            self.block(stmt.orelse.body.body, head)
+        self._replace(env, head)
+
+    def small(self, stmt: cst.BaseSmallStatement, env: Env) -> None:
+        if isinstance(stmt, cst.Assign):
+            value = self.eval(stmt.value, env)
+            for target in stmt.targets:
+                self.bind(target.target, value, env)
+        elif isinstance(stmt, cst.AnnAssign):
+            if stmt.value is not None:
+                self.bind(stmt.target, self.eval(stmt.value, env), env)
+        elif isinstance(stmt, cst.AugAssign):
+            current = self.eval(stmt.target, env)
+            value = self.eval(stmt.value, env)
+            if isinstance(current, Tensor):
+                return  # in place: the tensor keeps its layout
+            self.bind(stmt.target, self.binary(stmt.operator, current, value, stmt, env), env)
+        elif isinstance(stmt, cst.Expr):
+            self.eval(stmt.value, env)
+        elif isinstance(stmt, cst.Return) and stmt.value is not None:
+            self.eval(stmt.value, env)
+        elif isinstance(stmt, cst.Assert):
+            self.eval(stmt.test, env)
+
+    # ---- binding --------------------------------------------------------------------------
+
+    def bind(self, target: cst.BaseExpression, value: Value, env: Env) -> None:
+        if isinstance(target, (cst.Name, cst.Attribute)):
+            key = dotted(target)
+            if key is not None:
+                for stale in [k for k in env.vars if k.startswith(key + ".")]:
+                    del env.vars[stale]
+                env.vars[key] = value
+            else:
+                self.eval(target, env)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            self._unpack(target.elements, value, env)
+        elif isinstance(target, cst.Subscript):
+            self.eval(target, env)
+
+    def _unpack(self, elements: Sequence[cst.BaseElement], value: Value, env: Env) -> None:
+        names = [e.value for e in elements]
+        if any(isinstance(e, cst.StarredElement) for e in elements):
+            for e in elements:
+                self.bind(e.value, UNKNOWN, env)
+            return
+        items: list[Value]
+        if isinstance(value, TupleV) and len(value.items) == len(names):
+            items = list(value.items)
+        elif isinstance(value, PiecesV) and value.count in (None, len(names)):
+            items = [value.piece] * len(names)
+        elif isinstance(value, ShapeV):
+            items = self._shape_items(value, names, env)
+        else:
+            items = [UNKNOWN] * len(names)
+        for name, item in zip(names, items):
+            self.bind(name, item, env)
+
+    def _shape_items(self, value: ShapeV, names: list[cst.BaseExpression], env: Env) -> list[Value]:
+        """``b, t, c = x.shape``: names the dims, and teaches ``x`` its rank if it was unknown."""
+        texts = [dotted(n) or self.text(n) for n in names]
+        tensor = value.tensor
+        if tensor.shape is None:
+            tensor = tensor.with_shape(tuple(Dim.sym(t) for t in texts), tuple(texts))
+        elif len(tensor.shape) != len(names):
+            return [UNKNOWN] * len(names)
+        elif tensor.labels is not None:
+            labels = tuple(old or new for old, new in zip(tensor.labels, texts))
+            tensor = replace(tensor, labels=labels)
+        if value.key is not None and isinstance(env.vars.get(value.key, Opaque(value.key)), (Tensor, Opaque)):
+            env.vars[value.key] = tensor
+        assert tensor.shape is not None
+        return [DimV(d, t) for d, t in zip(tensor.shape, texts)]
+
+    # ---- expressions ----------------------------------------------------------------------
+
+    def text(self, node: cst.CSTNode) -> str:
+        return " ".join(self.module.code_for_node(node).split())
+
+    def origin(self, node: cst.CSTNode, op: str) -> Origin:
+        return Origin(op, self.line_of.get(node, 0))
+
+    def lookup(self, name: str, env: Env) -> Value:
+        if name in env.vars:
+            return env.vars[name]
+        if name in ("None", "True", "False"):
+            return UNKNOWN
+        return Opaque(name)
+
+    def as_tensor(self, value: Value) -> Tensor | None:
+        if isinstance(value, Tensor):
+            return value
+        if isinstance(value, Opaque) and value is not STAR:
+            return Tensor(contiguous=True)
+        return None
+
+    def to_dim(self, value: Value, text: str, env: Env) -> Dim | None:
+        if isinstance(value, IntV):
+            return Dim.lit(value.value) if value.value >= 0 else None
+        if isinstance(value, DimV):
+            return value.dim.substitute(env.subst)
+        if isinstance(value, Opaque):
+            return None if value is STAR else Dim.sym(value.key).substitute(env.subst)
+        if isinstance(value, UnknownV) and text:
+            return Dim.sym(text).substitute(env.subst)
+        return None
+
+    def eval(self, node: cst.BaseExpression, env: Env) -> Value:
+        if isinstance(node, cst.Integer):
+            try:
+                return IntV(int(node.value.replace("_", ""), 0))
+            except ValueError:
+                return UNKNOWN
+        if isinstance(node, cst.UnaryOperation):
+            inner = self.eval(node.expression, env)
+            if isinstance(node.operator, cst.Minus) and isinstance(inner, IntV):
+                return IntV(-inner.value)
+            return inner if isinstance(inner, Tensor) else UNKNOWN
+        if isinstance(node, cst.Name):
+            return self.lookup(node.value, env)
+        if isinstance(node, cst.Attribute):
+            return self.attribute(node, env)
+        if isinstance(node, cst.Subscript):
+            return self.subscript(node, env)
+        if isinstance(node, cst.Call):
+            return self.call(node, env)
+        if isinstance(node, cst.BinaryOperation):
+            left = self.eval(node.left, env)
+            right = self.eval(node.right, env)
+            return self.binary(node.operator, left, right, node, env)
+        if isinstance(node, cst.Comparison):
+            left = self.eval(node.left, env)
+            rights = [self.eval(c.comparator, env) for c in node.comparisons]
+            if isinstance(left, Tensor):
+                return self._elementwise(left, rights, node, env)
+            return UNKNOWN
+        if isinstance(node, (cst.Tuple, cst.List)):
+            return self.sequence(node.elements, env)
+        if isinstance(node, cst.IfExp):
+            self.eval(node.test, env)
+            return join_values(self.eval(node.body, env), self.eval(node.orelse, env))
+        if isinstance(node, cst.NamedExpr):
+            value = self.eval(node.value, env)
+            self.bind(node.target, value, env)
+            return value
+        if isinstance(node, cst.BooleanOperation):
+            self.eval(node.left, env)
+            self.eval(node.right, env)
+            return UNKNOWN
+        if isinstance(node, (cst.Dict, cst.Set)):
+            for element in node.elements:
+                for child in element.children:
+                    if isinstance(child, cst.BaseExpression):
+                        self.eval(child, env)
+            return UNKNOWN
+        if isinstance(node, (cst.Await, cst.StarredElement)):
+            return self.eval(node.expression if isinstance(node, cst.Await) else node.value, env)
+        return UNKNOWN
+
+    def sequence(self, elements: Sequence[cst.BaseElement], env: Env) -> Value:
+        items: list[Value] = []
+        for element in elements:
+            value = self.eval(element.value, env)
+            if isinstance(element, cst.StarredElement):
+                spliced = self._splice(value)
+                if spliced is None:
+                    return UNKNOWN
+                items.extend(spliced)
+            else:
+                items.append(value)
+        return TupleV(tuple(items))
+
+    @staticmethod
+    def _splice(value: Value) -> list[Value] | None:
+        if isinstance(value, TupleV):
+            return list(value.items)
+        if isinstance(value, ShapeV) and value.tensor.shape is not None:
+            return [DimV(d) for d in value.tensor.shape]
+        return None
+
+    def binary(
+        self, op: cst.BaseBinaryOp | cst.BaseAugOp, left: Value, right: Value, node: cst.CSTNode, env: Env
+    ) -> Value:
+        if isinstance(op, (cst.MatrixMultiply, cst.MatrixMultiplyAssign)):
+            lt = self.as_tensor(left)
+            if lt is None:
+                return Tensor(contiguous=True) if isinstance(right, Tensor) else UNKNOWN
+            return ops.matmul(lt, self._args([right], [""], {}, node, "@", env))
+        if isinstance(left, Tensor):
+            return self._elementwise(left, [right], node, env)
+        if isinstance(right, Tensor):
+            if isinstance(left, Opaque):
+                return Tensor() if right.shape is None else Tensor(right.shape, None, False, right.labels)
+            return self._elementwise(right, [], node, env)
+        return self._dim_arith(op, left, right, node, env)
+
+    def _elementwise(self, first: Tensor, others: list[Value], node: cst.CSTNode, env: Env) -> Value:
+        tensors: list[Value] = [v for v in others if isinstance(v, Tensor)]
+        return ops.elementwise(first, self._args(tensors, [""] * len(tensors), {}, node, "", env))
+
+    def _dim_arith(self, op: cst.CSTNode, left: Value, right: Value, node: cst.CSTNode, env: Env) -> Value:
+        if isinstance(left, IntV) and isinstance(right, IntV):
+            a, b = left.value, right.value
+            if isinstance(op, (cst.Add, cst.AddAssign)):
+                return IntV(a + b)
+            if isinstance(op, (cst.Subtract, cst.SubtractAssign)):
+                return IntV(a - b)
+            if isinstance(op, (cst.Multiply, cst.MultiplyAssign)):
+                return IntV(a * b)
+            if isinstance(op, (cst.FloorDivide, cst.FloorDivideAssign)) and b:
+                return IntV(a // b)
+            return UNKNOWN
+        if not any(isinstance(v, (IntV, DimV, Opaque)) for v in (left, right)):
+            return UNKNOWN
+        text = self.text(node)
+        if isinstance(node, cst.AugAssign):
+            text = f"{self.text(node.target)} {self.text(node.operator).strip()} {self.text(node.value)}"
+        a = self.to_dim(left, self.text(node.left) if isinstance(node, cst.BinaryOperation) else "", env)
+        b = self.to_dim(right, self.text(node.right) if isinstance(node, cst.BinaryOperation) else "", env)
+        if a is None or b is None:
+            return DimV(Dim.sym(text), text)
+        if isinstance(op, (cst.Multiply, cst.MultiplyAssign)):
+            return DimV(a * b, text)
+        if isinstance(op, (cst.FloorDivide, cst.Divide, cst.FloorDivideAssign, cst.DivideAssign)):
+            exact = a.divide(b)
+            if exact is not None:
+                return DimV(exact, text)
+            quotient = Dim.sym(text)
+            # ``head_dim = d_out // num_heads`` divides evenly in working code: remember
+            # ``d_out == head_dim * num_heads`` so later sizes written either way agree.
+            if len(a.powers) == 1 and a.coef == 1 and a.powers[0][1] == 1:
+                atom = a.powers[0][0]
+                if atom not in env.subst and atom not in quotient.atoms() | b.atoms():
+                    env.subst[atom] = quotient * b
+            return DimV(quotient, text)
+        return DimV(Dim.sym(text), text)
+
+    def attribute(self, node: cst.Attribute, env: Env) -> Value:
+        name = node.attr.value
+        key = dotted(node)
+        if key is not None and key in env.vars:
+            return env.vars[key]
+        if name in ops.PROPERTIES and dotted(node.value) not in TORCH | NN | FUNCTIONAL:
+            recv = self.as_tensor(self.eval(node.value, env))
+            if recv is None:
+                return UNKNOWN
+            prop = ops.PROPERTIES[name]
+            return prop.effect(normalize(recv, env.subst), self._args([], [], {}, node, name, env))
+        if name == "shape":
+            base = self.eval(node.value, env)
+            tensor = self.as_tensor(base)
+            return ShapeV(dotted(node.value), tensor) if tensor is not None else UNKNOWN
+        if name == "data":
+            return self.eval(node.value, env)
+        if key is not None:
+            return Opaque(key)
+        self.eval(node.value, env)
+        return UNKNOWN
+
+    def subscript(self, node: cst.Subscript, env: Env) -> Value:
+        recv = self.eval(node.value, env)
+        elements = node.slice
+        if isinstance(recv, (ShapeV, TupleV, PiecesV)) and len(elements) == 1:
+            index = elements[0].slice
+            if isinstance(index, cst.Index):
+                position = self.eval(index.value, env)
+                i = ops.as_int(position)
+                if isinstance(recv, PiecesV):
+                    return recv.piece
+                if isinstance(recv, TupleV):
+                    return recv.items[i] if i is not None and -len(recv.items) <= i < len(recv.items) else UNKNOWN
+                return self._shape_item(recv, i, node, env)
+            return UNKNOWN
+        tensor = self.as_tensor(recv)
+        items = [self._index(e.slice, env) for e in elements]
+        if tensor is None:
+            return UNKNOWN
+        tensor = normalize(tensor, env.subst)
+        op = "[" + ", ".join(self.text(e.slice) for e in elements) + "]"
+        return ops.getitem(tensor, items, self.origin(node, f"slicing {op}"))
+
+    def _shape_item(self, shape: ShapeV, i: int | None, node: cst.CSTNode, env: Env) -> Value:
+        t = shape.tensor
+        if i is not None and t.shape is not None:
+            if -len(t.shape) <= i < len(t.shape):
+                return DimV(t.shape[i], t.labels[i] if t.labels else None)
+            return UNKNOWN
+        if i is not None and shape.key is not None:
+            return DimV(Dim.sym(f"{shape.key}.shape[{i}]"), self.text(node))
+        return UNKNOWN
+
+    def _index(self, element: cst.BaseSlice, env: Env) -> ops.Index:
+        text = self.text(element)
+        if isinstance(element, cst.Index):
+            value = self.eval(element.value, env)
+            if isinstance(element.value, cst.Name) and element.value.value == "None":
+                return ops.Index("none")
+            if isinstance(element.value, cst.Ellipsis):
+                return ops.Index("ellipsis")
+            if isinstance(value, (IntV, DimV)):
+                return ops.Index("int")
+            return ops.Index("other")
+
+        def bound(expr: cst.BaseExpression | None) -> int | Dim | None:
+            if expr is None:
+                return None
+            v = self.eval(expr, env)
+            if isinstance(v, IntV):
+                return v.value
+            return self.to_dim(v, self.text(expr), env) if isinstance(v, (DimV, Opaque, UnknownV)) else None
+
+        step = 1
+        if element.step is not None:
+            s = self.eval(element.step, env)
+            step = ops.as_int(s)  # type: ignore[assignment]
+        return ops.Index("slice", bound(element.lower), bound(element.upper), step, text)
+
+    # ---- calls ----------------------------------------------------------------------------
+
+    def _args(
+        self, pos: list[Value], texts: list[str], kw: dict[str, Value], node: cst.CSTNode, op: str, env: Env
+    ) -> ops.Args:
+        return ops.Args(pos, kw, texts, self.origin(node, op), lambda v, t: self.to_dim(v, t, env))
+
+    def _call_args(self, node: cst.Call, env: Env, skip: int = 0) -> tuple[list[Value], list[str], dict[str, Value]]:
+        pos: list[Value] = []
+        texts: list[str] = []
+        kw: dict[str, Value] = {}
+        for arg in node.args:
+            value = self.eval(arg.value, env)
+            if arg.keyword is not None:
+                kw[arg.keyword.value] = value
+            elif arg.star == "*":
+                spliced = self._splice(value)
+                if spliced is None:
+                    pos.append(STAR)
+                    texts.append("")
+                else:
+                    pos.extend(spliced)
+                    texts.extend([""] * len(spliced))
+            elif arg.star == "**":
+                continue
+            else:
+                pos.append(value)
+                texts.append(self.text(arg.value))
+        return pos[skip:], texts[skip:], kw
+
+    def call(self, node: cst.Call, env: Env) -> Value:
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            name = func.attr.value
+            namespace = dotted(func.value)
+            op_text = self.text(func.attr) + self.text(node)[len(self.text(func)) :]
+            if namespace in TORCH | FUNCTIONAL | TENSOR_CLASS and f"{namespace}.{name}" not in env.vars:
+                return self._function_call(node, name, namespace, op_text, env)
+            if namespace in NN and name in ops.MODULES:
+                return self._module(node, ops.MODULES[name], env)
+            if namespace == "self" and name == "register_buffer":
+                pos, _, kw = self._call_args(node, env)
+                if len(pos) >= 2 and isinstance(node.args[0].value, cst.SimpleString):
+                    env.vars["self." + node.args[0].value.evaluated_value] = pos[1]  # type: ignore[operator]
+                return UNKNOWN
+            key = dotted(func)
+            held = env.vars.get(key) if key else None
+            if isinstance(held, ModuleV):
+                return self._apply_module(held, node, env)
+            recv_value = self.eval(func.value, env)
+            recv = self.as_tensor(recv_value)
+            if name in ("size", "dim") and recv is not None:
+                return self._size_call(node, name, recv_value, recv, func, env)
+            op = ops.METHODS.get(name)
+            pos, texts, kw = self._call_args(node, env)
+            if op is None or recv is None:
+                return UNKNOWN
+            recv = normalize(recv, env.subst)
+            args = self._args(pos, texts, kw, node, op_text, env)
+            if op.effect is ops.view:
+                self._record_view(func, recv, args, node, env)
+            if name in ("masked_fill", "masked_fill_") and node.args:
+                self._record_mask(node, recv, node.args[0].value if not kw.get("mask") else _kwarg(node, "mask"), pos, kw, name.endswith("_"))
+            return op.effect(recv, args)
+        if isinstance(func, cst.Name):
+            held = env.vars.get(func.value)
+            if isinstance(held, ModuleV):
+                return self._apply_module(held, node, env)
+            if func.value in ops.MODULES and func.value not in env.vars:
+                return self._module(node, ops.MODULES[func.value], env)
+        self._call_args(node, env)
+        if not isinstance(func, cst.Name):
+            self.eval(func, env)
+        return UNKNOWN
+
+    def _size_call(
+        self, node: cst.Call, name: str, value: Value, tensor: Tensor, func: cst.Attribute, env: Env
+    ) -> Value:
+        if name == "dim":
+            return IntV(tensor.rank) if tensor.rank is not None else UNKNOWN
+        pos, _, kw = self._call_args(node, env)
+        shape = ShapeV(dotted(func.value), tensor)
+        index = pos[0] if pos else kw.get("dim")
+        if index is None:
+            return shape
+        return self._shape_item(shape, ops.as_int(index), node, env)
+
+    def _function_call(self, node: cst.Call, name: str, namespace: str, op_text: str, env: Env) -> Value:
+        table = ops.FUNCTIONAL if namespace in FUNCTIONAL else ops.TORCH_FUNCTIONS
+        if namespace in TENSOR_CLASS:
+            table = ops.METHODS
+        op = table.get(name)
+        pos, texts, kw = self._call_args(node, env)
+        if op is None:
+            return UNKNOWN
+        if op.effect in (ops.create, ops.full, ops.arange):
+            return op.effect(Tensor(), self._args(pos, texts, kw, node, op_text, env))
+        if op.effect is ops.einsum:
+            pos, texts = pos[1:], texts[1:]
+        if op.effect is ops.cat:
+            return Tensor(contiguous=True)
+        first = pos[0] if pos else kw.get("input")
+        tensor = self.as_tensor(first) if first is not None else None
+        if tensor is None:
+            return UNKNOWN
+        tensor = normalize(tensor, env.subst)
+        args = self._args(pos[1:], texts[1:], kw, node, op_text, env)
+        if name in ("masked_fill", "masked_fill_") and len(node.args) > 1:
+            self._record_mask(node, tensor, node.args[1].value, pos[1:], kw, name.endswith("_"))
+        return op.effect(tensor, args)
+
+    def _module(self, node: cst.Call, effect: str, env: Env) -> Value:
+        pos, texts, kw = self._call_args(node, env)
+        out = None
+        if effect == "linear":
+            value = kw.get("out_features", pos[1] if len(pos) > 1 else None)
+            text = texts[1] if len(texts) > 1 else "out_features"
+            out = self.to_dim(value, text, env) if value is not None else None
+        return ModuleV(effect, out)
+
+    def _apply_module(self, module: ModuleV, node: cst.Call, env: Env) -> Value:
+        pos, texts, kw = self._call_args(node, env)
+        tensor = self.as_tensor(pos[0]) if pos else None
+        if tensor is None:
+            return Tensor(contiguous=True) if module.effect in ("linear", "fresh") else UNKNOWN
+        return ops.module_call(normalize(tensor, env.subst), self._args(pos[1:], texts[1:], kw, node, "", env), module)
+
+    # ---- sites ----------------------------------------------------------------------------
+
+    def _record_view(self, func: cst.Attribute, tensor: Tensor, args: ops.Args, node: cst.Call, env: Env) -> None:
+        if len(args.pos) == 1 and not isinstance(args.pos[0], (TupleV, IntV, DimV)):
+            return  # dtype view, or a size list we cannot read
+        got = args.sizes(0, "size")
+        target = resolve_target(tensor.shape, got[0]) if got is not None else None
+        labels = tuple(got[1]) if got is not None else ()
+        self.views[id(func)] = ViewSite(func, tensor, target, labels, self.text(node))
+
+    def _record_mask(
+        self,
+        node: cst.Call,
+        tensor: Tensor,
+        mask: cst.BaseExpression,
+        pos: list[Value],
+        kw: dict[str, Value],
+        in_place: bool,
+    ) -> None:
+        value = kw.get("mask", pos[0] if pos else UNKNOWN)
+        self.masks[id(node)] = MaskSite(node, tensor, mask, value, in_place)
+
+
+def _kwarg(node: cst.Call, name: str) -> cst.BaseExpression:
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    raise KeyError(name)
+
+
+def numel(shape: Shape) -> Dim:
+    return product(shape)
+
+
+def iter_sites(walker: Walker) -> Iterator[ViewSite]:
+    return iter(walker.views.values())

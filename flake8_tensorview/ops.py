@@ -1,0 +1,741 @@
+"""What torch ops do to shape and memory layout: one table, one effect function per kind of op.
+
+Every row names example calls; ``tests/test_ops.py`` runs each of them with torch on non-contiguous
+inputs and checks that the effect gives torch's own shape and strides. To teach the linter a new op,
+add a row (and an example); add an effect function only for a new kind of layout change.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from .dims import ONE, ZERO, Dim, contiguous_strides, product
+from .layout import Origin, Shape, Tensor, dense_like, resolve_target, view_strides
+from .values import UNKNOWN, DimV, IntV, ModuleV, PiecesV, TupleV, Value
+
+
+class Form(Enum):
+    METHOD = "x.op(...)"
+    TORCH = "torch.op(x, ...)"
+    FUNCTIONAL = "F.op(x, ...)"
+    PROPERTY = "x.op"
+    MODULE = "nn.Op(...)(x)"
+
+
+@dataclass
+class Args:
+    """The arguments of one call after the tensor operand, as the walker evaluated them."""
+
+    pos: list[Value]
+    kw: dict[str, Value]
+    texts: list[str]
+    origin: Origin
+    to_dim: Callable[[Value, str], Dim | None]
+
+    def get(self, index: int, name: str) -> Value | None:
+        if name in self.kw:
+            return self.kw[name]
+        return self.pos[index] if index < len(self.pos) else None
+
+    def int(self, index: int, name: str, default: int | None = None) -> int | None:
+        v = self.get(index, name)
+        if v is None:
+            return default
+        return as_int(v)
+
+    def many(self, start: int, name: str = "") -> tuple[list[Value], list[str]] | None:
+        """Varargs or a single tuple/list argument: ``permute(0, 2, 1)`` / ``permute((0, 2, 1))``."""
+        if name and name in self.kw:
+            v = self.kw[name]
+            return (list(v.items), [""] * len(v.items)) if isinstance(v, TupleV) else None
+        rest, texts = self.pos[start:], self.texts[start:]
+        if len(rest) == 1 and isinstance(rest[0], TupleV):
+            items = list(rest[0].items)
+            return items, _split_tuple_text(texts[0], len(items))
+        if any(isinstance(v, TupleV) for v in rest):
+            return None
+        return rest, texts
+
+    def ints(self, start: int, name: str = "") -> list[int] | None:
+        got = self.many(start, name)
+        if got is None:
+            return None
+        out = [as_int(v) for v in got[0]]
+        return None if any(i is None for i in out) else out  # type: ignore[misc]
+
+    def sizes(self, start: int, name: str = "") -> tuple[list[Dim | None], list[str]] | None:
+        """Size arguments; None entries stand for ``-1``."""
+        got = self.many(start, name)
+        if got is None:
+            return None
+        values, texts = got
+        out: list[Dim | None] = []
+        for v, text in zip(values, texts):
+            if isinstance(v, IntV) and v.value == -1:
+                out.append(None)
+                continue
+            d = self.to_dim(v, text)
+            if d is None:
+                return None
+            out.append(d)
+        return out, [_label(v, t) for v, t in zip(values, texts)]
+
+
+def _label(v: Value, text: str) -> str:
+    return text or (v.label if isinstance(v, DimV) and v.label else "") or "?"
+
+
+def _split_tuple_text(text: str, n: int) -> list[str]:
+    inner = text.strip()
+    if inner[:1] in "([" and inner[-1:] in ")]":
+        inner = inner[1:-1]
+    parts = [p.strip() for p in inner.split(",") if p.strip()]
+    return parts if len(parts) == n else [""] * n
+
+
+def as_int(v: Value) -> int | None:
+    if isinstance(v, IntV):
+        return v.value
+    if isinstance(v, DimV):
+        return v.dim.literal
+    return None
+
+
+def _norm(d: int | None, rank: int) -> int | None:
+    if d is None or not -rank <= d < rank:
+        return None
+    return d % rank
+
+
+# ---- effects: (tensor, args) -> value -------------------------------------------------------
+
+
+def _permuted(t: Tensor, perm: list[int], a: Args) -> Value:
+    assert t.shape is not None and t.labels is not None
+    shape = tuple(t.shape[p] for p in perm)
+    strides = None if t.strides is None else tuple(t.strides[p] for p in perm)
+    labels = tuple(t.labels[p] for p in perm)
+    return Tensor.strided(shape, strides, labels, a.origin if strides is not None else t.origin)
+
+
+def swap(t: Tensor, a: Args) -> Value:
+    if t.rank is None:
+        return UNKNOWN
+    d0 = _norm(a.int(0, "dim0"), t.rank)
+    d1 = _norm(a.int(1, "dim1"), t.rank)
+    if d0 is None or d1 is None:
+        return UNKNOWN
+    perm = list(range(t.rank))
+    perm[d0], perm[d1] = perm[d1], perm[d0]
+    return _permuted(t, perm, a)
+
+
+def swap_last(t: Tensor, a: Args) -> Value:
+    if t.rank is None or t.rank < 2:
+        return UNKNOWN
+    perm = list(range(t.rank))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    return _permuted(t, perm, a)
+
+
+def reverse(t: Tensor, a: Args) -> Value:
+    if t.rank is None:
+        return UNKNOWN
+    return _permuted(t, list(range(t.rank))[::-1], a)
+
+
+def matrix_t(t: Tensor, a: Args) -> Value:
+    """``.t()`` only accepts rank <= 2; an unknown-rank tensor is taken to be a matrix."""
+    if t.rank is None and t.contiguous:
+        t = t.with_shape((Dim.sym(f"{a.origin.op}.shape[1]"), Dim.sym(f"{a.origin.op}.shape[0]")))
+    if t.rank is None or t.rank > 2:
+        return UNKNOWN
+    return _permuted(t, list(range(t.rank))[::-1], a)
+
+
+def permute(t: Tensor, a: Args) -> Value:
+    dims = a.ints(0, "dims")
+    if t.rank is None or dims is None or len(dims) != t.rank:
+        return UNKNOWN
+    perm = [_norm(d, t.rank) for d in dims]
+    if None in perm or len(set(perm)) != t.rank:
+        return UNKNOWN
+    return _permuted(t, perm, a)  # type: ignore[arg-type]
+
+
+def movedim(t: Tensor, a: Args) -> Value:
+    if t.rank is None:
+        return UNKNOWN
+    rank = t.rank
+
+    def dims(index: int, name: str) -> list[int] | None:
+        v = a.get(index, name)
+        items = list(v.items) if isinstance(v, TupleV) else [v]
+        out = [_norm(as_int(i), rank) if i is not None else None for i in items]
+        return None if None in out else out  # type: ignore[return-value]
+
+    src, dst = dims(0, "source"), dims(1, "destination")
+    if src is None or dst is None or len(src) != len(dst):
+        return UNKNOWN
+    perm: list[int | None] = [None] * rank
+    for s, d in zip(src, dst):
+        perm[d] = s
+    rest = iter(d for d in range(rank) if d not in src)
+    perm = [p if p is not None else next(rest) for p in perm]
+    return _permuted(t, perm, a)  # type: ignore[arg-type]
+
+
+def expand(t: Tensor, a: Args) -> Value:
+    got = a.sizes(0, "size")
+    if t.shape is None or got is None or len(got[0]) < t.rank:  # type: ignore[operator]
+        return UNKNOWN
+    sizes, labels = got
+    lead = len(sizes) - len(t.shape)
+    return _expanded(t, sizes, labels, lead, a)
+
+
+def _expanded(t: Tensor, sizes: list[Dim | None], labels: list[str], lead: int, a: Args) -> Value:
+    assert t.shape is not None and t.labels is not None
+    shape: list[Dim] = []
+    strides: list[Dim] | None = None if t.strides is None else []
+    out_labels: list[str | None] = []
+    for i, size in enumerate(sizes):
+        if i < lead:
+            if size is None:
+                return UNKNOWN
+            shape.append(size)
+            out_labels.append(labels[i])
+            if strides is not None:
+                strides.append(ZERO)
+            continue
+        old = t.shape[i - lead]
+        broadcast = size is not None and old.is_one and not size.is_one
+        shape.append(size if broadcast else old)  # type: ignore[arg-type]
+        out_labels.append(labels[i] if broadcast else t.labels[i - lead])
+        if strides is not None and t.strides is not None:
+            strides.append(ZERO if broadcast else t.strides[i - lead])
+    return Tensor.strided(
+        tuple(shape), None if strides is None else tuple(strides), tuple(out_labels), a.origin
+    )
+
+
+def expand_as(t: Tensor, a: Args) -> Value:
+    other = a.get(0, "other")
+    if not isinstance(other, Tensor) or other.shape is None or t.shape is None:
+        return UNKNOWN
+    lead = len(other.shape) - len(t.shape)
+    if lead < 0:
+        return UNKNOWN
+    labels = [other.label(i) for i in range(len(other.shape))]
+    return _expanded(t, list(other.shape), labels, lead, a)
+
+
+def narrow(t: Tensor, a: Args) -> Value:
+    if t.shape is None:
+        return UNKNOWN
+    d = _norm(a.int(0, "dim"), len(t.shape))
+    length = a.get(2, "length")
+    size = a.to_dim(length, a.texts[2] if len(a.texts) > 2 else "length") if length else None
+    if d is None or size is None:
+        return UNKNOWN
+    return _resized(t, d, size, a.texts[2] if len(a.texts) > 2 else None, a)
+
+
+def _resized(t: Tensor, d: int, size: Dim, label: str | None, a: Args, step: int = 1) -> Tensor:
+    assert t.shape is not None and t.labels is not None
+    shape = t.shape[:d] + (size,) + t.shape[d + 1 :]
+    labels = t.labels[:d] + (label,) + t.labels[d + 1 :]
+    strides = t.strides
+    if strides is not None and step != 1:
+        strides = strides[:d] + (strides[d] * Dim.lit(step),) + strides[d + 1 :]
+    return Tensor.strided(shape, strides, labels, a.origin if t.origin is None else t.origin)
+
+
+def _pieces_dim(t: Tensor, a: Args, index: int) -> int | None:
+    if t.shape is None:
+        return None
+    return _norm(a.int(index, "dim", 0), len(t.shape))
+
+
+def chunk(t: Tensor, a: Args) -> Value:
+    d = _pieces_dim(t, a, 1)
+    n = a.int(0, "chunks")
+    if d is None or n is None or n <= 0:
+        return UNKNOWN
+    assert t.shape is not None
+    size = t.shape[d].divide(Dim.lit(n)) or Dim.sym(f"{t.label(d)}/{n}")
+    return PiecesV(_resized(t, d, size, None, a), n)
+
+
+def split(t: Tensor, a: Args) -> Value:
+    d = _pieces_dim(t, a, 1)
+    sections = a.get(0, "split_size_or_sections")
+    if d is None or sections is None:
+        return UNKNOWN
+    assert t.shape is not None
+    if isinstance(sections, TupleV):
+        sizes = [a.to_dim(s, "") for s in sections.items]
+        if None in sizes:
+            return UNKNOWN
+        return TupleV(tuple(_resized(t, d, s, None, a) for s in sizes))  # type: ignore[arg-type]
+    size = a.to_dim(sections, a.texts[0] if a.texts else "")
+    if size is None:
+        return UNKNOWN
+    count = t.shape[d].divide(size)
+    return PiecesV(
+        _resized(t, d, size, a.texts[0] if a.texts else None, a),
+        count.literal if count is not None else None,
+    )
+
+
+def unbind(t: Tensor, a: Args) -> Value:
+    d = _pieces_dim(t, a, 0)
+    if d is None:
+        return UNKNOWN
+    assert t.shape is not None
+    return PiecesV(_selected(t, d), t.shape[d].literal)
+
+
+def _selected(t: Tensor, d: int) -> Tensor:
+    assert t.shape is not None and t.labels is not None
+    strides = None if t.strides is None else t.strides[:d] + t.strides[d + 1 :]
+    return Tensor.strided(t.shape[:d] + t.shape[d + 1 :], strides, t.labels[:d] + t.labels[d + 1 :], t.origin)
+
+
+def unfold(t: Tensor, a: Args) -> Value:
+    if t.shape is None:
+        return UNKNOWN
+    d = _norm(a.int(0, "dimension"), len(t.shape))
+    size, step = a.int(1, "size"), a.int(2, "step")
+    if d is None or size is None or step is None or step <= 0:
+        return UNKNOWN
+    old = t.shape[d]
+    count = (
+        Dim.lit((old.literal - size) // step + 1)
+        if old.literal is not None
+        else Dim.sym(f"({t.label(d)}-{size})//{step}+1")
+    )
+    out = _resized(t, d, count, None, a, step)
+    strides = None if t.strides is None or out.strides is None else out.strides + (t.strides[d],)
+    assert out.shape is not None and out.labels is not None
+    return Tensor.strided(out.shape + (Dim.lit(size),), strides, out.labels + (None,), a.origin)
+
+
+def as_strided(t: Tensor, a: Args) -> Value:
+    size, stride = a.sizes(0, "size"), a.sizes(1, "stride")
+    if size is None or stride is None or None in size[0] or None in stride[0]:
+        return UNKNOWN
+    if len(size[0]) != len(stride[0]):
+        return UNKNOWN
+    return Tensor.strided(tuple(size[0]), tuple(stride[0]), tuple(size[1]), a.origin)  # type: ignore[arg-type]
+
+
+def elementwise(t: Tensor, a: Args) -> Value:
+    """TensorIterator ops keep the first operand's dim order when it has the result's shape."""
+    others = [v for v in a.pos + list(a.kw.values()) if isinstance(v, Tensor)]
+    shape = broadcast_shapes([t] + others)
+    if shape is None:
+        return UNKNOWN if t.shape is None or not t.contiguous else Tensor(contiguous=True)
+    if t.shape != shape or t.strides is None:
+        return Tensor.strided(shape, None, None, None) if t.shape != shape else Tensor.strided(shape, None, t.labels, t.origin)
+    strides = dense_like(t.shape, t.strides)
+    return Tensor.strided(shape, strides, t.labels, t.origin)
+
+
+def broadcast_shapes(tensors: list[Tensor]) -> Shape | None:
+    if any(t.shape is None for t in tensors):
+        return None
+    rank = max(len(t.shape) for t in tensors)  # type: ignore[arg-type]
+    out: list[Dim] = []
+    for i in range(rank):
+        sizes = {t.shape[i - rank + len(t.shape)] for t in tensors if i - rank + len(t.shape) >= 0}  # type: ignore[index,arg-type]
+        sizes.discard(ONE)
+        if len(sizes) > 1:
+            return None
+        out.append(sizes.pop() if sizes else ONE)
+    return tuple(out)
+
+
+def where(t: Tensor, a: Args) -> Value:
+    """``torch.where(cond, x, y)``: elementwise with ``cond`` as the first operand."""
+    return elementwise(t, a)
+
+
+def in_place(t: Tensor, a: Args) -> Value:
+    return t
+
+
+def fresh(t: Tensor, a: Args) -> Value:
+    """A new contiguous tensor of the same shape (softmax, layer_norm, contiguous, tril, ...)."""
+    return Tensor.dense(t.shape, t.labels)
+
+
+def like(t: Tensor, a: Args) -> Value:
+    """``*_like`` and ``clone`` follow ``memory_format=torch.preserve_format``."""
+    if t.shape is None or t.strides is None:
+        return Tensor.dense(t.shape, t.labels) if t.contiguous else UNKNOWN
+    return Tensor.strided(t.shape, dense_like(t.shape, t.strides), t.labels, t.origin)
+
+
+def matmul(t: Tensor, a: Args) -> Value:
+    other = a.get(0, "other")
+    if not isinstance(other, Tensor) or t.shape is None or other.shape is None:
+        return Tensor(contiguous=True)
+    if len(t.shape) < 2 or len(other.shape) < 2:
+        return Tensor(contiguous=True)
+    batch = broadcast_shapes([Tensor(t.shape[:-2]), Tensor(other.shape[:-2])])
+    if batch is None:
+        return Tensor(contiguous=True)
+    tl = t.labels or (None,) * len(t.shape)
+    ol = other.labels or (None,) * len(other.shape)
+    batch_labels = tl[:-2] if t.shape[:-2] == batch else ol[:-2] if other.shape[:-2] == batch else None
+    labels = (batch_labels or (None,) * len(batch)) + (tl[-2], ol[-1])
+    return Tensor.dense(batch + (t.shape[-2], other.shape[-1]), labels)
+
+
+def linear(t: Tensor, a: Args) -> Value:
+    weight = a.get(0, "weight")
+    out = weight.shape[0] if isinstance(weight, Tensor) and weight.shape else None
+    return _linear_out(t, out)
+
+
+def _linear_out(t: Tensor, out: Dim | None) -> Value:
+    if t.shape is None or out is None:
+        return Tensor(contiguous=True)
+    return Tensor.dense(t.shape[:-1] + (out,), (t.labels or (None,) * len(t.shape))[:-1] + (None,))
+
+
+def cat(t: Tensor, a: Args) -> Value:
+    return Tensor(contiguous=True)
+
+
+def topk(t: Tensor, a: Args) -> Value:
+    if t.shape is None:
+        return TupleV((Tensor(contiguous=True), Tensor(contiguous=True)))
+    d = _norm(a.int(1, "dim", -1), len(t.shape))
+    k = a.get(0, "k")
+    size = a.to_dim(k, a.texts[0] if a.texts else "k") if k is not None else None
+    if d is None or size is None:
+        return UNKNOWN
+    out = Tensor.dense(t.shape[:d] + (size,) + t.shape[d + 1 :], t.labels)
+    return TupleV((out, out))
+
+
+def create(t: Tensor, a: Args) -> Value:
+    """``torch.randn(2, 3)``, ``torch.zeros((b, t))``, ``torch.ones(size=...)``."""
+    got = a.sizes(0, "size")
+    if got is None or None in got[0]:
+        return Tensor(contiguous=True)
+    return Tensor.dense(tuple(got[0]), tuple(got[1]))  # type: ignore[arg-type]
+
+
+def full(t: Tensor, a: Args) -> Value:
+    size = a.get(0, "size")
+    if not isinstance(size, TupleV):
+        return Tensor(contiguous=True)
+    dims = [a.to_dim(v, "") for v in size.items]
+    if None in dims:
+        return Tensor(contiguous=True)
+    return Tensor.dense(tuple(dims), tuple(_split_tuple_text(a.texts[0], len(dims))))  # type: ignore[arg-type]
+
+
+def arange(t: Tensor, a: Args) -> Value:
+    if len(a.pos) == 1:
+        n = a.to_dim(a.pos[0], a.texts[0])
+        if n is not None:
+            return Tensor.dense((n,), (a.texts[0],))
+    return Tensor.dense((Dim.sym(f"arange({', '.join(a.texts)})"),))
+
+
+# ---- shape ops: the view family ------------------------------------------------------------
+
+
+def view(t: Tensor, a: Args) -> Value:
+    if len(a.pos) == 1 and not isinstance(a.pos[0], (TupleV, IntV, DimV)):
+        return UNKNOWN  # x.view(dtype), or a size we cannot see
+    got = a.sizes(0, "size")
+    if got is None:
+        return UNKNOWN
+    target = resolve_target(t.shape, got[0])
+    if target is None:
+        if None in got[0]:
+            return Tensor(contiguous=True) if t.contiguous else UNKNOWN
+        return Tensor.dense(tuple(got[0]), tuple(got[1])) if t.contiguous else UNKNOWN  # type: ignore[arg-type]
+    if t.shape is None or t.strides is None:
+        return Tensor.dense(target, tuple(got[1])) if t.contiguous else UNKNOWN
+    strides = view_strides(t.shape, t.strides, target)
+    if strides is None:
+        return UNKNOWN  # raises at run time: reported by TV101, nothing flows on
+    return Tensor.strided(target, strides, tuple(got[1]), t.origin)
+
+
+def reshape(t: Tensor, a: Args) -> Value:
+    viewed = view(t, a)
+    if isinstance(viewed, Tensor) and (viewed.shape is not None or viewed.contiguous):
+        return viewed
+    got = a.sizes(0, "shape")
+    if got is None:
+        return UNKNOWN
+    target = resolve_target(t.shape, got[0])
+    if target is not None:
+        return Tensor.dense(target, tuple(got[1]))
+    if None not in got[0]:
+        return Tensor.dense(tuple(got[0]), tuple(got[1]))  # type: ignore[arg-type]
+    return UNKNOWN
+
+
+def flatten(t: Tensor, a: Args) -> Value:
+    if t.shape is None:
+        return UNKNOWN
+    rank = len(t.shape)
+    if rank == 0:
+        return t
+    start = _norm(a.int(0, "start_dim", 0), rank)
+    end = _norm(a.int(1, "end_dim", -1), rank)
+    if start is None or end is None or start > end:
+        return UNKNOWN
+    target = t.shape[:start] + (product(t.shape[start : end + 1]),) + t.shape[end + 1 :]
+    labels = (t.labels or (None,) * rank)
+    labels = labels[:start] + (None,) + labels[end + 1 :]
+    if t.strides is None:
+        return Tensor.strided(target, None, labels, t.origin)
+    strides = view_strides(t.shape, t.strides, target)
+    if strides is None:
+        return Tensor.dense(target, labels)
+    return Tensor.strided(target, strides, labels, t.origin)
+
+
+def unsqueeze(t: Tensor, a: Args) -> Value:
+    if t.shape is None:
+        return UNKNOWN
+    rank = len(t.shape)
+    d = _norm(a.int(0, "dim"), rank + 1)
+    if d is None:
+        return UNKNOWN
+    shape = t.shape[:d] + (ONE,) + t.shape[d:]
+    labels = (t.labels or (None,) * rank)
+    labels = labels[:d] + ("1",) + labels[d:]
+    if t.strides is None:
+        return Tensor.strided(shape, None, labels, t.origin)
+    inner = t.strides[d] * t.shape[d] if d < rank else ONE
+    return Tensor.strided(shape, t.strides[:d] + (inner,) + t.strides[d:], labels, t.origin)
+
+
+def squeeze(t: Tensor, a: Args) -> Value:
+    if t.shape is None:
+        return UNKNOWN
+    rank = len(t.shape)
+    arg = a.get(0, "dim")
+    if arg is None:
+        drop = {i for i, s in enumerate(t.shape) if s.is_one}
+    else:
+        d = _norm(as_int(arg), rank)
+        if d is None:
+            return UNKNOWN
+        drop = {d} if t.shape[d].is_one else set()
+    keep = [i for i in range(rank) if i not in drop]
+    labels = t.labels or (None,) * rank
+    strides = None if t.strides is None else tuple(t.strides[i] for i in keep)
+    return Tensor.strided(tuple(t.shape[i] for i in keep), strides, tuple(labels[i] for i in keep), t.origin)
+
+
+def einsum(t: Tensor, a: Args) -> Value:
+    """Single-operand einsum that only reorders dims is a permuted view; anything else: shape only."""
+    spec = a.origin.op
+    match = re.search(r"""['"]\s*([a-zA-Z]+)\s*->\s*([a-zA-Z]+)\s*['"]""", spec)
+    if match is None or len(a.pos) != 0:
+        return UNKNOWN
+    src, dst = match.groups()
+    if sorted(src) != sorted(dst) or len(set(src)) != len(src) or t.rank != len(src):
+        return UNKNOWN
+    return _permuted(t, [src.index(c) for c in dst], a)
+
+
+def module_call(t: Tensor, a: Args, module: ModuleV) -> Value:
+    effect = MODULE_EFFECTS.get(module.effect)
+    if module.effect == "linear":
+        return _linear_out(t, module.out)
+    return effect(t, a) if effect else UNKNOWN
+
+
+# ---- the table --------------------------------------------------------------------------------
+
+
+M, T, F, P = Form.METHOD, Form.TORCH, Form.FUNCTIONAL, Form.PROPERTY
+
+
+@dataclass(frozen=True)
+class Op:
+    names: tuple[str, ...]
+    effect: Callable[[Tensor, Args], Value]
+    forms: frozenset[Form]
+    examples: tuple[str, ...]
+    """Torch expressions over the test inputs (``x``: a transposed 4-D tensor, ``c``: contiguous,
+    ``e``: expanded, ``s``: strided slice, ``m``: a bool mask, ``w``: a weight); a leading ``?``
+    marks an example whose layout the effect leaves unknown."""
+
+
+def _op(names: str, effect: Callable[[Tensor, Args], Value], forms: set[Form], *examples: str) -> Op:
+    return Op(tuple(names.split()), effect, frozenset(forms), examples)
+
+
+OPS: tuple[Op, ...] = (
+    # layout producers
+    _op("transpose swapaxes swapdims", swap, {M, T}, "x.transpose(0, 3)", "torch.transpose(x, 1, 2)", "x.swapaxes(-1, 1)", "torch.swapdims(c, 2, 3)"),
+    _op("permute", permute, {M, T}, "x.permute(0, 2, 3, 1)", "x.permute((3, 1, 0, 2))", "torch.permute(c, (0, 2, 1, 3))"),
+    _op("t", matrix_t, {M, T}, "c[0, 0].t()", "torch.t(x[0, 0])"),
+    _op("T", reverse, {P}, "c.T"),
+    _op("mT mH", swap_last, {P}, "x.mT", "c.mH"),
+    _op("H", matrix_t, {P}, "c[0, 0].H"),
+    _op("movedim moveaxis", movedim, {M, T}, "x.movedim(1, 3)", "torch.moveaxis(c, (0, 1), (2, 3))", "c.movedim(-1, 0)"),
+    _op("expand", expand, {M}, "c[:, :1].expand(2, 4, 3, 5)", "c[0].expand(7, 4, 3, 5)", "c[:, :, :1].expand(-1, -1, 6, -1)"),
+    _op("expand_as", expand_as, {M}, "c[:, :1].expand_as(x)"),
+    _op("narrow", narrow, {M, T}, "c.narrow(2, 1, 2)", "torch.narrow(x, 3, 0, 3)"),
+    _op("chunk", chunk, {M, T}, "c.chunk(5, dim=3)[1]", "torch.chunk(x, 2, 1)[0]"),
+    _op("split", split, {M, T}, "c.split(2, dim=2)[0]", "x.split(2, -1)[1]", "c.split([1, 2], dim=2)[1]"),
+    _op("unbind", unbind, {M, T}, "c.unbind(1)[0]", "torch.unbind(x, dim=3)[2]"),
+    _op("unfold", unfold, {M}, "c.unfold(3, 2, 1)", "x.unfold(1, 2, 2)"),
+    _op("as_strided", as_strided, {M, T}, "c.as_strided((3, 4), (1, 3))"),
+    _op("einsum", einsum, {T}, "torch.einsum('bthd->bhtd', x)", "?torch.einsum('bhts,bhsd->bthd', c, c)"),
+    # results that keep the input's dim order
+    _op(
+        "clone float half double bfloat16 to type_as detach abs neg exp sqrt rsqrt sigmoid tanh relu gelu silu",
+        like,
+        {M, T, F},
+        "x.clone()", "s.clone()", "x.float()", "x.to(torch.float64)", "torch.exp(x)", "F.gelu(x)", "x.relu()", "F.silu(s)",
+    ),
+    _op("dropout", like, {F}, "F.dropout(x, 0.1)", "F.dropout(x, 0.1, training=False)"),
+    _op("add sub mul div eq ne lt gt le ge logical_and logical_or", elementwise, {M, T}, "x.mul(2.0)", "x.eq(c)", "c.eq(x)", "torch.add(x, c)", "s.mul(0.5)"),
+    _op("where", where, {T}, "torch.where(x > 0, x, 0.0)", "torch.where(c > 0, x, 0.0)"),
+    _op("masked_fill_ mul_ add_ div_ sub_ clamp_ fill_ zero_ requires_grad_", in_place, {M}, "x.masked_fill_(x > 0, 0.0)", "x.mul_(2)"),
+    # results that are new contiguous tensors
+    _op("contiguous", fresh, {M}, "x.contiguous()"),
+    _op("softmax log_softmax", fresh, {M, T, F}, "x.softmax(-1)", "F.softmax(x, dim=1)", "torch.log_softmax(x, 2)"),
+    _op("layer_norm", fresh, {F}, "F.layer_norm(x, (5,))"),
+    _op("masked_fill", fresh, {M, T}, "x.masked_fill(x > 0, 0.0)", "torch.masked_fill(x, m, 1.0)"),
+    _op("tril triu", fresh, {M, T}, "torch.tril(x)", "x.triu(1)"),
+    _op("matmul bmm mm", matmul, {M, T}, "torch.matmul(x, c.transpose(2, 3))", "x[0].bmm(c[0].transpose(1, 2))", "torch.mm(x[0, 0], w.t())"),
+    _op("linear", linear, {F}, "F.linear(x, w)"),
+    _op("cat concat stack", cat, {T}, "torch.cat([x, x], dim=1)"),
+    _op("topk", topk, {M, T}, "x.topk(2, 1)[1]", "torch.topk(x, 2)[0]"),
+    _op("randn rand zeros ones empty", create, {T}, "torch.randn(2, 3, 4)", "torch.zeros((3, 4))", "torch.ones(2, 5)"),
+    _op("full", full, {T}, "torch.full((2, 3), 1.0)"),
+    _op("arange", arange, {T}, "torch.arange(6)"),
+    _op("zeros_like ones_like empty_like randn_like rand_like", like, {T}, "torch.ones_like(x)", "torch.zeros_like(s)"),
+    # the view family
+    _op("view", view, {M}, "c.view(2, 12, 5)", "x.view(2, 4, 3, 5, 1)", "c.transpose(2, 3).view(2, 4, 5, 3)", "x[:, :, :, :4].view(2, 4, 3, 2, 2)"),
+    _op("reshape", reshape, {M, T}, "x.reshape(2, 4, 15)", "x.reshape(8, 15)", "torch.reshape(c, (-1, 5))"),
+    _op("flatten", flatten, {M, T}, "x.flatten(2)", "x.flatten(1, 2)", "torch.flatten(c)"),
+    _op("unsqueeze", unsqueeze, {M, T}, "x.unsqueeze(1)", "x.unsqueeze(-1)", "torch.unsqueeze(c, 0)"),
+    _op("squeeze", squeeze, {M, T}, "x[:, :1].squeeze(1)", "c[:, :, :1].squeeze()"),
+)
+
+MODULE_EFFECTS: dict[str, Callable[[Tensor, Args], Value]] = {
+    "linear": fresh,
+    "dropout": like,
+    "fresh": fresh,
+    "like": like,
+}
+
+MODULES: dict[str, str] = {
+    "Linear": "linear",
+    "LazyLinear": "linear",
+    "Dropout": "dropout",
+    "LayerNorm": "fresh",
+    "RMSNorm": "fresh",
+    "Softmax": "fresh",
+    "GELU": "like",
+    "ReLU": "like",
+    "SiLU": "like",
+    "Tanh": "like",
+    "Identity": "like",
+}
+
+
+def _index(forms: Form) -> dict[str, Op]:
+    return {name: op for op in OPS if forms in op.forms for name in op.names}
+
+
+METHODS = _index(Form.METHOD)
+TORCH_FUNCTIONS = _index(Form.TORCH)
+FUNCTIONAL = {**_index(Form.FUNCTIONAL), **{n: o for n, o in TORCH_FUNCTIONS.items() if Form.FUNCTIONAL in o.forms}}
+PROPERTIES = _index(Form.PROPERTY)
+
+
+# ---- indexing: x[..., :k, None, ::2] -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Index:
+    """One subscript element. ``kind``: ``none``, ``int``, ``ellipsis``, ``slice``, ``other``."""
+
+    kind: str
+    lower: int | Dim | None = None
+    upper: int | Dim | None = None
+    step: int | None = 1
+    text: str = ""
+
+
+def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
+    """Basic indexing is a view: slices keep strides (times the step), ints drop the dim."""
+    if t.shape is None or any(i.kind == "other" for i in items):
+        return UNKNOWN
+    consumed = sum(1 for i in items if i.kind in ("int", "slice"))
+    ellipses = [n for n, i in enumerate(items) if i.kind == "ellipsis"]
+    if len(ellipses) > 1 or consumed > len(t.shape):
+        return UNKNOWN
+    if ellipses:
+        n = ellipses[0]
+        items = items[:n] + [Index("slice")] * (len(t.shape) - consumed) + items[n + 1 :]
+    else:
+        items = items + [Index("slice")] * (len(t.shape) - consumed)
+    labels = t.labels or (None,) * len(t.shape)
+    shape: list[Dim] = []
+    strides: list[Dim] | None = None if t.strides is None else []
+    out_labels: list[str | None] = []
+    d = 0
+    for item in items:
+        if item.kind == "none":
+            shape.append(ONE)
+            out_labels.append("1")
+            if strides is not None:
+                strides.append(ONE)
+            continue
+        if item.kind == "int":
+            d += 1
+            continue
+        size = _slice_size(t.shape[d], item)
+        if size is None:
+            return UNKNOWN
+        shape.append(size)
+        out_labels.append(labels[d] if size == t.shape[d] else item.text or None)
+        if strides is not None and t.strides is not None:
+            if item.step is None:
+                strides = None
+            else:
+                strides.append(t.strides[d] * Dim.lit(item.step))
+        d += 1
+    out_strides = None if strides is None else tuple(strides)
+    result = Tensor.strided(tuple(shape), out_strides, tuple(out_labels), origin)
+    if result.origin is origin and t.origin is not None and not t.contiguous:
+        return Tensor.strided(tuple(shape), out_strides, tuple(out_labels), t.origin)
+    return result
+
+
+def _slice_size(size: Dim, item: Index) -> Dim | None:
+    lower, upper, step = item.lower, item.upper, item.step
+    if step is None or step <= 0:
+        return None
+    if size.literal is not None and all(isinstance(v, int) or v is None for v in (lower, upper)):
+        return Dim.lit(len(range(*slice(lower, upper, step).indices(size.literal))))
+    if lower in (None, 0) and step == 1:
+        if upper is None:
+            return size
+        if isinstance(upper, Dim):
+            return upper
+        if isinstance(upper, int) and upper > 0:
+            return Dim.lit(upper)
+    return Dim.sym(f"len[{item.text}]")

@@ -1,0 +1,74 @@
+"""The abstract values the dataflow walker tracks for each expression."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from .dims import Dim
+from .layout import Tensor
+
+
+@dataclass(frozen=True)
+class IntV:
+    """A literal integer (may be negative: ``-1`` in a view, ``dim=-1``)."""
+
+    value: int
+
+
+@dataclass(frozen=True)
+class DimV:
+    """A size: ``x.size(1)``, ``d_out // num_heads``, a name bound by ``b, t, c = x.shape``."""
+
+    dim: Dim
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class TupleV:
+    items: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class ShapeV:
+    """``x.shape`` / ``x.size()``: remembers which name to refine when it is unpacked."""
+
+    key: str | None
+    tensor: Tensor
+
+
+@dataclass(frozen=True)
+class PiecesV:
+    """``split``/``chunk``/``unbind`` results: every piece has the same fact."""
+
+    piece: Tensor
+    count: int | None
+
+
+@dataclass(frozen=True)
+class ModuleV:
+    """An ``nn.Module`` instance whose effect the op table knows (``nn.Linear(d_in, d_out)``)."""
+
+    effect: str
+    out: Dim | None = None
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A name or attribute the analysis has no value for: a parameter, a global, ``self.scale``.
+
+    Used as a size it is the atom ``key``; used as a tensor it is a contiguous tensor of unknown
+    shape (parameters and module attributes are, in practice).
+    """
+
+    key: str
+
+
+@dataclass(frozen=True)
+class UnknownV:
+    """The result of something the analysis does not model: no facts, no diagnosis."""
+
+
+UNKNOWN = UnknownV()
+
+Value = Union[IntV, DimV, TupleV, ShapeV, PiecesV, ModuleV, Opaque, UnknownV, Tensor]
