@@ -493,7 +493,7 @@ class Walker:
             if recv is None:
                 return UNKNOWN
             prop = ops.PROPERTIES[name]
-            return prop.effect(normalize(recv, env.subst), self._args([], [], {}, node, name, env))
+            return prop.effect(normalize(recv, env.subst), self._args([], [], {}, node.attr, f".{name}", env))
         if name == "shape":
             base = self.eval(node.value, env)
             tensor = self.as_tensor(base)
@@ -600,7 +600,7 @@ class Walker:
             namespace = dotted(func.value)
             op_text = self.text(func.attr) + self.text(node)[len(self.text(func)) :]
             if namespace in TORCH | FUNCTIONAL | TENSOR_CLASS and f"{namespace}.{name}" not in env.vars:
-                return self._function_call(node, name, namespace, op_text, env)
+                return self._function_call(node, name, namespace, env)
             if namespace in NN and name in ops.MODULES:
                 return self._module(node, ops.MODULES[name], env)
             if namespace == "self" and name == "register_buffer":
@@ -621,7 +621,8 @@ class Walker:
             if op is None or recv is None:
                 return UNKNOWN
             recv = normalize(recv, env.subst)
-            args = self._args(pos, texts, kw, node, op_text, env)
+            args = self._args(pos, texts, kw, func.attr, op_text, env)
+            args.recv = self.text(func.value)
             if op.effect is ops.view:
                 self._record_view(func, recv, args, node, env)
             if name in ("masked_fill", "masked_fill_") and node.args:
@@ -650,7 +651,7 @@ class Walker:
             return shape
         return self._shape_item(shape, ops.as_int(index), node, env)
 
-    def _function_call(self, node: cst.Call, name: str, namespace: str, op_text: str, env: Env) -> Value:
+    def _function_call(self, node: cst.Call, name: str, namespace: str, env: Env) -> Value:
         table = ops.FUNCTIONAL if namespace in FUNCTIONAL else ops.TORCH_FUNCTIONS
         if namespace in TENSOR_CLASS:
             table = ops.METHODS
@@ -659,7 +660,7 @@ class Walker:
         if op is None:
             return UNKNOWN
         if op.effect in (ops.create, ops.full, ops.arange):
-            return op.effect(Tensor(), self._args(pos, texts, kw, node, op_text, env))
+            return op.effect(Tensor(), self._args(pos, texts, kw, node, self.text(node), env))
         if op.effect is ops.einsum:
             pos, texts = pos[1:], texts[1:]
         if op.effect is ops.cat:
@@ -669,7 +670,7 @@ class Walker:
         if tensor is None:
             return UNKNOWN
         tensor = normalize(tensor, env.subst)
-        args = self._args(pos[1:], texts[1:], kw, node, op_text, env)
+        args = self._args(pos[1:], texts[1:], kw, node, self.text(node), env)
         if name in ("masked_fill", "masked_fill_") and len(node.args) > 1:
             self._record_mask(node, tensor, node.args[1].value, pos[1:], kw, name.endswith("_"))
         return op.effect(tensor, args)

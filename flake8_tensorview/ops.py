@@ -34,6 +34,8 @@ class Args:
     texts: list[str]
     origin: Origin
     to_dim: Callable[[Value, str], Dim | None]
+    recv: str = ""
+    """Source text of the tensor operand, for naming sizes the analysis has to invent."""
 
     def get(self, index: int, name: str) -> Value | None:
         if name in self.kw:
@@ -150,7 +152,8 @@ def reverse(t: Tensor, a: Args) -> Value:
 def matrix_t(t: Tensor, a: Args) -> Value:
     """``.t()`` only accepts rank <= 2; an unknown-rank tensor is taken to be a matrix."""
     if t.rank is None and t.contiguous:
-        t = t.with_shape((Dim.sym(f"{a.origin.op}.shape[1]"), Dim.sym(f"{a.origin.op}.shape[0]")))
+        name = a.recv or a.origin.op
+        t = t.with_shape((Dim.sym(f"{name}.shape[0]"), Dim.sym(f"{name}.shape[1]")))
     if t.rank is None or t.rank > 2:
         return UNKNOWN
     return _permuted(t, list(range(t.rank))[::-1], a)
@@ -711,9 +714,15 @@ def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
         if size is None:
             return UNKNOWN
         shape.append(size)
-        out_labels.append(labels[d] if size == t.shape[d] else item.text or None)
+        plain_stop = item.lower is None and item.step == 1 and item.upper is not None
+        if size == t.shape[d]:
+            out_labels.append(labels[d])
+        else:
+            out_labels.append(item.text.lstrip(": ") if plain_stop else None)
         if strides is not None and t.strides is not None:
-            if item.step is None:
+            outer = any(not s.is_one for s in t.shape[:d])
+            if item.step is None or (outer and item.step != 1 and size.atoms() - t.shape[d].atoms()):
+                # ceil((n - lower) / step) is no free size: outer strides may still line up with it
                 strides = None
             else:
                 strides.append(t.strides[d] * Dim.lit(item.step))
@@ -731,6 +740,10 @@ def _slice_size(size: Dim, item: Index) -> Dim | None:
         return None
     if size.literal is not None and all(isinstance(v, int) or v is None for v in (lower, upper)):
         return Dim.lit(len(range(*slice(lower, upper, step).indices(size.literal))))
+    if upper is None and (lower is None or (isinstance(lower, int) and 0 <= lower < step)):
+        exact = size.divide(Dim.lit(step))  # ceil((n - lower) / step) == n / step
+        if exact is not None:
+            return exact
     if lower in (None, 0) and step == 1:
         if upper is None:
             return size
