@@ -118,18 +118,18 @@ class Walker:
         self.views: dict[int, ViewSite] = {}
         self.masks: dict[int, MaskSite] = {}
         self.failures: list[tuple[str, BaseException]] = []
-        self._pending: list[tuple[Sequence[cst.BaseStatement], Env, str]] = []
+        self.module_env = Env()
 
     # ---- scopes ---------------------------------------------------------------------------
 
-    def run(self) -> None:
-        self._pending.append((self.module.body, Env(), "<module>"))
-        while self._pending:
-            body, env, name = self._pending.pop(0)
-            try:
-                self.block(body, env)
-            except RecursionError as exc:
-                self.failures.append((name, exc))
+    def run(self) -> Env:
+        """Walk the module; returns the module-level env (scripts and notebooks live there)."""
+        env = Env()
+        try:
+            self.block(self.module.body, env)
+        except RecursionError as exc:
+            self.failures.append(("<module>", exc))
+        return env
 
     def _function(self, node: cst.FunctionDef, seed: Env | None = None) -> Env:
         env = seed.copy() if seed else Env()
@@ -664,7 +664,7 @@ class Walker:
         if op.effect is ops.einsum:
             pos, texts = pos[1:], texts[1:]
         if op.effect is ops.cat:
-            return Tensor(contiguous=True)
+            return ops.cat(Tensor(), self._args(pos, texts, kw, node, self.text(node), env))
         first = pos[0] if pos else kw.get("input")
         tensor = self.as_tensor(first) if first is not None else None
         if tensor is None:

@@ -181,7 +181,8 @@ def dense_like(shape: Shape, strides: Shape) -> Shape | None:
             ):
                 return None
     # innermost first: a stride that divides another belongs further in
-    order.sort(key=lambda d: sum(1 for e in order if e != d and _lt(strides[e], strides[d])))
+    dims = list(order)
+    order.sort(key=lambda d: sum(1 for e in dims if e != d and _lt(strides[e], strides[d])))
     out = list(strides)
     running = ONE
     for d in order:

@@ -31,7 +31,7 @@ def analyze(source: str) -> tuple[Walker, dict[cst.CSTNode, object]] | None:
     positions = wrapper.resolve(PositionProvider)
     line_of = {node: rng.start.line for node, rng in positions.items()}
     walker = Walker(wrapper.module, line_of)  # type: ignore[arg-type]
-    walker.run()
+    walker.module_env = walker.run()
     return walker, positions  # type: ignore[return-value]
 
 

@@ -328,12 +328,14 @@ def unfold(t: Tensor, a: Args) -> Value:
 
 
 def as_strided(t: Tensor, a: Args) -> Value:
-    size, stride = a.sizes(0, "size"), a.sizes(1, "stride")
-    if size is None or stride is None or None in size[0] or None in stride[0]:
+    size, stride = a.get(0, "size"), a.get(1, "stride")
+    if not isinstance(size, TupleV) or not isinstance(stride, TupleV) or len(size.items) != len(stride.items):
         return UNKNOWN
-    if len(size[0]) != len(stride[0]):
+    sizes = [a.to_dim(v, "") for v in size.items]
+    strides = [a.to_dim(v, "") for v in stride.items]
+    if None in sizes or None in strides:
         return UNKNOWN
-    return Tensor.strided(tuple(size[0]), tuple(stride[0]), tuple(size[1]), a.origin)  # type: ignore[arg-type]
+    return Tensor.strided(tuple(sizes), tuple(strides), None, a.origin)  # type: ignore[arg-type]
 
 
 def elementwise(t: Tensor, a: Args) -> Value:
@@ -412,7 +414,24 @@ def _linear_out(t: Tensor, out: Dim | None) -> Value:
 
 
 def cat(t: Tensor, a: Args) -> Value:
-    return Tensor(contiguous=True)
+    """``torch.cat(tensors, dim)``: a new contiguous tensor; ``t`` is unused (the list is ``pos[0]``)."""
+    parts = a.get(0, "tensors")
+    if not isinstance(parts, TupleV) or not all(isinstance(p, Tensor) and p.shape for p in parts.items):
+        return Tensor(contiguous=True)
+    shapes = [p.shape for p in parts.items]  # type: ignore[union-attr]
+    rank = len(shapes[0])  # type: ignore[arg-type]
+    d = _norm(a.int(1, "dim", 0), rank)
+    if d is None or any(len(s) != rank for s in shapes):  # type: ignore[arg-type]
+        return Tensor(contiguous=True)
+    sizes = [s[d] for s in shapes]  # type: ignore[index]
+    if all(size.literal is not None for size in sizes):
+        total = Dim.lit(sum(size.literal for size in sizes))  # type: ignore[misc]
+    elif len(set(sizes)) == 1:
+        total = sizes[0] * Dim.lit(len(sizes))
+    else:
+        total = Dim.sym("+".join(str(size) for size in sizes))
+    first = shapes[0]
+    return Tensor.dense(first[:d] + (total,) + first[d + 1 :])  # type: ignore[index]
 
 
 def topk(t: Tensor, a: Args) -> Value:
@@ -547,14 +566,25 @@ def squeeze(t: Tensor, a: Args) -> Value:
 
 def einsum(t: Tensor, a: Args) -> Value:
     """Single-operand einsum that only reorders dims is a permuted view; anything else: shape only."""
-    spec = a.origin.op
-    match = re.search(r"""['"]\s*([a-zA-Z]+)\s*->\s*([a-zA-Z]+)\s*['"]""", spec)
-    if match is None or len(a.pos) != 0:
+    match = re.search(r"""['"]\s*([a-zA-Z, ]+?)\s*->\s*([a-zA-Z]*)\s*['"]""", a.origin.op)
+    if match is None:
         return UNKNOWN
-    src, dst = match.groups()
-    if sorted(src) != sorted(dst) or len(set(src)) != len(src) or t.rank != len(src):
+    inputs = [spec.strip() for spec in match.group(1).split(",")]
+    out = match.group(2)
+    operands = [t, *a.pos]
+    if len(inputs) != len(operands):
         return UNKNOWN
-    return _permuted(t, [src.index(c) for c in dst], a)
+    if len(inputs) == 1 and sorted(inputs[0]) == sorted(out) and len(set(out)) == len(out) == t.rank:
+        return _permuted(t, [inputs[0].index(c) for c in out], a)
+    sizes: dict[str, Dim] = {}
+    for spec, operand in zip(inputs, operands):
+        if not isinstance(operand, Tensor) or operand.shape is None or len(operand.shape) != len(spec):
+            return UNKNOWN
+        for letter, size in zip(spec, operand.shape):
+            if not size.is_one:
+                sizes[letter] = size
+    shape = tuple(sizes.get(letter, ONE) for letter in out)
+    return Tensor.strided(shape, None, None, None)  # the contraction's own order: not modelled
 
 
 def module_call(t: Tensor, a: Args, module: ModuleV) -> Value:
@@ -602,7 +632,7 @@ OPS: tuple[Op, ...] = (
     _op("unbind", unbind, {M, T}, "c.unbind(1)[0]", "torch.unbind(x, dim=3)[2]"),
     _op("unfold", unfold, {M}, "c.unfold(3, 2, 1)", "x.unfold(1, 2, 2)"),
     _op("as_strided", as_strided, {M, T}, "c.as_strided((3, 4), (1, 3))"),
-    _op("einsum", einsum, {T}, "torch.einsum('bthd->bhtd', x)", "?torch.einsum('bhts,bhsd->bthd', c, c)"),
+    _op("einsum", einsum, {T}, "torch.einsum('bthd->bhtd', x)", "?torch.einsum('bhts,bhsd->bthd', c[..., :3], c)"),
     # results that keep the input's dim order
     _op(
         "clone float half double bfloat16 to type_as detach abs neg exp sqrt rsqrt sigmoid tanh relu gelu silu",
@@ -622,7 +652,7 @@ OPS: tuple[Op, ...] = (
     _op("tril triu", fresh, {M, T}, "torch.tril(x)", "x.triu(1)"),
     _op("matmul bmm mm", matmul, {M, T}, "torch.matmul(x, c.transpose(2, 3))", "x[0].bmm(c[0].transpose(1, 2))", "torch.mm(x[0, 0], w.t())"),
     _op("linear", linear, {F}, "F.linear(x, w)"),
-    _op("cat concat stack", cat, {T}, "torch.cat([x, x], dim=1)"),
+    _op("cat concat", cat, {T}, "torch.cat([x, x], dim=1)", "torch.cat((x, c), -1)"),
     _op("topk", topk, {M, T}, "x.topk(2, 1)[1]", "torch.topk(x, 2)[0]"),
     _op("randn rand zeros ones empty", create, {T}, "torch.randn(2, 3, 4)", "torch.zeros((3, 4))", "torch.ones(2, 5)"),
     _op("full", full, {T}, "torch.full((2, 3), 1.0)"),

@@ -1,0 +1,68 @@
+"""Every row of the op table, checked against torch: the effect must give torch's shape and strides."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F  # noqa: F401  (used by the examples)
+
+from flake8_tensorview import ops
+from flake8_tensorview.layout import Tensor
+from flake8_tensorview.linter import analyze
+
+INPUTS = """\
+import torch
+import torch.nn.functional as F
+x = torch.randn(2, 3, 4, 5).transpose(1, 2)
+c = torch.randn(2, 4, 3, 5)
+e = torch.randn(2, 1, 3, 5).expand(2, 4, 3, 5)
+s = torch.randn(2, 4, 3, 10)[..., ::2]
+m = torch.randn(3, 5) > 0
+w = torch.randn(6, 5)
+"""
+
+CASES = [(op.names[0], example) for op in ops.OPS for example in op.examples]
+
+
+def test_every_row_has_an_example() -> None:
+    assert all(op.examples for op in ops.OPS), [op.names for op in ops.OPS if not op.examples]
+
+
+def model_of(expression: str) -> Tensor:
+    result = analyze(INPUTS + f"y = {expression}\n")
+    assert result is not None
+    walker, _ = result
+    value = walker.module_env.vars["y"]
+    assert isinstance(value, Tensor), value
+    return value
+
+
+def torch_of(expression: str) -> torch.Tensor:
+    scope: dict[str, object] = {}
+    exec(INPUTS + f"y = {expression}\n", scope)
+    y = scope["y"]
+    assert isinstance(y, torch.Tensor)
+    return y
+
+
+def significant(shape: tuple[int, ...], strides: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """Strides of size-1 dims are arbitrary (and never matter to a view)."""
+    return tuple((size, stride if size != 1 else -1) for size, stride in zip(shape, strides))
+
+
+@pytest.mark.parametrize("name, example", CASES, ids=[f"{n}:{e}" for n, e in CASES])
+def test_effect_matches_torch(name: str, example: str) -> None:
+    unknown_layout = example.startswith("?")
+    expression = example.lstrip("?")
+    real = torch_of(expression)
+    model = model_of(expression)
+    assert model.shape is not None, "the effect lost the shape"
+    shape = tuple(d.literal for d in model.shape)
+    assert shape == tuple(real.shape)
+    if unknown_layout:
+        assert model.strides is None
+        return
+    assert model.strides is not None, "the effect lost the layout"
+    strides = tuple(d.literal for d in model.strides)
+    assert significant(shape, strides) == significant(tuple(real.shape), real.stride())  # type: ignore[arg-type]
+    assert model.contiguous == real.is_contiguous()
