@@ -174,15 +174,20 @@ def dense_like(shape: Shape, strides: Shape) -> Shape | None:
     order = [d for d in range(len(shape)) if not shape[d].is_one]
     if any(strides[d].coef == 0 for d in order):
         return None
-    for a in order:
-        for b in order:
-            if a < b and strides[a] != strides[b] and not (
-                strides[a].divides(strides[b]) or strides[b].divides(strides[a])
-            ):
-                return None
-    # innermost first: a stride that divides another belongs further in
-    dims = list(order)
-    order.sort(key=lambda d: sum(1 for e in dims if e != d and _lt(strides[e], strides[d])))
+
+    def smaller(a: Dim, b: Dim) -> bool | None:
+        if a.literal is not None and b.literal is not None:
+            return None if a == b else a.literal < b.literal
+        return True if _lt(a, b) else False if _lt(b, a) else None
+
+    # innermost first; every pair must be ordered, or the order is a guess
+    ranks: dict[int, int] = {}
+    for d in order:
+        below = [smaller(strides[e], strides[d]) for e in order if e != d]
+        if None in below:
+            return None
+        ranks[d] = sum(1 for b in below if b)
+    order.sort(key=ranks.__getitem__)
     out = list(strides)
     running = ONE
     for d in order:

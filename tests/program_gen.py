@@ -1,0 +1,126 @@
+"""Random torch programs for the differential test: the linter's verdict against torch's.
+
+A program builds a tensor from literal and symbolic sizes, pushes it through layout-changing and
+layout-keeping ops, and views it. Symbolic sizes are parameters, run at distinct primes so that no
+two products of them coincide (the "generic sizes" the linter reasons about).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hypothesis import strategies as st
+
+PRIMES = {"a": 2, "b": 3, "c": 5, "d": 7, "e": 11, "f": 13}
+
+Factor = tuple[str, int]  # (source expression, value at run time)
+Dim = list[Factor]  # a dim is the product of its factors; merging concatenates
+
+
+@dataclass
+class Program:
+    source: str
+    params: list[str]
+    view_lines: list[int]
+
+    def args(self) -> list[int]:
+        return [PRIMES[p] for p in self.params]
+
+
+def expr(dim: Dim) -> str:
+    return " * ".join(e for e, _ in dim) if dim else "1"
+
+
+def value(dim: Dim) -> int:
+    return math.prod(v for _, v in dim)
+
+
+@st.composite
+def regroup(draw, shape: list[Dim], var: str) -> tuple[list[Dim], str]:
+    """A same-numel target: merge runs of dims, split merged dims back, insert 1s, maybe a -1."""
+    out: list[Dim] = []
+    i = 0
+    while i < len(shape):
+        run = draw(st.integers(1, min(3, len(shape) - i)))
+        merged: Dim = [f for d in shape[i : i + run] for f in d]
+        if len(merged) > 1 and draw(st.integers(0, 2)) == 0:
+            k = draw(st.integers(1, len(merged) - 1))
+            out += [merged[:k], merged[k:]]
+        else:
+            out.append(merged)
+        if draw(st.integers(0, 6)) == 0:
+            out.append([])
+        i += run
+    texts = [expr(d) for d in out]
+    # refer to an unchanged dim through the tensor itself
+    for n, d in enumerate(out):
+        if n < len(shape) and d == shape[n] and draw(st.integers(0, 3)) == 0:
+            texts[n] = draw(st.sampled_from([f"{var}.size({n})", f"{var}.shape[{n}]"]))
+    if len(out) > 1 and draw(st.booleans()):
+        texts[draw(st.integers(0, len(out) - 1))] = "-1"
+    return out, ", ".join(texts)
+
+
+OPS = ("transpose", "permute", "movedim", "elementwise", "clone", "contiguous", "reshape", "unsqueeze", "matmul", "view")
+
+
+@st.composite
+def programs(draw) -> Program:
+    params: list[str] = []
+    shape: list[Dim] = []
+    for _ in range(draw(st.integers(2, 4))):
+        if draw(st.booleans()) and len(params) < len(PRIMES):
+            name = list(PRIMES)[len(params)]
+            params.append(name)
+            shape.append([(name, PRIMES[name])])
+        else:
+            v = draw(st.integers(1, 5))
+            shape.append([(str(v), v)] if v != 1 else [])
+    lines = [f"x0 = torch.randn({', '.join(expr(d) for d in shape)})"]
+    view_lines: list[int] = []
+    for k in range(draw(st.integers(1, 5))):
+        x = f"x{k}"
+        rank = len(shape)
+        op = draw(st.sampled_from(OPS))
+        if op == "transpose" and rank >= 2:
+            i, j = draw(st.lists(st.integers(0, rank - 1), min_size=2, max_size=2, unique=True))
+            shape[i], shape[j] = shape[j], shape[i]
+            line = f"{x}.transpose({i}, {j})"
+        elif op == "permute":
+            perm = draw(st.permutations(range(rank)))
+            shape = [shape[p] for p in perm]
+            line = f"{x}.permute({', '.join(map(str, perm))})"
+        elif op == "movedim":
+            src, dst = draw(st.integers(0, rank - 1)), draw(st.integers(0, rank - 1))
+            shape.insert(dst, shape.pop(src))
+            line = f"torch.movedim({x}, {src}, {dst})"
+        elif op == "elementwise":
+            line = draw(st.sampled_from([f"{x} * 2.0", f"{x}.float()", f"torch.relu({x})", f"F.dropout({x}, 0.1)"]))
+        elif op == "clone":
+            line = f"{x}.clone()"
+        elif op == "contiguous":
+            line = f"{x}.contiguous()"
+        elif op in ("reshape", "view"):
+            shape, target = draw(regroup(shape, x))
+            line = f"{x}.{op}({target})"
+        elif op == "unsqueeze" and rank < 5:
+            d = draw(st.integers(0, rank))
+            shape.insert(d, [])
+            line = f"{x}.unsqueeze({d})"
+        elif op == "matmul":
+            out = draw(st.sampled_from(["3", "4"] + [p for p in params]))
+            line = f"{x} @ torch.randn({expr(shape[-1])}, {out})"
+            shape[-1] = [(out, PRIMES.get(out) or int(out))]
+        else:
+            line = f"{x}.clone()"
+        lines.append(f"x{k + 1} = {line}")
+        if op == "view":
+            view_lines.append(len(lines))
+    shape, target = draw(regroup(shape, f"x{len(lines) - 1}"))
+    lines.append(f"y = x{len(lines) - 1}.view({target})")
+    view_lines.append(len(lines))
+    header = ["import torch", "import torch.nn.functional as F", "", "", f"def program({', '.join(params)}):"]
+    body = ["    " + line for line in lines] + ["    return y", ""]
+    offset = len(header)
+    return Program("\n".join(header + body), params, [n + offset for n in view_lines])

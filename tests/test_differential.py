@@ -1,0 +1,55 @@
+"""Differential test: random programs linted through the plugin and executed with torch.
+
+``TV_DIFF_EXAMPLES`` sets how many programs hypothesis tries (default 150; e.g. 5000 for a long run).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import traceback
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+
+from flake8_tensorview.plugin import TensorViewChecker
+from program_gen import Program, programs
+
+VIEW_ERROR = "view size is not compatible"
+EXAMPLES = int(os.environ.get("TV_DIFF_EXAMPLES", "150"))
+
+
+def lint_file(path: Path) -> set[int]:
+    lines = path.read_text().splitlines(keepends=True)
+    checker = TensorViewChecker(ast.parse("".join(lines)), lines, str(path))
+    return {line for line, _, message, _ in checker.run() if message.startswith("TV101")}
+
+
+def run_file(path: Path, program: Program) -> int | None:
+    """The line whose view raised the stride error, or None when the program ran."""
+    scope: dict[str, object] = {}
+    exec(compile(path.read_text(), str(path), "exec"), scope)
+    try:
+        scope["program"](*program.args())  # type: ignore[operator]
+    except RuntimeError as exc:
+        assert VIEW_ERROR in str(exc), exc
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+        return frames[-1].lineno
+    return None
+
+
+def verdicts(program: Program, directory: Path) -> tuple[set[int], set[int], set[int]]:
+    """(flagged, failed, executed view lines)."""
+    path = directory / "program.py"
+    path.write_text(program.source)
+    flagged = lint_file(path)
+    failed = run_file(path, program)
+    executed = {n for n in program.view_lines if failed is None or n <= failed}
+    return flagged & executed, ({failed} if failed else set()), executed
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(program=programs())
+def test_linter_agrees_with_torch(program: Program, tmp_path: Path) -> None:
+    flagged, failed, _ = verdicts(program, tmp_path)
+    assert flagged == failed, program.source

@@ -1,0 +1,110 @@
+"""The view-compatibility function against torch itself, on literal sizes (where it must be exact)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flake8_tensorview.dims import Dim
+from flake8_tensorview.layout import broken_merge, dense_like, merged_groups, view_strides
+
+
+def lits(values) -> tuple[Dim, ...]:
+    return tuple(Dim.lit(v) for v in values)
+
+
+@st.composite
+def strided_tensors(draw):
+    """A tensor made non-contiguous by a permutation, maybe a step slice and maybe an expand."""
+    shape = draw(st.lists(st.integers(1, 4), min_size=1, max_size=5))
+    x = torch.arange(math.prod(shape)).reshape(shape)
+    x = x.permute(*draw(st.permutations(range(len(shape)))))
+    if draw(st.booleans()):
+        d = draw(st.integers(0, x.dim() - 1))
+        step = draw(st.integers(1, 2))
+        start = draw(st.integers(0, 1))
+        index = [slice(None)] * x.dim()
+        index[d] = slice(start, None, step)
+        if len(range(start, x.shape[d], step)) > 0:
+            x = x[tuple(index)]
+    if draw(st.booleans()):
+        ones = [d for d in range(x.dim()) if x.shape[d] == 1]
+        if ones:
+            sizes = list(x.shape)
+            sizes[draw(st.sampled_from(ones))] = draw(st.integers(2, 3))
+            x = x.expand(*sizes)
+    return x
+
+
+@st.composite
+def regroupings(draw, shape):
+    """A target shape with the same numel: merge runs of dims, split some, sprinkle 1s."""
+    sizes = list(shape)
+    out: list[int] = []
+    i = 0
+    while i < len(sizes):
+        run = draw(st.integers(1, len(sizes) - i))
+        merged = math.prod(sizes[i : i + run])
+        divisors = [k for k in range(2, merged) if merged % k == 0]
+        if divisors and draw(st.booleans()):
+            k = draw(st.sampled_from(divisors))
+            out += [k, merged // k]
+        else:
+            out.append(merged)
+        if draw(st.integers(0, 5)) == 0:
+            out.append(1)
+        i += run
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_view_strides_agree_with_torch(data) -> None:
+    x = data.draw(strided_tensors())
+    target = data.draw(regroupings(tuple(x.shape)))
+    ours = view_strides(lits(x.shape), lits(x.stride()), lits(target))
+    try:
+        real = x.view(*target)
+    except RuntimeError as exc:
+        assert "view size is not compatible" in str(exc)
+        assert ours is None, (tuple(x.shape), x.stride(), target)
+        assert broken_merge(lits(x.shape), lits(x.stride()), lits(target)) is not None or merged_groups(
+            lits(x.shape), lits(target)
+        ) is None
+        return
+    assert ours is not None, (tuple(x.shape), x.stride(), target)
+    assert all(s == 1 or int(str(o)) == r for s, o, r in zip(target, ours, real.stride()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=strided_tensors())
+def test_dense_like_is_what_clone_gives(x: torch.Tensor) -> None:
+    if 0 in x.stride():
+        return  # overlapping inputs: dense_like declines, checked below
+    ours = dense_like(lits(x.shape), lits(x.stride()))
+    real = x.clone()
+    assert ours is not None
+    assert all(s == 1 or int(str(o)) == r for s, o, r in zip(x.shape, ours, real.stride()))
+
+
+def test_dense_like_declines_stride_zero() -> None:
+    assert dense_like(lits((2, 3)), lits((0, 1))) is None
+
+
+def test_symbolic_generic_sizes() -> None:
+    b, t, h, d = (Dim.sym(n) for n in "bthd")
+    # (b, h, t, d) contiguous, transposed to (b, t, h, d)
+    shape = (b, t, h, d)
+    strides = (h * t * d, d, t * d, Dim.lit(1))
+    assert view_strides(shape, strides, (b, t, h * d)) is None
+    assert view_strides(shape, strides, (b, t, h, d, Dim.lit(1))) is not None
+    assert broken_merge(shape, strides, (b, t, h * d)) == (2, 3)
+    # splitting a dim is always fine, even a non-adjacent one
+    e = Dim.sym("e")
+    two_e = Dim.lit(2) * e
+    split = view_strides((b, t, h, two_e), (h * t * two_e, two_e, t * two_e, Dim.lit(1)), (b, t, h, Dim.lit(2), e))
+    assert split is not None
+    assert view_strides(shape, strides, (b, t, h, d)) == strides
