@@ -1,0 +1,98 @@
+"""End to end through the real flake8 command: columns, noqa, selection, stdin."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, ROOT
+
+BUG = """\
+import torch
+
+
+def merge(b, t, c):
+    x = torch.randn(b, c, t).transpose(1, 2)
+    return x.view(b, t * c)
+"""
+
+
+def flake8(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flake8", "--isolated", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_plugin_is_registered() -> None:
+    out = subprocess.run([sys.executable, "-m", "flake8", "--version"], capture_output=True, text=True, check=True)
+    assert "flake8-tensorview" in out.stdout
+
+
+def test_column_is_the_dot_of_view(tmp_path: Path) -> None:
+    (tmp_path / "bug.py").write_text(BUG)
+    result = flake8("--select", "TV", "bug.py", cwd=tmp_path)
+    assert result.returncode == 1
+    line = BUG.splitlines()[5]
+    assert result.stdout.startswith(f"bug.py:6:{line.index('.view') + 1}: TV101 ")
+
+
+def test_multiline_chain_reports_on_the_view_line(tmp_path: Path) -> None:
+    source = BUG.replace("    return x.view(b, t * c)", "    return (\n        x.float()\n        .view(b, t * c)  # noqa: TV101\n    )")
+    (tmp_path / "chain.py").write_text(source)
+    assert flake8("--select", "TV", "chain.py", cwd=tmp_path).stdout == ""
+    (tmp_path / "chain.py").write_text(source.replace("  # noqa: TV101", ""))
+    out = flake8("--select", "TV", "chain.py", cwd=tmp_path).stdout
+    assert out.startswith("chain.py:8:9: TV101")
+
+
+def test_noqa_silences(tmp_path: Path) -> None:
+    (tmp_path / "bug.py").write_text(BUG.replace("t * c)", "t * c)  # noqa: TV101"))
+    assert flake8("--select", "TV", "bug.py", cwd=tmp_path).stdout == ""
+    (tmp_path / "bug.py").write_text(BUG.replace("t * c)", "t * c)  # noqa: E501"))
+    assert "TV101" in flake8("--select", "TV", "bug.py", cwd=tmp_path).stdout
+
+
+def test_select_and_extend_select(tmp_path: Path) -> None:
+    (tmp_path / "bug.py").write_text(BUG)
+    assert flake8("--select", "E", "bug.py", cwd=tmp_path).stdout == ""
+    assert "TV101" in flake8("--select", "E", "--extend-select", "TV101", "bug.py", cwd=tmp_path).stdout
+    assert "TV101" in flake8("--select", "TV1", "bug.py", cwd=tmp_path).stdout
+    assert flake8("--select", "TV", "--extend-ignore", "TV101", "bug.py", cwd=tmp_path).stdout == ""
+
+
+def test_stdin_with_display_name(tmp_path: Path) -> None:
+    result = flake8("--select", "TV", "--stdin-display-name", "model.py", "-", cwd=tmp_path, stdin=BUG)
+    assert result.stdout.startswith("model.py:6:")
+    assert "TV101" in result.stdout
+
+
+def test_unsaved_text_not_the_file_is_linted(tmp_path: Path) -> None:
+    """Editors pass buffer text on stdin while the file on disk is stale."""
+    (tmp_path / "model.py").write_text("x = 1\n")
+    result = flake8("--select", "TV", "--stdin-display-name", "model.py", "-", cwd=tmp_path, stdin=BUG)
+    assert "TV101" in result.stdout
+
+
+def test_syntax_error_is_flake8s_business(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("x = torch.randn(2, 3).t(\ny = x.view(-1)\n")
+    result = flake8("broken.py", cwd=tmp_path)
+    assert "E999" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert "TV" not in result.stdout
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.py")), ids=lambda p: p.name)
+def test_fixture_findings_through_flake8_match_expectations(path: Path) -> None:
+    from fixture_harness import expectations
+
+    result = flake8("--select", "TV", str(path), cwd=ROOT)
+    found = {(int(line.split(":")[1]), line.split()[1]) for line in result.stdout.splitlines()}
+    assert found == expectations(path)
