@@ -6,13 +6,13 @@ Rules do not walk the tree themselves; they read the sites recorded here (:class
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
 from . import ops
-from .dims import Dim, product
+from .dims import Dim
 from .layout import Origin, Shape, Tensor, resolve_target
 from .values import (
     UNKNOWN,
@@ -63,9 +63,11 @@ class MaskSite:
 class Env:
     vars: dict[str, Value] = field(default_factory=dict)
     subst: dict[str, Dim] = field(default_factory=dict)
+    defs: dict[str, int] = field(default_factory=dict)
+    """name -> the binding (assignment target node id) it holds now, for def-use questions."""
 
     def copy(self) -> Env:
-        return Env(dict(self.vars), dict(self.subst))
+        return Env(dict(self.vars), dict(self.subst), dict(self.defs))
 
 
 def join_values(a: Value, b: Value) -> Value:
@@ -82,8 +84,15 @@ def join_values(a: Value, b: Value) -> Value:
     return UNKNOWN
 
 
-def join_envs(a: Env, b: Env) -> Env:
+def join_envs(a: Env, b: Env, tainted: set[int]) -> Env:
+    """Merge two paths. A name bound differently on each path reaches its uses from both
+    bindings: those bindings go into ``tainted`` (their uses are no longer all known)."""
     out = Env(subst={k: v for k, v in a.subst.items() if b.subst.get(k) == v})
+    for key in a.defs.keys() | b.defs.keys():
+        if a.defs.get(key) == b.defs.get(key):
+            out.defs[key] = a.defs[key]
+        else:
+            tainted.update(d for d in (a.defs.get(key), b.defs.get(key)) if d is not None)
     for key in a.vars.keys() | b.vars.keys():
         if key in a.vars and key in b.vars:
             out.vars[key] = join_values(a.vars[key], b.vars[key])
@@ -119,6 +128,15 @@ class Walker:
         self.masks: dict[int, MaskSite] = {}
         self.failures: list[tuple[str, BaseException]] = []
         self.module_env = Env()
+        self.facts: dict[int, Value] = {}
+        """id(expression node) -> its value where it was evaluated (last pass wins)."""
+        self.bindings: dict[int, cst.BaseExpression | None] = {}
+        """binding id -> the expression assigned (None: unpacking, loop targets, ...)."""
+        self.uses: dict[int, set[int]] = {}
+        """binding id -> ids of the Name nodes that read it."""
+        self.binding_of: dict[int, int] = {}
+        """id(Name node read) -> its binding id."""
+        self.tainted: set[int] = set()
 
     # ---- scopes ---------------------------------------------------------------------------
 
@@ -181,7 +199,7 @@ class Walker:
                 self.statement(stmt.orelse, other)
             elif isinstance(stmt.orelse, cst.Else):
                 self.block(stmt.orelse.body.body, other)
-            self._replace(env, join_envs(then, other))
+            self._replace(env, join_envs(then, other, self.tainted))
         elif isinstance(stmt, (cst.For, cst.While)):
             self._loop(stmt, env)
         elif isinstance(stmt, cst.With):
@@ -193,7 +211,7 @@ class Walker:
         elif isinstance(stmt, (cst.Try, cst.TryStar)):
             before = env.copy()
             self.block(stmt.body.body, env)
-            merged = join_envs(before, env)
+            merged = join_envs(before, env, self.tainted)
             outcomes = [env]
             for handler in stmt.handlers:
                 branch = merged.copy()
@@ -201,7 +219,7 @@ class Walker:
                 outcomes.append(branch)
             result = outcomes[0]
             for other_env in outcomes[1:]:
-                result = join_envs(result, other_env)
+                result = join_envs(result, other_env, self.tainted)
             self._replace(env, result)
             if stmt.orelse is not None:
                 self.block(stmt.orelse.body.body, env)
@@ -213,13 +231,13 @@ class Walker:
             for case in stmt.cases:
                 branch = env.copy()
                 self.block(case.body.body, branch)
-                result = branch if result is None else join_envs(result, branch)
+                result = branch if result is None else join_envs(result, branch, self.tainted)
             if result is not None:
-                self._replace(env, join_envs(env, result))
+                self._replace(env, join_envs(env, result, self.tainted))
 
     @staticmethod
     def _replace(env: Env, new: Env) -> None:
-        env.vars, env.subst = new.vars, new.subst
+        env.vars, env.subst, env.defs = new.vars, new.subst, new.defs
 
     def _loop(self, stmt: cst.For | cst.While, env: Env) -> None:
         head = env.copy()
@@ -232,8 +250,8 @@ class Walker:
             else:
                 self.eval(stmt.test, body)
             self.block(stmt.body.body, body)
-            new_head = join_envs(head, body)
-            if new_head.vars == head.vars and new_head.subst == head.subst:
+            new_head = join_envs(head, body, self.tainted)
+            if new_head.vars == head.vars and new_head.subst == head.subst and new_head.defs == head.defs:
                 break
             head = new_head
         else:
@@ -253,10 +271,10 @@ class Walker:
         if isinstance(stmt, cst.Assign):
             value = self.eval(stmt.value, env)
             for target in stmt.targets:
-                self.bind(target.target, value, env)
+                self.bind(target.target, value, env, stmt.value if len(stmt.targets) == 1 else None)
         elif isinstance(stmt, cst.AnnAssign):
             if stmt.value is not None:
-                self.bind(stmt.target, self.eval(stmt.value, env), env)
+                self.bind(stmt.target, self.eval(stmt.value, env), env, stmt.value)
         elif isinstance(stmt, cst.AugAssign):
             current = self.eval(stmt.target, env)
             value = self.eval(stmt.value, env)
@@ -272,13 +290,18 @@ class Walker:
 
     # ---- binding --------------------------------------------------------------------------
 
-    def bind(self, target: cst.BaseExpression, value: Value, env: Env) -> None:
+    def bind(
+        self, target: cst.BaseExpression, value: Value, env: Env, expr: cst.BaseExpression | None = None
+    ) -> None:
         if isinstance(target, (cst.Name, cst.Attribute)):
             key = dotted(target)
             if key is not None:
                 for stale in [k for k in env.vars if k.startswith(key + ".")]:
                     del env.vars[stale]
                 env.vars[key] = value
+                if isinstance(target, cst.Name):
+                    self.bindings[id(target)] = expr
+                    env.defs[key] = id(target)
             else:
                 self.eval(target, env)
         elif isinstance(target, (cst.Tuple, cst.List)):
@@ -354,6 +377,15 @@ class Walker:
         return None
 
     def eval(self, node: cst.BaseExpression, env: Env) -> Value:
+        if isinstance(node, cst.Name) and node.value in env.defs:
+            binding = env.defs[node.value]
+            self.uses.setdefault(binding, set()).add(id(node))
+            self.binding_of[id(node)] = binding
+        value = self._eval(node, env)
+        self.facts[id(node)] = value
+        return value
+
+    def _eval(self, node: cst.BaseExpression, env: Env) -> Value:
         if isinstance(node, cst.Integer):
             try:
                 return IntV(int(node.value.replace("_", ""), 0))
@@ -625,8 +657,8 @@ class Walker:
             args.recv = self.text(func.value)
             if op.effect is ops.view:
                 self._record_view(func, recv, args, node, env)
-            if name in ("masked_fill", "masked_fill_") and node.args:
-                self._record_mask(node, recv, node.args[0].value if not kw.get("mask") else _kwarg(node, "mask"), pos, kw, name.endswith("_"))
+            if name in ("masked_fill", "masked_fill_"):
+                self._record_mask(node, recv, 0, name.endswith("_"))
             return op.effect(recv, args)
         if isinstance(func, cst.Name):
             held = env.vars.get(func.value)
@@ -671,8 +703,8 @@ class Walker:
             return UNKNOWN
         tensor = normalize(tensor, env.subst)
         args = self._args(pos[1:], texts[1:], kw, node, self.text(node), env)
-        if name in ("masked_fill", "masked_fill_") and len(node.args) > 1:
-            self._record_mask(node, tensor, node.args[1].value, pos[1:], kw, name.endswith("_"))
+        if name in ("masked_fill", "masked_fill_"):
+            self._record_mask(node, tensor, 1, name.endswith("_"))
         return op.effect(tensor, args)
 
     def _module(self, node: cst.Call, effect: str, env: Env) -> Value:
@@ -701,29 +733,12 @@ class Walker:
         labels = tuple(got[1]) if got is not None else ()
         self.views[id(func)] = ViewSite(func, tensor, target, labels, self.text(node))
 
-    def _record_mask(
-        self,
-        node: cst.Call,
-        tensor: Tensor,
-        mask: cst.BaseExpression,
-        pos: list[Value],
-        kw: dict[str, Value],
-        in_place: bool,
-    ) -> None:
-        value = kw.get("mask", pos[0] if pos else UNKNOWN)
-        self.masks[id(node)] = MaskSite(node, tensor, mask, value, in_place)
+    def _record_mask(self, node: cst.Call, tensor: Tensor, index: int, in_place: bool) -> None:
+        """``index``: where the mask sits among the positional arguments (1 in ``torch.masked_fill``)."""
+        positional = [a for a in node.args if a.keyword is None and not a.star]
+        keyword = [a for a in node.args if a.keyword is not None and a.keyword.value == "mask"]
+        mask = keyword[0].value if keyword else positional[index].value if len(positional) > index else None
+        if mask is not None:
+            self.masks[id(node)] = MaskSite(node, tensor, mask, self.facts.get(id(mask), UNKNOWN), in_place)
 
 
-def _kwarg(node: cst.Call, name: str) -> cst.BaseExpression:
-    for arg in node.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg.value
-    raise KeyError(name)
-
-
-def numel(shape: Shape) -> Dim:
-    return product(shape)
-
-
-def iter_sites(walker: Walker) -> Iterator[ViewSite]:
-    return iter(walker.views.values())

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .analysis import ViewSite
+from collections.abc import Mapping
+
+import libcst as cst
+from libcst.metadata import CodeRange
+
+from .analysis import ViewSite, Walker
+from .masks import redundant_unsqueezes
 from .dims import product
 from .layout import broken_merge, view_strides
 from .rules import message
@@ -49,3 +55,25 @@ def check_views(sites: list[ViewSite], position: dict[int, tuple[int, int]]) -> 
         op, line = (origin.op, origin.line) if origin else ("an earlier op", 0)
         line_, col = position[id(site.attr)]
         yield Diagnostic(line_, col, "TV101", message("TV101", merged=_merged(site), op=op, line=line))
+
+
+def check_masks(walker: Walker, positions: Mapping[cst.CSTNode, CodeRange]) -> Iterator[Diagnostic]:
+    seen: set[int] = set()
+    for finding in redundant_unsqueezes(walker):
+        c = finding.chain
+        if id(c.report) in seen:
+            continue
+        seen.add(id(c.report))
+        start = positions[c.report].start
+        base = walker.module.code_for_node(c.base)
+        ops = " ".join(walker.module.code_for_node(c.top).split())
+        ops = ops[len(base):] if ops.startswith(base) else ops
+        call = walker.module.code_for_node(finding.site.call.func).strip()
+        text = message(
+            "TV201",
+            ops=ops,
+            call=call,
+            line=walker.line_of.get(finding.site.call, 0),
+            suggestion=finding.suggestion,
+        )
+        yield Diagnostic(start.line, start.column, "TV201", text)

@@ -6,7 +6,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .analysis import Walker
-from .checks import Diagnostic, check_views
+from .checks import Diagnostic, check_masks, check_views
 
 TRIGGERS = (".view(", "masked_fill")
 """Text every finding needs; files without any of these cost one substring search."""
@@ -48,4 +48,6 @@ def lint_source(source: str) -> list[Diagnostic]:
         return start.line, start.column
 
     view_positions = {id(site.attr): at(site.attr) for site in walker.views.values()}
-    return sorted(set(check_views(list(walker.views.values()), view_positions)))
+    found = set(check_views(list(walker.views.values()), view_positions))
+    found.update(check_masks(walker, positions))
+    return sorted(found)

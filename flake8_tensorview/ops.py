@@ -635,10 +635,10 @@ OPS: tuple[Op, ...] = (
     _op("einsum", einsum, {T}, "torch.einsum('bthd->bhtd', x)", "?torch.einsum('bhts,bhsd->bthd', c[..., :3], c)"),
     # results that keep the input's dim order
     _op(
-        "clone float half double bfloat16 to type_as detach abs neg exp sqrt rsqrt sigmoid tanh relu gelu silu",
+        "clone float half double bfloat16 bool int long byte to type_as cpu detach abs neg exp sqrt rsqrt sigmoid tanh relu gelu silu logical_not",
         like,
         {M, T, F},
-        "x.clone()", "s.clone()", "x.float()", "x.to(torch.float64)", "torch.exp(x)", "F.gelu(x)", "x.relu()", "F.silu(s)",
+        "x.clone()", "s.clone()", "x.float()", "x.bool()", "s.long()", "x.to(torch.float64)", "torch.logical_not(x)", "torch.exp(x)", "F.gelu(x)", "x.relu()", "F.silu(s)",
     ),
     _op("dropout", like, {F}, "F.dropout(x, 0.1)", "F.dropout(x, 0.1, training=False)"),
     _op("add sub mul div eq ne lt gt le ge logical_and logical_or", elementwise, {M, T}, "x.mul(2.0)", "x.eq(c)", "c.eq(x)", "torch.add(x, c)", "s.mul(0.5)"),

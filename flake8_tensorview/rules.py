@@ -66,6 +66,45 @@ RULES: dict[str, Rule] = {
                 "is never flagged."
             ),
         ),
+        Rule(
+            code="TV201",
+            name="redundant-leading-unsqueeze-on-mask",
+            message=(
+                "{ops} only adds leading size-1 dims to the mask of {call} on line {line}, which "
+                "broadcasts from the trailing dims anyway; write {suggestion}"
+            ),
+            fix="safe",
+            what=(
+                "Flags `unsqueeze(0)` chains, `mask[None, None]`, `unsqueeze(-3)` on a 2-D mask and "
+                "`view(1, 1, t, t)` that only put size-1 dims in front of a mask passed to "
+                "`masked_fill_` / `masked_fill`."
+            ),
+            why=(
+                "Broadcasting aligns the mask with the tensor from the trailing dims, so leading size-1 "
+                "dims change nothing: they are noise that hides which dims the mask really covers, and "
+                "they invite the wrong fix when shapes change. Dims inserted anywhere else (a `(b, T)` "
+                "padding mask made `(b, 1, 1, T)` by `unsqueeze(1).unsqueeze(2)`) are needed and never "
+                "flagged."
+            ),
+            example=(
+                "mask_bool = self.mask.bool()[:num_tokens, :num_tokens]\n"
+                "mask_unsqueezed = mask_bool.unsqueeze(0).unsqueeze(0)\n"
+                "attn_scores.masked_fill_(mask_unsqueezed, -torch.inf)"
+            ),
+            use_instead=(
+                "mask_bool = self.mask.bool()[:num_tokens, :num_tokens]\n"
+                "attn_scores.masked_fill_(mask_bool, -torch.inf)"
+            ),
+            fix_safety=(
+                "Safe: the in-place call keeps the tensor's shape, and the out-of-place call is only "
+                "flagged when the tensor has at least the mask's rank, so results are identical."
+            ),
+            limitations=(
+                "Only masks built in the same function are followed, and only when every use of the "
+                "unsqueezed mask is a `masked_fill` mask. Out-of-place calls need the tensor's rank to "
+                "be known."
+            ),
+        ),
     )
 }
 

@@ -1,0 +1,236 @@
+"""TV201: leading size-1 dims added to a mask that ``masked_fill`` broadcasts anyway.
+
+``masked_fill`` broadcasts the mask against the tensor from the trailing dims, so dims inserted in
+front of the mask change nothing, provided the result shape is the tensor's: always for the
+in-place ``masked_fill_``, and for ``masked_fill`` when the tensor has at least the mask's rank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import libcst as cst
+import libcst.matchers as m
+
+from .analysis import MaskSite, Walker, dotted
+from .layout import Tensor
+
+TRANSPARENT_METHODS = {"bool", "logical_not", "to", "float", "byte", "int", "long", "half", "detach"}
+"""Elementwise calls that keep whatever broadcasting the mask does."""
+
+LITERAL = m.Integer() | m.Float() | m.Name("True") | m.Name("False") | m.Name("None")
+FULL_SLICE = m.Slice(lower=None, upper=None, step=None)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """``base`` followed by ops that only insert size-1 dims in front of it."""
+
+    top: cst.BaseExpression
+    base: cst.BaseExpression
+    report: cst.CSTNode
+    inserted: int
+    final_rank: int | None
+
+
+def peel(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """Strip the broadcast-neutral wrappers around a mask: ``m == 0``, ``~m``, ``m.bool()``."""
+    while True:
+        if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+            right = expr.comparisons[0].comparator
+            if m.matches(right, LITERAL):
+                expr = expr.left
+                continue
+            if m.matches(expr.left, LITERAL):
+                expr = right
+                continue
+        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.BitInvert, cst.Not)):
+            expr = expr.expression
+            continue
+        if (
+            isinstance(expr, cst.Call)
+            and isinstance(expr.func, cst.Attribute)
+            and expr.func.attr.value in TRANSPARENT_METHODS
+            and dotted(expr.func.value) not in ("torch", "F")
+        ):
+            expr = expr.func.value
+            continue
+        if m.matches(expr, m.Call(func=m.Attribute(value=m.Name("torch"), attr=m.Name("logical_not")))):
+            expr = expr.args[0].value  # type: ignore[attr-defined]
+            continue
+        return expr
+
+
+def _int(node: cst.BaseExpression) -> int | None:
+    if isinstance(node, cst.Integer):
+        return int(node.value, 0)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = _int(node.expression)
+        return None if inner is None else -inner
+    return None
+
+
+def _unsqueeze(expr: cst.BaseExpression) -> tuple[cst.BaseExpression, int, cst.CSTNode] | None:
+    """``x.unsqueeze(k)`` / ``torch.unsqueeze(x, k)`` -> (x, k, where to report)."""
+    if not isinstance(expr, cst.Call) or not isinstance(expr.func, cst.Attribute):
+        return None
+    if expr.func.attr.value != "unsqueeze":
+        return None
+    args = [a.value for a in expr.args if a.keyword is None] + [
+        a.value for a in expr.args if a.keyword is not None and a.keyword.value == "dim"
+    ]
+    if dotted(expr.func.value) == "torch":
+        if len(args) != 2:
+            return None
+        k = _int(args[1])
+        return None if k is None else (args[0], k, expr)
+    k = _int(args[0]) if len(args) == 1 else None
+    return None if k is None else (expr.func.value, k, expr.func.dot)
+
+
+def chain(expr: cst.BaseExpression, facts: dict[int, object]) -> Chain | None:
+    """The ops on top of ``expr``'s base, if every dim they insert lands in front of it."""
+    steps: list[cst.BaseExpression] = []
+    node = expr
+    while True:
+        unsq = _unsqueeze(node)
+        if unsq is not None:
+            steps.append(node)
+            node = unsq[0]
+        elif isinstance(node, cst.Call) and m.matches(node.func, m.Attribute(attr=m.Name("view") | m.Name("reshape"))):
+            steps.append(node)
+            node = node.func.value  # type: ignore[attr-defined]
+        elif isinstance(node, cst.Subscript) and _insertion_index(node):
+            steps.append(node)
+            node = node.value
+        else:
+            break
+    if not steps:
+        return None
+    base = node
+    base_fact = facts.get(id(base))
+    rank = base_fact.rank if isinstance(base_fact, Tensor) else None
+    lead = 0
+    report: cst.CSTNode | None = None
+    for step in reversed(steps):
+        before = lead
+        if (unsq := _unsqueeze(step)) is not None:
+            k = unsq[1]
+            if k < 0:
+                if rank is None:
+                    return None
+                k += lead + rank + 1
+            if not 0 <= k <= lead:
+                return None
+            lead += 1
+            where = unsq[2]
+        elif isinstance(step, cst.Subscript):
+            lead = _index_lead(step, lead)  # type: ignore[assignment]
+            if lead is None:
+                return None
+            where = next(e for e in step.slice if m.matches(e.slice, m.Index(value=m.Name("None"))))
+        else:
+            lead = _view_lead(step, lead, facts)  # type: ignore[assignment, arg-type]
+            if lead is None:
+                return None
+            where = step.func.dot  # type: ignore[attr-defined]
+        if report is None and lead > before:
+            report = where
+    if report is None or lead == 0:
+        return None
+    return Chain(expr, base, report, lead, None if rank is None else rank + lead)
+
+
+def _insertion_index(node: cst.Subscript) -> bool:
+    """Only ``None``, full ``:`` and ``...``, with at least one ``None``."""
+    kinds = []
+    for element in node.slice:
+        s = element.slice
+        if m.matches(s, m.Index(value=m.Name("None"))):
+            kinds.append("none")
+        elif m.matches(s, m.Index(value=m.Ellipsis())):
+            kinds.append("...")
+        elif m.matches(s, FULL_SLICE):
+            kinds.append(":")
+        else:
+            return False
+    return "none" in kinds
+
+
+def _index_lead(node: cst.Subscript, lead: int) -> int | None:
+    out = consumed = 0
+    past_original = False
+    for element in node.slice:
+        s = element.slice
+        if m.matches(s, m.Index(value=m.Name("None"))):
+            if past_original:
+                return None
+            out += 1
+        elif m.matches(s, FULL_SLICE) and consumed < lead:
+            consumed += 1
+            out += 1
+        else:  # ':' on an original dim, or '...': everything after sits behind the originals
+            out += lead - consumed
+            consumed = lead
+            past_original = True
+    return out + (lead - consumed)
+
+
+def _view_lead(node: cst.Call, lead: int, facts: dict[int, object]) -> int | None:
+    before = facts.get(id(node.func.value))  # type: ignore[attr-defined]
+    after = facts.get(id(node))
+    if not (isinstance(before, Tensor) and isinstance(after, Tensor)) or before.shape is None or after.shape is None:
+        return None
+    added = len(after.shape) - len(before.shape)
+    if added <= 0 or after.shape[added:] != before.shape or not all(d.is_one for d in after.shape[:added]):
+        return None
+    return lead + added
+
+
+@dataclass(frozen=True)
+class Finding:
+    chain: Chain
+    site: MaskSite
+    suggestion: str
+
+
+def _site_accepts(site: MaskSite, rank: int | None) -> bool:
+    tensor_rank = site.tensor.rank
+    if site.in_place:
+        return tensor_rank is None or rank is None or tensor_rank >= rank
+    return tensor_rank is not None and rank is not None and tensor_rank >= rank
+
+
+def _final_rank(c: Chain, facts: dict[int, object]) -> int | None:
+    if c.final_rank is not None:
+        return c.final_rank
+    fact = facts.get(id(c.top))
+    return fact.rank if isinstance(fact, Tensor) else None
+
+
+def redundant_unsqueezes(walker: Walker) -> Iterator[Finding]:
+    sites = sorted(walker.masks.values(), key=lambda s: walker.line_of.get(s.call, 0))
+    cores = {id(site): peel(site.mask) for site in sites}
+    reads = {id(core): site for site in sites if isinstance(core := cores[id(site)], cst.Name)}
+    for site in sites:
+        core = cores[id(site)]
+        replace: cst.BaseExpression = core
+        if isinstance(core, cst.Name):
+            binding = walker.binding_of.get(id(core))
+            expr = walker.bindings.get(binding) if binding is not None else None
+            if expr is None or binding in walker.tainted:
+                continue
+            c = chain(expr, walker.facts)
+            if c is None:
+                continue
+            rank = _final_rank(c, walker.facts)
+            users = [reads.get(use) for use in walker.uses.get(binding, ())]
+            if any(user is None or not _site_accepts(user, rank) for user in users):
+                continue
+        else:
+            c = chain(core, walker.facts)
+            if c is None or not _site_accepts(site, _final_rank(c, walker.facts)):
+                continue
+        fixed = site.call.deep_replace(replace, c.base)
+        yield Finding(c, site, " ".join(walker.module.code_for_node(fixed).split()))
