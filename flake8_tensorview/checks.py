@@ -1,20 +1,26 @@
-"""Rule checks: turn the sites the walker recorded into diagnostics."""
+"""Rule checks: turn the sites the walker recorded into diagnostics, each with its fix."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.metadata import CodeRange
 
 from .analysis import ViewSite, Walker
-from .masks import redundant_unsqueezes
 from .dims import product
 from .layout import broken_merge, view_strides
+from .masks import redundant_unsqueezes
 from .rules import message
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace ``old`` (a node of the linted tree) by ``new``."""
+
+    old: cst.CSTNode
+    new: cst.CSTNode
 
 
 @dataclass(frozen=True, order=True)
@@ -24,6 +30,13 @@ class Diagnostic:
     code: str
     text: str
     """The full message, code first."""
+    edit: Edit | None = field(default=None, compare=False, hash=False)
+
+
+Positions = Mapping[cst.CSTNode, CodeRange]
+
+
+# ---- TV101 ------------------------------------------------------------------------------------
 
 
 def view_is_incompatible(site: ViewSite) -> bool:
@@ -47,17 +60,27 @@ def _merged(site: ViewSite) -> str:
     return f"dims {numbers} ({names})"
 
 
-def check_views(sites: list[ViewSite], position: dict[int, tuple[int, int]]) -> Iterator[Diagnostic]:
-    for site in sites:
+def contiguous_first(attr: cst.Attribute) -> Edit:
+    """``x.view(...)`` -> ``x.contiguous().view(...)``: one copy, and only where the view would raise."""
+    receiver = cst.Call(func=cst.Attribute(value=attr.value, attr=cst.Name("contiguous")))
+    return Edit(attr.value, receiver)
+
+
+def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
+    for site in walker.views.values():
         if not view_is_incompatible(site):
             continue
         origin = site.tensor.origin
         op, line = (origin.op, origin.line) if origin else ("an earlier op", 0)
-        line_, col = position[id(site.attr)]
-        yield Diagnostic(line_, col, "TV101", message("TV101", merged=_merged(site), op=op, line=line))
+        start = positions[site.attr.dot].start
+        text = message("TV101", merged=_merged(site), op=op, line=line)
+        yield Diagnostic(start.line, start.column, "TV101", text, contiguous_first(site.attr))
 
 
-def check_masks(walker: Walker, positions: Mapping[cst.CSTNode, CodeRange]) -> Iterator[Diagnostic]:
+# ---- TV201 ------------------------------------------------------------------------------------
+
+
+def check_masks(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
     seen: set[int] = set()
     for finding in redundant_unsqueezes(walker):
         c = finding.chain
@@ -67,13 +90,15 @@ def check_masks(walker: Walker, positions: Mapping[cst.CSTNode, CodeRange]) -> I
         start = positions[c.report].start
         base = walker.module.code_for_node(c.base)
         ops = " ".join(walker.module.code_for_node(c.top).split())
-        ops = ops[len(base):] if ops.startswith(base) else ops
-        call = walker.module.code_for_node(finding.site.call.func).strip()
+        ops = ops[len(base) :] if ops.startswith(base) else ops
         text = message(
             "TV201",
             ops=ops,
-            call=call,
+            call=walker.module.code_for_node(finding.site.call.func).strip(),
             line=walker.line_of.get(finding.site.call, 0),
             suggestion=finding.suggestion,
         )
-        yield Diagnostic(start.line, start.column, "TV201", text)
+        yield Diagnostic(start.line, start.column, "TV201", text, Edit(c.top, c.base))
+
+
+CHECKS = (check_views, check_masks)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .analysis import Walker
-from .checks import Diagnostic, check_masks, check_views
+from .checks import CHECKS, Diagnostic
 
 TRIGGERS = (".view(", "masked_fill")
 """Text every finding needs; files without any of these cost one substring search."""
@@ -36,18 +38,41 @@ def analyze(source: str) -> tuple[Walker, dict[cst.CSTNode, object]] | None:
 
 
 def lint_source(source: str) -> list[Diagnostic]:
+    """Every finding in ``source``, sorted by position, each with its fix."""
     if not might_match(source):
         return []
     result = analyze(source)
     if result is None:
         return []
     walker, positions = result
-
-    def at(node: cst.Attribute) -> tuple[int, int]:
-        start = positions[node.dot].start  # type: ignore[attr-defined]
-        return start.line, start.column
-
-    view_positions = {id(site.attr): at(site.attr) for site in walker.views.values()}
-    found = set(check_views(list(walker.views.values()), view_positions))
-    found.update(check_masks(walker, positions))
+    found: set[Diagnostic] = set()
+    for check in CHECKS:
+        found.update(check(walker, positions))  # type: ignore[arg-type]
     return sorted(found)
+
+
+class _Apply(cst.CSTTransformer):
+    def __init__(self, edits: dict[int, cst.CSTNode]) -> None:
+        self.edits = edits
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
+        return self.edits.get(id(original_node), updated_node)
+
+
+def fix_source(source: str, keep: Callable[[Diagnostic], bool] = lambda d: True) -> str:
+    """``source`` with the fixes of the kept findings applied; unchanged if the result would not parse."""
+    if not might_match(source):
+        return source
+    result = analyze(source)
+    if result is None:
+        return source
+    walker, positions = result
+    edits: dict[int, cst.CSTNode] = {}
+    for check in CHECKS:
+        for d in check(walker, positions):  # type: ignore[arg-type]
+            if d.edit is not None and keep(d):
+                edits.setdefault(id(d.edit.old), d.edit.new)
+    if not edits:
+        return source
+    fixed = walker.module.visit(_Apply(edits)).code
+    return fixed if parse(fixed) is not None else source

@@ -77,3 +77,62 @@ def view_lines(path: Path) -> set[int]:
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "view"
     }
+
+
+def results(module: ModuleType) -> dict[str, object]:
+    """Each scenario's return value, or the type of the exception it raised."""
+    out: dict[str, object] = {}
+    for name, scenario in module.SCENARIOS.items():
+        try:
+            out[name] = scenario()
+        except Exception as exc:  # noqa: BLE001 - the exception type is the result
+            out[name] = type(exc)
+    return out
+
+
+def same(a: object, b: object) -> bool:
+    """Identical shapes and ``torch.equal`` values, through tuples and lists."""
+    import torch
+
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+NECESSARY = re.compile(r"#\s*necessary\b")
+
+
+def necessary_lines(path: Path) -> list[int]:
+    return [n for n, line in enumerate(path.read_text().splitlines(), start=1) if NECESSARY.search(line)]
+
+
+def without_insertions(source: str, line: int) -> str:
+    """``source`` with every ``unsqueeze`` and ``None`` index on ``line`` taken out."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    wrapper = MetadataWrapper(cst.parse_module(source))
+    positions = wrapper.resolve(PositionProvider)
+
+    class Strip(cst.CSTTransformer):
+        def leave_Call(self, original, updated):  # type: ignore[no-untyped-def]
+            func = updated.func
+            if (
+                isinstance(func, cst.Attribute)
+                and func.attr.value == "unsqueeze"
+                and positions[original.func.attr].start.line == line
+            ):
+                return func.value
+            return updated
+
+        def leave_Subscript(self, original, updated):  # type: ignore[no-untyped-def]
+            if positions[original].start.line > line or positions[original].end.line < line:
+                return updated
+            kept = [e for e in updated.slice if not (isinstance(e.slice, cst.Index) and isinstance(e.slice.value, cst.Name) and e.slice.value.value == "None")]
+            if len(kept) == len(updated.slice) or not kept:
+                return updated if kept else updated.value
+            return updated.with_changes(slice=[k.with_changes(comma=cst.MaybeSentinel.DEFAULT) for k in kept])
+
+    return wrapper.module.visit(Strip()).code

@@ -61,3 +61,49 @@ def test_topk_accuracy_fails_only_beyond_top1() -> None:
     acc._run((1,))
     with pytest.raises(RuntimeError, match="view size is not compatible"):
         acc._run((1, 5))
+
+
+def _load_variant(source: str, path: Path, tmp_path: Path, tag: str):  # type: ignore[no-untyped-def]
+    from fixture_harness import load
+
+    variant = tmp_path / f"{path.stem}_{tag}.py"
+    variant.write_text(source)
+    return load(variant)
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
+def test_removing_flagged_unsqueezes_changes_nothing(path: Path, tmp_path: Path) -> None:
+    """TV201 oracle: each flagged chain removed on its own gives identical shapes and values."""
+    from fixture_harness import load, results, same
+    from flake8_tensorview.linter import fix_source
+
+    source = path.read_text()
+    flagged = [d for d in lint_source(source) if d.code == "TV201"]
+    if not flagged:
+        pytest.skip("no TV201 in this fixture")
+    original = results(load(path))
+    for d in flagged:
+        fixed = fix_source(source, keep=lambda x, d=d: x == d)
+        assert fixed != source
+        variant = results(_load_variant(fixed, path, tmp_path, f"fix{d.line}"))
+        assert original.keys() == variant.keys()
+        for name in original:
+            assert same(original[name], variant[name]), (d.line, name)
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
+def test_necessary_unsqueezes_matter(path: Path, tmp_path: Path) -> None:
+    """Every unsqueeze marked necessary: taking it out raises or changes a result."""
+    from fixture_harness import load, necessary_lines, results, same, without_insertions
+
+    lines = necessary_lines(path)
+    if not lines:
+        pytest.skip("no necessary unsqueezes marked")
+    original = results(load(path))
+    flagged = {d.line for d in lint_source(path.read_text())}
+    for line in lines:
+        assert line not in flagged
+        stripped = without_insertions(path.read_text(), line)
+        assert stripped != path.read_text(), line
+        variant = results(_load_variant(stripped, path, tmp_path, f"strip{line}"))
+        assert any(not same(original[n], variant[n]) for n in original), line
