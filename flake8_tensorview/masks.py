@@ -14,6 +14,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from .analysis import MaskSite, Walker, dotted
+from .dims import Dim
 from .layout import Tensor
 
 TRANSPARENT_METHODS = {"bool", "logical_not", "to", "float", "byte", "int", "long", "half", "detach"}
@@ -110,18 +111,14 @@ def chain(expr: cst.BaseExpression, facts: dict[int, object]) -> Chain | None:
         return None
     base = node
     base_fact = facts.get(id(base))
-    rank = base_fact.rank if isinstance(base_fact, Tensor) else None
+    if isinstance(base_fact, Tensor) and base_fact.shape is not None:
+        return _known_rank_chain(expr, base, list(reversed(steps)), list(base_fact.shape), facts)
     lead = 0
     report: cst.CSTNode | None = None
     for step in reversed(steps):
         before = lead
         if (unsq := _unsqueeze(step)) is not None:
-            k = unsq[1]
-            if k < 0:
-                if rank is None:
-                    return None
-                k += lead + rank + 1
-            if not 0 <= k <= lead:
+            if not 0 <= unsq[1] <= lead:
                 return None
             lead += 1
             where = unsq[2]
@@ -129,17 +126,79 @@ def chain(expr: cst.BaseExpression, facts: dict[int, object]) -> Chain | None:
             lead = _index_lead(step, lead)  # type: ignore[assignment]
             if lead is None:
                 return None
-            where = next(e for e in step.slice if m.matches(e.slice, m.Index(value=m.Name("None"))))
+            where = _first_none(step)
         else:
-            lead = _view_lead(step, lead, facts)  # type: ignore[assignment, arg-type]
-            if lead is None:
-                return None
-            where = step.func.dot  # type: ignore[attr-defined]
+            return None
         if report is None and lead > before:
             report = where
-    if report is None or lead == 0:
+    if report is None:
         return None
-    return Chain(expr, base, report, lead, None if rank is None else rank + lead)
+    return Chain(expr, base, report, lead, None)
+
+
+INSERTED = None
+"""A dim the chain inserted (original dims are their sizes)."""
+
+
+def _known_rank_chain(
+    top: cst.BaseExpression,
+    base: cst.BaseExpression,
+    steps: list[cst.BaseExpression],
+    dims: list[Dim | None],
+    facts: dict[int, object],
+) -> Chain | None:
+    """With the base's shape known: every inserted dim must sit behind only size-1 dims."""
+    report: cst.CSTNode | None = None
+    for step in steps:
+        if (unsq := _unsqueeze(step)) is not None:
+            k = unsq[1] + len(dims) + 1 if unsq[1] < 0 else unsq[1]
+            if not 0 <= k <= len(dims):
+                return None
+            dims.insert(k, INSERTED)
+            where = unsq[2]
+        elif isinstance(step, cst.Subscript):
+            new = _index_dims(step, dims)
+            if new is None:
+                return None
+            dims = new
+            where = _first_none(step)
+        else:
+            lead = _view_lead(step, 0, facts)  # type: ignore[arg-type]
+            if lead is None:
+                return None
+            dims = [INSERTED] * lead + dims
+            where = step.func.dot  # type: ignore[attr-defined]
+        report = report or where
+    for i, d in enumerate(dims):
+        if d is INSERTED and not all(e is INSERTED or e.is_one for e in dims[:i]):
+            return None
+    if report is None:
+        return None
+    return Chain(top, base, report, sum(d is INSERTED for d in dims), len(dims))
+
+
+def _index_dims(node: cst.Subscript, dims: list[Dim | None]) -> list[Dim | None] | None:
+    elements = [e.slice for e in node.slice]
+    out: list[Dim | None] = []
+    rest = list(dims)
+    for n, s in enumerate(elements):
+        if m.matches(s, m.Index(value=m.Name("None"))):
+            out.append(INSERTED)
+        elif m.matches(s, FULL_SLICE):
+            if not rest:
+                return None
+            out.append(rest.pop(0))
+        else:  # '...'
+            later = sum(1 for e in elements[n + 1 :] if m.matches(e, FULL_SLICE))
+            if later > len(rest):
+                return None
+            out.extend(rest[: len(rest) - later])
+            rest = rest[len(rest) - later :]
+    return out + rest
+
+
+def _first_none(node: cst.Subscript) -> cst.CSTNode:
+    return next(e for e in node.slice if m.matches(e.slice, m.Index(value=m.Name("None"))))
 
 
 def _insertion_index(node: cst.Subscript) -> bool:

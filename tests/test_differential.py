@@ -13,6 +13,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 
 from flake8_tensorview.plugin import TensorViewChecker
+from mask_gen import MaskProgram, mask_programs
 from program_gen import Program, programs
 
 VIEW_ERROR = "view size is not compatible"
@@ -53,3 +54,48 @@ def verdicts(program: Program, directory: Path) -> tuple[set[int], set[int], set
 def test_linter_agrees_with_torch(program: Program, tmp_path: Path) -> None:
     flagged, failed, _ = verdicts(program, tmp_path)
     assert flagged == failed, program.source
+
+
+# ---- TV201 --------------------------------------------------------------------------------------
+
+MASK_EXAMPLES = int(os.environ.get("TV_DIFF_MASK_EXAMPLES", "150"))
+
+
+def run_mask(source: str, path: Path, program: MaskProgram) -> object:
+    path.write_text(source)
+    scope: dict[str, object] = {}
+    exec(compile(source, str(path), "exec"), scope)
+    import torch
+
+    torch.manual_seed(0)
+    try:
+        return scope["program"](*program.args())  # type: ignore[operator]
+    except RuntimeError as exc:
+        return type(exc)
+
+
+def mask_verdict(program: MaskProgram, directory: Path) -> tuple[bool, bool] | None:
+    """(flagged, redundant by torch), or None when the program as written does not run."""
+    from fixture_harness import same
+
+    path = directory / "masks.py"
+    original = run_mask(program.source, path, program)
+    if isinstance(original, type):
+        return None
+    without = run_mask(program.without, directory / "masks_without.py", program)
+    redundant = not isinstance(without, type) and same(original, without)
+    path.write_text(program.source)
+    lines = path.read_text().splitlines(keepends=True)
+    checker = TensorViewChecker(ast.parse("".join(lines)), lines, str(path))
+    flagged = any(line == program.chain_line and msg.startswith("TV201") for line, _, msg, _ in checker.run())
+    return flagged, redundant
+
+
+@settings(max_examples=MASK_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(program=mask_programs())
+def test_mask_verdicts_agree_with_torch(program: MaskProgram, tmp_path: Path) -> None:
+    verdict = mask_verdict(program, tmp_path)
+    if verdict is None:
+        return
+    flagged, redundant = verdict
+    assert not flagged or redundant, program.source
