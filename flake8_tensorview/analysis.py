@@ -121,9 +121,10 @@ def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
 class Walker:
     """Walks one module: every function, method and the module body itself, each with its own env."""
 
-    def __init__(self, module: cst.Module, line_of: dict[cst.CSTNode, int]) -> None:
+    def __init__(self, module: cst.Module) -> None:
         self.module = module
-        self.line_of = line_of
+        self.anchors: dict[int, cst.CSTNode] = {}
+        """id -> node, for every node an :class:`Origin` points at."""
         self.views: dict[int, ViewSite] = {}
         self.masks: dict[int, MaskSite] = {}
         self.failures: list[tuple[str, BaseException]] = []
@@ -145,7 +146,7 @@ class Walker:
         env = Env()
         try:
             self.block(self.module.body, env)
-        except RecursionError as exc:
+        except Exception as exc:
             self.failures.append(("<module>", exc))
         return env
 
@@ -156,7 +157,7 @@ class Walker:
             env.vars.pop(param.name.value, None)
         try:
             self.block(node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body], env)
-        except RecursionError as exc:
+        except Exception as exc:  # one function's failure must not cost the rest of the file
             self.failures.append((node.name.value, exc))
         return env
 
@@ -349,7 +350,8 @@ class Walker:
         return " ".join(self.module.code_for_node(node).split())
 
     def origin(self, node: cst.CSTNode, op: str) -> Origin:
-        return Origin(op, self.line_of.get(node, 0))
+        self.anchors[id(node)] = node
+        return Origin(op, id(node))
 
     def lookup(self, name: str, env: Env) -> Value:
         if name in env.vars:

@@ -71,7 +71,10 @@ def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
         if not view_is_incompatible(site):
             continue
         origin = site.tensor.origin
-        op, line = (origin.op, origin.line) if origin else ("an earlier op", 0)
+        if origin is None:
+            op, line = "an earlier op", 0
+        else:
+            op, line = origin.op, positions[walker.anchors[origin.anchor]].start.line
         start = positions[site.attr.dot].start
         text = message("TV101", merged=_merged(site), op=op, line=line)
         yield Diagnostic(start.line, start.column, "TV101", text, contiguous_first(site.attr))
@@ -95,7 +98,7 @@ def check_masks(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
             "TV201",
             ops=ops,
             call=walker.module.code_for_node(finding.site.call.func).strip(),
-            line=walker.line_of.get(finding.site.call, 0),
+            line=positions[finding.site.call].start.line,
             suggestion=finding.suggestion,
         )
         yield Diagnostic(start.line, start.column, "TV201", text, Edit(c.top, c.base))

@@ -16,10 +16,13 @@ Shape = tuple[Dim, ...]
 
 @dataclass(frozen=True)
 class Origin:
-    """The op that last made a tensor's layout non-contiguous."""
+    """The op that last made a tensor's layout non-contiguous.
+
+    ``anchor`` is the ``id`` of its syntax node: positions are only computed for what gets reported.
+    """
 
     op: str
-    line: int
+    anchor: int
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from .analysis import Walker
 from .checks import CHECKS, Diagnostic
@@ -25,16 +25,36 @@ def parse(source: str) -> cst.Module | None:
         return None
 
 
-def analyze(source: str) -> tuple[Walker, dict[cst.CSTNode, object]] | None:
+class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
+    """Node positions, computed on first use: a file without findings never pays for them."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
+
+    def _resolve(self) -> Mapping[cst.CSTNode, CodeRange]:
+        if self._positions is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        return self._positions
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        return self._resolve()[node]
+
+    def __iter__(self) -> Iterator[cst.CSTNode]:
+        return iter(self._resolve())
+
+    def __len__(self) -> int:
+        return len(self._resolve())
+
+
+def analyze(source: str) -> tuple[Walker, LazyPositions] | None:
     module = parse(source)
     if module is None:
         return None
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    line_of = {node: rng.start.line for node, rng in positions.items()}
-    walker = Walker(wrapper.module, line_of)  # type: ignore[arg-type]
+    walker = Walker(module)
     walker.module_env = walker.run()
-    return walker, positions  # type: ignore[return-value]
+    return walker, LazyPositions(module)
 
 
 def lint_source(source: str) -> list[Diagnostic]:
@@ -47,7 +67,7 @@ def lint_source(source: str) -> list[Diagnostic]:
     walker, positions = result
     found: set[Diagnostic] = set()
     for check in CHECKS:
-        found.update(check(walker, positions))  # type: ignore[arg-type]
+        found.update(check(walker, positions))
     return sorted(found)
 
 
@@ -69,7 +89,7 @@ def fix_source(source: str, keep: Callable[[Diagnostic], bool] = lambda d: True)
     walker, positions = result
     edits: dict[int, cst.CSTNode] = {}
     for check in CHECKS:
-        for d in check(walker, positions):  # type: ignore[arg-type]
+        for d in check(walker, positions):
             if d.edit is not None and keep(d):
                 edits.setdefault(id(d.edit.old), d.edit.new)
     if not edits:

@@ -269,7 +269,7 @@ def _final_rank(c: Chain, facts: dict[int, object]) -> int | None:
 
 
 def redundant_unsqueezes(walker: Walker) -> Iterator[Finding]:
-    sites = sorted(walker.masks.values(), key=lambda s: walker.line_of.get(s.call, 0))
+    sites = list(walker.masks.values())  # evaluation order: the first site in the source comes first
     cores = {id(site): peel(site.mask) for site in sites}
     reads = {id(core): site for site in sites if isinstance(core := cores[id(site)], cst.Name)}
     for site in sites:

@@ -416,7 +416,7 @@ def _linear_out(t: Tensor, out: Dim | None) -> Value:
 def cat(t: Tensor, a: Args) -> Value:
     """``torch.cat(tensors, dim)``: a new contiguous tensor; ``t`` is unused (the list is ``pos[0]``)."""
     parts = a.get(0, "tensors")
-    if not isinstance(parts, TupleV) or not all(isinstance(p, Tensor) and p.shape for p in parts.items):
+    if not isinstance(parts, TupleV) or not parts.items or not all(isinstance(p, Tensor) and p.shape for p in parts.items):
         return Tensor(contiguous=True)
     shapes = [p.shape for p in parts.items]  # type: ignore[union-attr]
     rank = len(shapes[0])  # type: ignore[arg-type]

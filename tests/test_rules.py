@@ -1,0 +1,29 @@
+"""The registry feeds messages and docs; every code has docs, an eval fixture and a torch oracle."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import FIXTURES, ROOT
+from fixture_harness import expectations
+from flake8_tensorview.docs import render
+from flake8_tensorview.rules import RULES
+
+CODE = re.compile(r"^TV\d{3}$")  # flake8's own pattern allows at most 3 letters + 3 digits
+
+
+def test_docs_are_generated_from_the_registry() -> None:
+    assert (ROOT / "docs" / "rules.md").read_text() == render(), "run: python -m flake8_tensorview.docs > docs/rules.md"
+
+
+@pytest.mark.parametrize("code", sorted(RULES))
+def test_every_code_is_complete(code: str) -> None:
+    rule = RULES[code]
+    assert CODE.match(code)
+    assert rule.fix in ("safe", "unsafe", "none")
+    for section in (rule.what, rule.why, rule.example, rule.use_instead, rule.fix_safety, rule.limitations):
+        assert section.strip()
+    expected = set().union(*(expectations(p) for p in FIXTURES.glob("*.py")))
+    assert any(c == code for _, c in expected), f"{code} has no eval fixture"
