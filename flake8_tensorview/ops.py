@@ -461,7 +461,8 @@ def full(t: Tensor, a: Args) -> Value:
     dims = [a.to_dim(v, "") for v in size.items]
     if None in dims:
         return Tensor(contiguous=True)
-    return Tensor.dense(tuple(dims), tuple(_split_tuple_text(a.texts[0], len(dims))))  # type: ignore[arg-type]
+    text = a.texts[0] if a.texts and "size" not in a.kw else ""
+    return Tensor.dense(tuple(dims), tuple(_split_tuple_text(text, len(dims))))  # type: ignore[arg-type]
 
 
 def arange(t: Tensor, a: Args) -> Value:
@@ -655,7 +656,7 @@ OPS: tuple[Op, ...] = (
     _op("cat concat", cat, {T}, "torch.cat([x, x], dim=1)", "torch.cat((x, c), -1)"),
     _op("topk", topk, {M, T}, "x.topk(2, 1)[1]", "torch.topk(x, 2)[0]"),
     _op("randn rand zeros ones empty", create, {T}, "torch.randn(2, 3, 4)", "torch.zeros((3, 4))", "torch.ones(2, 5)"),
-    _op("full", full, {T}, "torch.full((2, 3), 1.0)"),
+    _op("full", full, {T}, "torch.full((2, 3), 1.0)", "torch.full(size=(4, 2), fill_value=0.5)"),
     _op("arange", arange, {T}, "torch.arange(6)"),
     _op("zeros_like ones_like empty_like randn_like rand_like", like, {T}, "torch.ones_like(x)", "torch.zeros_like(s)"),
     # the view family
