@@ -31,7 +31,7 @@ TORCH = {"torch"}
 FUNCTIONAL = {"F", "torch.nn.functional", "nn.functional", "functional"}
 NN = {"nn", "torch.nn"}
 TENSOR_CLASS = {"Tensor", "torch.Tensor"}
-STAR = Opaque("*")
+STAR = Opaque("*")  # never a tensor: see Walker.not_tensors
 """A ``*args`` whose length is unknown: size lists containing it cannot be read."""
 
 MAX_LOOP_PASSES = 3
@@ -110,6 +110,22 @@ def dotted(node: cst.BaseExpression) -> str | None:
     return None
 
 
+def imported_names(module: cst.Module) -> set[str]:
+    """Top-level ``import``/``from ... import`` names (``np``, ``F``, ``rearrange``)."""
+    names: set[str] = set()
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
+                for alias in small.names:
+                    target = alias.asname.name if alias.asname else alias.name
+                    name = dotted(target)  # type: ignore[arg-type]
+                    if name:
+                        names.add(name.split(".")[0])
+    return names
+
+
 def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
     if not subst or t.shape is None:
         return t
@@ -123,6 +139,8 @@ class Walker:
 
     def __init__(self, module: cst.Module) -> None:
         self.module = module
+        self.not_tensors = {"self", "cls", "*"} | imported_names(module)
+        """Names that are never tensors: ``self``, and modules and functions the file imports."""
         self.anchors: dict[int, cst.CSTNode] = {}
         """id -> node, for every node an :class:`Origin` points at."""
         self.views: dict[int, ViewSite] = {}
@@ -363,7 +381,7 @@ class Walker:
     def as_tensor(self, value: Value) -> Tensor | None:
         if isinstance(value, Tensor):
             return value
-        if isinstance(value, Opaque) and value is not STAR:
+        if isinstance(value, Opaque) and value.key.split(".")[0] not in self.not_tensors:
             return Tensor(contiguous=True)
         return None
 

@@ -151,6 +151,8 @@ def reverse(t: Tensor, a: Args) -> Value:
 
 def matrix_t(t: Tensor, a: Args) -> Value:
     """``.t()`` only accepts rank <= 2; an unknown-rank tensor is taken to be a matrix."""
+    if a.pos or a.kw:
+        return UNKNOWN  # not Tensor.t(): some other object's t(...)
     if t.rank is None and t.contiguous:
         name = a.recv or a.origin.op
         t = t.with_shape((Dim.sym(f"{name}.shape[0]"), Dim.sym(f"{name}.shape[1]")))
