@@ -676,7 +676,9 @@ class Walker:
             args = self._args(pos, texts, kw, func.attr, op_text, env)
             args.recv = self.text(func.value)
             if op.effect is ops.view:
-                self._record_view(func, recv, args, node, env)
+                self._record_view(func, recv, args, node)
+            elif op.effect is ops.view_as and (as_view := ops.as_view_args(args)) is not None:
+                self._record_view(func, recv, as_view, node)
             if name in ("masked_fill", "masked_fill_"):
                 self._record_mask(node, recv, 0, name.endswith("_"))
             return op.effect(recv, args)
@@ -745,7 +747,7 @@ class Walker:
 
     # ---- sites ----------------------------------------------------------------------------
 
-    def _record_view(self, func: cst.Attribute, tensor: Tensor, args: ops.Args, node: cst.Call, env: Env) -> None:
+    def _record_view(self, func: cst.Attribute, tensor: Tensor, args: ops.Args, node: cst.Call) -> None:
         if len(args.pos) == 1 and not isinstance(args.pos[0], (TupleV, IntV, DimV)):
             return  # dtype view, or a size list we cannot read
         got = args.sizes(0, "size")

@@ -76,7 +76,7 @@ def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
         else:
             op, line = origin.op, positions[walker.anchors[origin.anchor]].start.line
         start = positions[site.attr.dot].start
-        text = message("TV101", merged=_merged(site), op=op, line=line)
+        text = message("TV101", method=site.attr.attr.value, merged=_merged(site), op=op, line=line)
         yield Diagnostic(start.line, start.column, "TV101", text, contiguous_first(site.attr))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from .dims import ONE, ZERO, Dim, contiguous_strides, product
@@ -497,6 +497,25 @@ def view(t: Tensor, a: Args) -> Value:
     return Tensor.strided(target, strides, tuple(got[1]), t.origin)
 
 
+def as_view_args(a: Args) -> Args | None:
+    """``x.view_as(other)`` is ``x.view(*other.shape)`` once ``other``'s shape is known."""
+    other = a.get(0, "other")
+    if not isinstance(other, Tensor) or other.shape is None:
+        return None
+    labels = [other.label(i) for i in range(len(other.shape))]
+    return replace(a, pos=[DimV(d, label) for d, label in zip(other.shape, labels)], kw={}, texts=labels)
+
+
+def view_as(t: Tensor, a: Args) -> Value:
+    args = as_view_args(a)
+    return UNKNOWN if args is None else view(t, args)
+
+
+def reshape_as(t: Tensor, a: Args) -> Value:
+    args = as_view_args(a)
+    return UNKNOWN if args is None else reshape(t, args)
+
+
 def reshape(t: Tensor, a: Args) -> Value:
     viewed = view(t, a)
     if isinstance(viewed, Tensor) and (viewed.shape is not None or viewed.contiguous):
@@ -663,6 +682,8 @@ OPS: tuple[Op, ...] = (
     _op("zeros_like ones_like empty_like randn_like rand_like", like, {T}, "torch.ones_like(x)", "torch.zeros_like(s)"),
     # the view family
     _op("view", view, {M}, "c.view(2, 12, 5)", "x.view(2, 4, 3, 5, 1)", "c.transpose(2, 3).view(2, 4, 5, 3)", "x[:, :, :, :4].view(2, 4, 3, 2, 2)"),
+    _op("view_as", view_as, {M}, "c.view_as(x)", "x[..., :1].view_as(x[:, :, :, 0])"),
+    _op("reshape_as", reshape_as, {M}, "x.reshape_as(c)", "x[..., :1].reshape_as(c[..., 0])"),
     _op("reshape", reshape, {M, T}, "x.reshape(2, 4, 15)", "x.reshape(8, 15)", "torch.reshape(c, (-1, 5))"),
     _op("flatten", flatten, {M, T}, "x.flatten(2)", "x.flatten(1, 2)", "torch.flatten(c)"),
     _op("unsqueeze", unsqueeze, {M, T}, "x.unsqueeze(1)", "x.unsqueeze(-1)", "torch.unsqueeze(c, 0)"),

@@ -32,7 +32,7 @@ RULES: dict[str, Rule] = {
             code="TV101",
             name="view-of-non-contiguous",
             message=(
-                ".view() merges {merged}, which {op} on line {line} made non-adjacent in memory; "
+                ".{method}() merges {merged}, which {op} on line {line} made non-adjacent in memory; "
                 "call .contiguous() first or use .reshape()"
             ),
             fix="safe",
