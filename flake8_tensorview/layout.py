@@ -166,37 +166,50 @@ def broken_merge(shape: Shape, strides: Shape, target: Shape) -> tuple[int, ...]
     return None
 
 
-def dense_like(shape: Shape, strides: Shape) -> Shape | None:
-    """Strides of a new dense tensor laid out in the same dim order as ``strides``.
+def _le(a: Dim, b: Dim) -> bool | None:
+    if a.literal is not None and b.literal is not None:
+        return a.literal <= b.literal
+    if a == b or a.divides(b):
+        return True
+    return False if b.divides(a) else None
 
-    What ``clone()``, elementwise ops and ``*_like`` give for a non-overlapping input (ATen's
-    ``infer_dense_strides``). None when the order cannot be decided (stride 0, incomparable).
+
+def iterator_strides(shape: Shape, operands: list[Shape]) -> Shape | None:
+    """Strides of the new tensor an elementwise op (or ``clone``) allocates for these inputs.
+
+    ``TensorIteratorBase::reorder_dimensions`` sorts dims by the operands' strides, the first
+    operand that orders a pair deciding it and stride-0 (broadcast) dims staying ambiguous. When the
+    first operand has a non-zero stride on every dim of size > 1 it decides every pair of them, so
+    the result is its dim order; size-1 dims never matter to a view. Anything else (the first
+    operand broadcast or expanded, symbolic strides that do not compare) is None: not modelled.
     """
-    if is_contiguous(shape, strides):
-        return contiguous_strides(shape)
-    order = [d for d in range(len(shape)) if not shape[d].is_one]
-    if any(strides[d].coef == 0 for d in order):
+    first = operands[0]
+    dims = [d for d in range(len(shape)) if not shape[d].is_one]
+    if any(first[d].coef == 0 for d in dims):
         return None
-
-    def smaller(a: Dim, b: Dim) -> bool | None:
-        if a.literal is not None and b.literal is not None:
-            return None if a == b else a.literal < b.literal
-        return True if _lt(a, b) else False if _lt(b, a) else None
-
-    # innermost first; every pair must be ordered, or the order is a guess
-    ranks: dict[int, int] = {}
-    for d in order:
-        below = [smaller(strides[e], strides[d]) for e in order if e != d]
-        if None in below:
-            return None
-        ranks[d] = sum(1 for b in below if b)
-    order.sort(key=ranks.__getitem__)
-    out = list(strides)
+    # insertion sort, fastest first; ties keep the faster (later) dim first, as ATen's does
+    order: list[int] = []
+    for d in reversed(dims):
+        at = len(order)
+        while at > 0:
+            le = _le(first[order[at - 1]], first[d])
+            if le is None:
+                return None
+            if le:
+                break
+            at -= 1
+        order.insert(at, d)
+    out = [ONE] * len(shape)
     running = ONE
     for d in order:
         out[d] = running
         running = running * shape[d]
     return tuple(out)
+
+
+def same_layout(shape: Shape, a: Shape, b: Shape) -> bool:
+    """Equal strides on every dim that is not size 1 (the only ones a view looks at)."""
+    return all(size.is_one or x == y for size, x, y in zip(shape, a, b))
 
 
 def resolve_target(shape: Shape | None, raw: list[Dim | None]) -> Shape | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from .dims import ONE, ZERO, Dim, contiguous_strides, product
-from .layout import Origin, Shape, Tensor, dense_like, resolve_target, view_strides
+from .layout import Origin, Shape, Tensor, iterator_strides, resolve_target, same_layout, view_strides
 from .values import UNKNOWN, DimV, IntV, ModuleV, PiecesV, TupleV, Value
 
 
@@ -341,15 +341,26 @@ def as_strided(t: Tensor, a: Args) -> Value:
 
 
 def elementwise(t: Tensor, a: Args) -> Value:
-    """TensorIterator ops keep the first operand's dim order when it has the result's shape."""
-    others = [v for v in a.pos + list(a.kw.values()) if isinstance(v, Tensor)]
-    shape = broadcast_shapes([t] + others)
+    """A new tensor laid out by TensorIterator from all operands' strides, the first one leading."""
+    operands = [t] + [v for v in a.pos + list(a.kw.values()) if isinstance(v, Tensor)]
+    shape = broadcast_shapes(operands)
     if shape is None:
         return UNKNOWN if t.shape is None or not t.contiguous else Tensor(contiguous=True)
-    if t.shape != shape or t.strides is None:
-        return Tensor.strided(shape, None, None, None) if t.shape != shape else Tensor.strided(shape, None, t.labels, t.origin)
-    strides = dense_like(t.shape, t.strides)
-    return Tensor.strided(shape, strides, t.labels, t.origin)
+    labels = t.labels if t.shape == shape else None
+    strides = [_broadcast_strides(o, shape) for o in operands]
+    if any(s is None for s in strides):
+        return Tensor.strided(shape, None, labels, t.origin)
+    return Tensor.strided(shape, iterator_strides(shape, strides), labels, t.origin)  # type: ignore[arg-type]
+
+
+def _broadcast_strides(t: Tensor, shape: Shape) -> Shape | None:
+    if t.shape is None or t.strides is None:
+        return None
+    lead = len(shape) - len(t.shape)
+    out = [ZERO] * lead
+    for size, own, stride in zip(shape[lead:], t.shape, t.strides):
+        out.append(ZERO if own.is_one and not size.is_one else stride)
+    return tuple(out)
 
 
 def broadcast_shapes(tensors: list[Tensor]) -> Shape | None:
@@ -381,10 +392,22 @@ def fresh(t: Tensor, a: Args) -> Value:
 
 
 def like(t: Tensor, a: Args) -> Value:
-    """``*_like`` and ``clone`` follow ``memory_format=torch.preserve_format``."""
+    """``clone``, unary math and ``*_like`` allocate with ``memory_format=torch.preserve_format``."""
     if t.shape is None or t.strides is None:
         return Tensor.dense(t.shape, t.labels) if t.contiguous else UNKNOWN
-    return Tensor.strided(t.shape, dense_like(t.shape, t.strides), t.labels, t.origin)
+    return Tensor.strided(t.shape, iterator_strides(t.shape, [t.strides]), t.labels, t.origin)
+
+
+def convert(t: Tensor, a: Args) -> Value:
+    """``.float()``, ``.to(...)``, eval-mode dropout: ``t`` itself when nothing changes, else a
+    preserve-format copy. Known only when both give the same layout."""
+    if t.shape is None:
+        return t if t.contiguous else UNKNOWN
+    copied = like(t, a)
+    if isinstance(copied, Tensor) and copied.strides is not None and t.strides is not None:
+        if same_layout(t.shape, t.strides, copied.strides):
+            return t
+    return Tensor.strided(t.shape, None, t.labels, t.origin)
 
 
 def matmul(t: Tensor, a: Args) -> Value:
@@ -657,13 +680,20 @@ OPS: tuple[Op, ...] = (
     _op("einsum", einsum, {T}, "torch.einsum('bthd->bhtd', x)", "?torch.einsum('bhts,bhsd->bthd', c[..., :3], c)"),
     # results that keep the input's dim order
     _op(
-        "clone float half double bfloat16 bool int long byte to type_as cpu detach abs neg exp sqrt rsqrt sigmoid tanh relu gelu silu logical_not",
+        "clone abs neg exp sqrt rsqrt sigmoid tanh relu gelu silu logical_not",
         like,
         {M, T, F},
-        "x.clone()", "s.clone()", "x.float()", "x.bool()", "s.long()", "x.to(torch.float64)", "torch.logical_not(x)", "torch.exp(x)", "F.gelu(x)", "x.relu()", "F.silu(s)",
+        "x.clone()", "s.clone()", "?e.clone()", "torch.logical_not(x)", "torch.exp(x)", "F.gelu(x)", "x.relu()", "F.silu(s)", "?torch.relu(e)",
     ),
-    _op("dropout", like, {F}, "F.dropout(x, 0.1)", "F.dropout(x, 0.1, training=False)"),
-    _op("add sub mul div eq ne lt gt le ge logical_and logical_or", elementwise, {M, T}, "x.mul(2.0)", "x.eq(c)", "c.eq(x)", "torch.add(x, c)", "s.mul(0.5)"),
+    _op(
+        "float half double bfloat16 bool int long byte to type_as cpu",
+        convert,
+        {M},
+        "x.float()", "x.bool()", "?s.long()", "x.to(torch.float64)", "?s.float()", "?e.double()",
+    ),
+    _op("dropout", convert, {F}, "F.dropout(x, 0.1)", "F.dropout(x, 0.1, training=False)", "?F.dropout(s, 0.1, training=False)"),
+    _op("detach", in_place, {M}, "s.detach()", "e.detach()"),
+    _op("add sub mul div eq ne lt gt le ge logical_and logical_or", elementwise, {M, T}, "x.mul(2.0)", "x.eq(c)", "c.eq(x)", "torch.add(x, c)", "s.mul(0.5)", "?e.mul(2.0)", "c.add(e)", "?e.add(x)", "x.add(e)", "?x[:, :, :1].mul(c)"),
     _op("where", where, {T}, "torch.where(x > 0, x, 0.0)", "torch.where(c > 0, x, 0.0)"),
     _op("masked_fill_ mul_ add_ div_ sub_ clamp_ fill_ zero_ requires_grad_", in_place, {M}, "x.masked_fill_(x > 0, 0.0)", "x.mul_(2)"),
     # results that are new contiguous tensors
@@ -692,7 +722,7 @@ OPS: tuple[Op, ...] = (
 
 MODULE_EFFECTS: dict[str, Callable[[Tensor, Args], Value]] = {
     "linear": fresh,
-    "dropout": like,
+    "dropout": convert,
     "fresh": fresh,
     "like": like,
 }

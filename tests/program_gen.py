@@ -62,7 +62,10 @@ def regroup(draw, shape: list[Dim], var: str) -> tuple[list[Dim], str]:
     return out, ", ".join(texts)
 
 
-OPS = ("transpose", "permute", "movedim", "elementwise", "clone", "contiguous", "reshape", "unsqueeze", "matmul", "view")
+OPS = (
+    "transpose", "permute", "movedim", "elementwise", "clone", "contiguous", "reshape", "unsqueeze", "matmul",
+    "view", "slice", "expand", "t", "mT", "chunk", "narrow", "torch.transpose",
+)
 
 
 @st.composite
@@ -112,6 +115,38 @@ def programs(draw) -> Program:
             out = draw(st.sampled_from(["3", "4"] + [p for p in params]))
             line = f"{x} @ torch.randn({expr(shape[-1])}, {out})"
             shape[-1] = [(out, PRIMES.get(out) or int(out))]
+        elif op == "slice" and any(value(d) >= 2 and len(d) == 1 and d[0][0].isdigit() for d in shape):
+            d = draw(st.sampled_from([i for i, dim in enumerate(shape) if value(dim) >= 2 and len(dim) == 1 and dim[0][0].isdigit()]))
+            n = value(shape[d])
+            start, step = draw(st.integers(0, 1)), draw(st.integers(1, 2))
+            size = len(range(start, n, step))
+            shape[d] = [(str(size), size)] if size != 1 else []
+            line = f"{x}[{', '.join([':'] * d + [f'{start}::{step}'])}]"
+        elif op == "expand" and any(not dim for dim in shape):
+            d = draw(st.sampled_from([i for i, dim in enumerate(shape) if not dim]))
+            new = draw(st.sampled_from(["3"] + params)) if params else "3"
+            shape[d] = [(new, PRIMES.get(new) or int(new))]
+            line = f"{x}.expand({', '.join(new if i == d else '-1' for i in range(rank))})"
+        elif op == "t" and rank == 2:
+            shape.reverse()
+            line = draw(st.sampled_from([f"{x}.t()", f"{x}.T", f"torch.t({x})"]))
+        elif op == "mT" and rank >= 2:
+            shape[-1], shape[-2] = shape[-2], shape[-1]
+            line = f"{x}.mT"
+        elif op == "chunk" and any(value(dim) % 2 == 0 and len(dim) == 1 and dim[0][0].isdigit() for dim in shape):
+            d = draw(st.sampled_from([i for i, dim in enumerate(shape) if value(dim) % 2 == 0 and len(dim) == 1 and dim[0][0].isdigit()]))
+            half = value(shape[d]) // 2
+            shape[d] = [(str(half), half)] if half != 1 else []
+            line = draw(st.sampled_from([f"{x}.chunk(2, dim={d})[1]", f"{x}.split({half}, dim={d})[0]"]))
+        elif op == "narrow" and any(value(dim) >= 2 for dim in shape):
+            d = draw(st.sampled_from([i for i, dim in enumerate(shape) if value(dim) >= 2]))
+            length = draw(st.integers(1, value(shape[d]) - 1))
+            shape[d] = [(str(length), length)] if length != 1 else []
+            line = f"{x}.narrow({d}, 1, {length})"
+        elif op == "torch.transpose" and rank >= 2:
+            i, j = draw(st.lists(st.integers(-rank, rank - 1), min_size=2, max_size=2, unique=True).filter(lambda p: p[0] % rank != p[1] % rank))
+            shape[i], shape[j] = shape[j], shape[i]
+            line = f"torch.transpose({x}, {i}, {j})"
         else:
             line = f"{x}.clone()"
         lines.append(f"x{k + 1} = {line}")

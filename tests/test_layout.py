@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flake8_tensorview.dims import Dim
-from flake8_tensorview.layout import broken_merge, dense_like, merged_groups, view_strides
+from flake8_tensorview.layout import broken_merge, iterator_strides, merged_groups, same_layout, view_strides
 
 
 def lits(values) -> tuple[Dim, ...]:
@@ -20,7 +20,7 @@ def lits(values) -> tuple[Dim, ...]:
 def strided_tensors(draw):
     """A tensor made non-contiguous by a permutation, maybe a step slice and maybe an expand."""
     shape = draw(st.lists(st.integers(1, 4), min_size=1, max_size=5))
-    x = torch.arange(math.prod(shape)).reshape(shape)
+    x = torch.arange(math.prod(shape), dtype=torch.float32).reshape(shape)
     x = x.permute(*draw(st.permutations(range(len(shape)))))
     if draw(st.booleans()):
         d = draw(st.integers(0, x.dim() - 1))
@@ -79,19 +79,40 @@ def test_view_strides_agree_with_torch(data) -> None:
     assert all(s == 1 or int(str(o)) == r for s, o, r in zip(target, ours, real.stride()))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(x=strided_tensors())
-def test_dense_like_is_what_clone_gives(x: torch.Tensor) -> None:
-    if 0 in x.stride():
-        return  # overlapping inputs: dense_like declines, checked below
-    ours = dense_like(lits(x.shape), lits(x.stride()))
-    real = x.clone()
-    assert ours is not None
-    assert all(s == 1 or int(str(o)) == r for s, o, r in zip(x.shape, ours, real.stride()))
+def test_iterator_strides_are_what_clone_and_unary_ops_give(x: torch.Tensor) -> None:
+    ours = iterator_strides(lits(x.shape), [lits(x.stride())])
+    broadcast_everywhere = any(n != 1 and s == 0 for n, s in zip(x.shape, x.stride()))
+    assert (ours is None) == broadcast_everywhere
+    if ours is None:
+        return
+    for real in (x.clone(), x.neg(), torch.relu(x), x * 2):
+        assert same_layout(lits(x.shape), ours, lits(real.stride())), (tuple(x.shape), x.stride(), real.stride())
 
 
-def test_dense_like_declines_stride_zero() -> None:
-    assert dense_like(lits((2, 3)), lits((0, 1))) is None
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_iterator_strides_are_what_binary_ops_give(data) -> None:
+    x = data.draw(strided_tensors())
+    y = data.draw(strided_tensors())
+    try:
+        real = x + y
+    except RuntimeError:
+        return  # shapes do not broadcast
+    shape = lits(real.shape)
+
+    def spread(t: torch.Tensor) -> tuple[Dim, ...]:
+        lead = real.dim() - t.dim()
+        own = [0] * lead + [0 if n == 1 and m != 1 else s for n, m, s in zip(t.shape, real.shape[lead:], t.stride())]
+        return lits(own)
+
+    operands = [spread(x), spread(y)]
+    ours = iterator_strides(shape, operands)
+    if ours is None:
+        assert any(n != 1 and operands[0][d].coef == 0 for d, n in enumerate(real.shape))
+        return
+    assert same_layout(shape, ours, lits(real.stride())), (x.shape, x.stride(), y.shape, y.stride(), real.stride())
 
 
 def test_symbolic_generic_sizes() -> None:
