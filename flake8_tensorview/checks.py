@@ -31,6 +31,10 @@ class Diagnostic:
     text: str
     """The full message, code first."""
     edit: Edit | None = field(default=None, compare=False, hash=False)
+    alternative: Edit | None = field(default=None, compare=False, hash=False)
+    """A second fix offered on request (TV101: ``.reshape(...)`` instead of ``.contiguous()``)."""
+    end: tuple[int, int] = field(default=(0, 0), compare=False, hash=False)
+    """Line and column where the reported node ends."""
 
 
 Positions = Mapping[cst.CSTNode, CodeRange]
@@ -66,6 +70,11 @@ def contiguous_first(attr: cst.Attribute) -> Edit:
     return Edit(attr.value, receiver)
 
 
+def as_reshape(attr: cst.Attribute) -> Edit:
+    """``x.view(...)`` -> ``x.reshape(...)`` (``x.view_as(y)`` -> ``x.reshape_as(y)``)."""
+    return Edit(attr.attr, attr.attr.with_changes(value=attr.attr.value.replace("view", "reshape")))
+
+
 def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
     for site in walker.views.values():
         if not view_is_incompatible(site):
@@ -75,9 +84,17 @@ def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
             op, line = "an earlier op", 0
         else:
             op, line = origin.op, positions[walker.anchors[origin.anchor]].start.line
-        start = positions[site.attr.dot].start
+        start, end = positions[site.attr.dot].start, positions[site.attr.attr].end
         text = message("TV101", method=site.attr.attr.value, merged=_merged(site), op=op, line=line)
-        yield Diagnostic(start.line, start.column, "TV101", text, contiguous_first(site.attr))
+        yield Diagnostic(
+            start.line,
+            start.column,
+            "TV101",
+            text,
+            contiguous_first(site.attr),
+            as_reshape(site.attr),
+            (end.line, end.column),
+        )
 
 
 # ---- TV201 ------------------------------------------------------------------------------------
@@ -101,7 +118,8 @@ def check_masks(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
             line=positions[finding.site.call].start.line,
             suggestion=finding.suggestion,
         )
-        yield Diagnostic(start.line, start.column, "TV201", text, Edit(c.top, c.base))
+        end = positions[c.top].end
+        yield Diagnostic(start.line, start.column, "TV201", text, Edit(c.top, c.base), end=(end.line, end.column))
 
 
 CHECKS = (check_views, check_masks)

@@ -79,8 +79,9 @@ class _Apply(cst.CSTTransformer):
         return self.edits.get(id(original_node), updated_node)
 
 
-def fix_source(source: str, keep: Callable[[Diagnostic], bool] = lambda d: True) -> str:
-    """``source`` with the fixes of the kept findings applied; unchanged if the result would not parse."""
+def fix_source(source: str, keep: Callable[[Diagnostic], bool] = lambda d: True, alternative: bool = False) -> str:
+    """``source`` with the fixes of the kept findings applied (their alternative fix where one is
+    offered and ``alternative`` is set); unchanged if the result would not parse."""
     if not might_match(source):
         return source
     result = analyze(source)
@@ -90,8 +91,9 @@ def fix_source(source: str, keep: Callable[[Diagnostic], bool] = lambda d: True)
     edits: dict[int, cst.CSTNode] = {}
     for check in CHECKS:
         for d in check(walker, positions):
-            if d.edit is not None and keep(d):
-                edits.setdefault(id(d.edit.old), d.edit.new)
+            edit = d.alternative if alternative and d.alternative is not None else d.edit
+            if edit is not None and keep(d):
+                edits.setdefault(id(edit.old), edit.new)
     if not edits:
         return source
     fixed = walker.module.visit(_Apply(edits)).code
