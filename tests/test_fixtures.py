@@ -107,3 +107,38 @@ def test_necessary_unsqueezes_matter(path: Path, tmp_path: Path) -> None:
         assert stripped != path.read_text(), line
         variant = results(_load_variant(stripped, path, tmp_path, f"strip{line}"))
         assert any(not same(original[n], variant[n]) for n in original), line
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
+def test_fixed_fixtures_run_and_agree_with_torch(path: Path, tmp_path: Path) -> None:
+    """``--fix`` on a copy: every view that raised now runs; results equal the ``.reshape`` correction
+    and, wherever the original ran, the original's."""
+    from fixture_harness import load, results, run_scenarios, same
+    from flake8_tensorview.cli import main
+
+    fixed, reference = tmp_path / "fixed" / path.name, tmp_path / "reference" / path.name
+    for copy in (fixed, reference):
+        copy.parent.mkdir()
+        copy.write_text(path.read_text())
+    main([str(fixed), "--fix", "-j", "1"])
+    main([str(reference), "--fix", "--reshape", "-j", "1"])
+    assert not lint_source(fixed.read_text()), "a second --fix would change something"
+    outcome = run_scenarios(fixed)
+    assert not outcome.view_errors and not outcome.other_errors
+    original = results(load(path))
+    after, corrected = results(load(fixed)), results(load(reference))
+    for name in original:
+        assert same(after[name], corrected[name]), name
+        if not isinstance(original[name], type):
+            assert same(after[name], original[name]), name
+
+
+def test_fixed_mha_equals_the_books_corrected_class(tmp_path: Path) -> None:
+    from fixture_harness import load, same
+    from flake8_tensorview.cli import main
+
+    copy = tmp_path / "mha.py"
+    copy.write_text((FIXTURES / "llms_from_scratch_mha.py").read_text())
+    main([str(copy), "--fix"])
+    mha = load(copy)
+    assert same(mha._run(mha.MultiHeadAttentionBuggy), mha._run(mha.MultiHeadAttention))
