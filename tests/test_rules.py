@@ -27,3 +27,8 @@ def test_every_code_is_complete(code: str) -> None:
         assert section.strip()
     expected = set().union(*(expectations(p) for p in FIXTURES.glob("*.py")))
     assert any(c == code for _, c in expected), f"{code} has no eval fixture"
+
+
+@pytest.mark.parametrize("code", sorted(RULES))
+def test_every_code_has_a_changelog_line(code: str) -> None:
+    assert code in (ROOT / "CHANGELOG.md").read_text()
