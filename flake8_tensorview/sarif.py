@@ -42,9 +42,17 @@ def relative_uri(path: str, root: Path) -> str:
         return full.as_posix()
 
 
+def repository_root(start: Path) -> Path:
+    """The enclosing git work tree (SARIF URIs are repository-relative), else ``start``."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
 def sarif_log(findings: Iterable[Any], root: Path | None = None) -> dict[str, Any]:
     """``findings``: objects with path, line, column, end_line, end_column, code and message."""
-    root = root or Path(os.getcwd())
+    root = root or repository_root(Path(os.getcwd()).resolve())
     findings = list(findings)
     codes = sorted({f.code for f in findings} | set(RULES))
     index = {code: i for i, code in enumerate(codes)}
@@ -53,8 +61,10 @@ def sarif_log(findings: Iterable[Any], root: Path | None = None) -> dict[str, An
         region = {"startLine": f.line, "startColumn": f.column}
         if f.end_line and f.end_column:
             region.update(endLine=f.end_line, endColumn=f.end_column)
+        extra = {"properties": {"cell": f.cell}} if getattr(f, "cell", None) else {}
         results.append(
             {
+                **extra,
                 "ruleId": f.code,
                 "ruleIndex": index[f.code],
                 "level": "error" if f.code.startswith("TV1") else "warning",
@@ -115,7 +125,6 @@ class SarifFormatter(BaseFormatter):
     def stop(self) -> None:
         import json
 
-        self.write_line = getattr(self, "write_line", None)
         text = json.dumps(sarif_log(self.rows), indent=2)
         if self.output_fd is not None:
             self.output_fd.write(text + "\n")
