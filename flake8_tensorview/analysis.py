@@ -6,7 +6,7 @@ Rules do not walk the tree themselves; they read the sites recorded here (:class
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import libcst as cst
@@ -45,7 +45,6 @@ class ViewSite:
     tensor: Tensor
     target: Shape | None
     labels: tuple[str, ...]
-    call_text: str
 
 
 @dataclass(frozen=True)
@@ -108,6 +107,23 @@ def dotted(node: cst.BaseExpression) -> str | None:
         base = dotted(node.value)
         return None if base is None else f"{base}.{node.attr.value}"
     return None
+
+
+class LazyTexts(Sequence[str]):
+    """Argument texts, rendered only when an effect reads one: codegen is the expensive part."""
+
+    def __init__(self, items: Sequence[cst.CSTNode | str], render: Callable[[cst.CSTNode], str]) -> None:
+        self.items = items
+        self.render = render
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+        if isinstance(index, slice):
+            return LazyTexts(self.items[index], self.render)
+        item = self.items[index]
+        return item if isinstance(item, str) else self.render(item)
 
 
 def imported_names(module: cst.Module) -> set[str]:
@@ -367,9 +383,23 @@ class Walker:
     def text(self, node: cst.CSTNode) -> str:
         return " ".join(self.module.code_for_node(node).split())
 
-    def origin(self, node: cst.CSTNode, op: str) -> Origin:
+    def origin(self, node: cst.CSTNode, kind: str) -> Origin:
         self.anchors[id(node)] = node
-        return Origin(op, id(node))
+        return Origin(kind, id(node))
+
+    def describe(self, origin: Origin) -> tuple[str, cst.CSTNode]:
+        """How the op that made a layout non-contiguous reads in the source, and the node to point at."""
+        node = self.anchors[origin.anchor]
+        if origin.kind == "method" and isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            args = ", ".join(
+                (a.star or "") + (f"{a.keyword.value}=" if a.keyword else "") + self.text(a.value) for a in node.args
+            )
+            return f"{node.func.attr.value}({args})", node.func.attr
+        if origin.kind == "property" and isinstance(node, cst.Attribute):
+            return f".{node.attr.value}", node.attr
+        if origin.kind == "slice" and isinstance(node, cst.Subscript):
+            return "slicing [" + ", ".join(self.text(e.slice) for e in node.slice) + "]", node
+        return self.text(node), node
 
     def lookup(self, name: str, env: Env) -> Value:
         if name in env.vars:
@@ -485,7 +515,7 @@ class Walker:
             lt = self.as_tensor(left)
             if lt is None:
                 return Tensor(contiguous=True) if isinstance(right, Tensor) else UNKNOWN
-            return ops.matmul(lt, self._args([right], [""], {}, node, "@", env))
+            return ops.matmul(lt, self._args([right], [""], {}, node, "function", env))
         if isinstance(left, Tensor):
             return self._elementwise(left, [right], node, env)
         if isinstance(right, Tensor):
@@ -496,7 +526,7 @@ class Walker:
 
     def _elementwise(self, first: Tensor, others: list[Value], node: cst.CSTNode, env: Env) -> Value:
         tensors: list[Value] = [v for v in others if isinstance(v, Tensor)]
-        return ops.elementwise(first, self._args(tensors, [""] * len(tensors), {}, node, "", env))
+        return ops.elementwise(first, self._args(tensors, [""] * len(tensors), {}, node, "function", env))
 
     def _dim_arith(self, op: cst.CSTNode, left: Value, right: Value, node: cst.CSTNode, env: Env) -> Value:
         if isinstance(left, IntV) and isinstance(right, IntV):
@@ -545,7 +575,7 @@ class Walker:
             if recv is None:
                 return UNKNOWN
             prop = ops.PROPERTIES[name]
-            return prop.effect(normalize(recv, env.subst), self._args([], [], {}, node.attr, f".{name}", env))
+            return prop.effect(normalize(recv, env.subst), self._args([], [], {}, node, "property", env))
         if name == "shape":
             base = self.eval(node.value, env)
             tensor = self.as_tensor(base)
@@ -577,7 +607,7 @@ class Walker:
             return UNKNOWN
         tensor = normalize(tensor, env.subst)
         op = "[" + ", ".join(self.text(e.slice) for e in elements) + "]"
-        return ops.getitem(tensor, items, self.origin(node, f"slicing {op}"))
+        return ops.getitem(tensor, items, self.origin(node, "slice"))
 
     def _shape_item(self, shape: ShapeV, i: int | None, node: cst.CSTNode, env: Env) -> Value:
         t = shape.tensor
@@ -618,13 +648,13 @@ class Walker:
     # ---- calls ----------------------------------------------------------------------------
 
     def _args(
-        self, pos: list[Value], texts: list[str], kw: dict[str, Value], node: cst.CSTNode, op: str, env: Env
+        self, pos: list[Value], texts: Sequence[str], kw: dict[str, Value], node: cst.CSTNode, kind: str, env: Env
     ) -> ops.Args:
-        return ops.Args(pos, kw, texts, self.origin(node, op), lambda v, t: self.to_dim(v, t, env))
+        return ops.Args(pos, kw, texts, self.origin(node, kind), lambda v, t: self.to_dim(v, t, env))
 
-    def _call_args(self, node: cst.Call, env: Env, skip: int = 0) -> tuple[list[Value], list[str], dict[str, Value]]:
+    def _call_args(self, node: cst.Call, env: Env, skip: int = 0) -> tuple[list[Value], LazyTexts, dict[str, Value]]:
         pos: list[Value] = []
-        texts: list[str] = []
+        texts: list[cst.CSTNode | str] = []
         kw: dict[str, Value] = {}
         for arg in node.args:
             value = self.eval(arg.value, env)
@@ -642,15 +672,14 @@ class Walker:
                 continue
             else:
                 pos.append(value)
-                texts.append(self.text(arg.value))
-        return pos[skip:], texts[skip:], kw
+                texts.append(arg.value)
+        return pos[skip:], LazyTexts(texts[skip:], self.text), kw
 
     def call(self, node: cst.Call, env: Env) -> Value:
         func = node.func
         if isinstance(func, cst.Attribute):
             name = func.attr.value
             namespace = dotted(func.value)
-            op_text = self.text(func.attr) + self.text(node)[len(self.text(func)) :]
             if namespace in TORCH | FUNCTIONAL | TENSOR_CLASS and f"{namespace}.{name}" not in env.vars:
                 return self._function_call(node, name, namespace, env)
             if namespace in NN and name in ops.MODULES:
@@ -673,8 +702,8 @@ class Walker:
             if op is None or recv is None:
                 return UNKNOWN
             recv = normalize(recv, env.subst)
-            args = self._args(pos, texts, kw, func.attr, op_text, env)
-            args.recv = self.text(func.value)
+            args = self._args(pos, texts, kw, node, "method", env)
+            args.recv = lambda: self.text(func.value)
             if op.effect is ops.view:
                 self._record_view(func, recv, args, node)
             elif op.effect is ops.view_as and (as_view := ops.as_view_args(args)) is not None:
@@ -714,17 +743,19 @@ class Walker:
         if op is None:
             return UNKNOWN
         if op.effect in (ops.create, ops.full, ops.arange):
-            return op.effect(Tensor(), self._args(pos, texts, kw, node, self.text(node), env))
+            return op.effect(Tensor(), self._args(pos, texts, kw, node, "function", env))
         if op.effect is ops.einsum:
             pos, texts = pos[1:], texts[1:]
         if op.effect is ops.cat:
-            return ops.cat(Tensor(), self._args(pos, texts, kw, node, self.text(node), env))
+            return ops.cat(Tensor(), self._args(pos, texts, kw, node, "function", env))
         first = pos[0] if pos else kw.get("input")
         tensor = self.as_tensor(first) if first is not None else None
         if tensor is None:
             return UNKNOWN
         tensor = normalize(tensor, env.subst)
-        args = self._args(pos[1:], texts[1:], kw, node, self.text(node), env)
+        args = self._args(pos[1:], texts[1:], kw, node, "function", env)
+        if op.effect is ops.einsum and node.args and isinstance(node.args[0].value, cst.SimpleString):
+            args.equation = str(node.args[0].value.evaluated_value)
         if name in ("masked_fill", "masked_fill_"):
             self._record_mask(node, tensor, 1, name.endswith("_"))
         return op.effect(tensor, args)
@@ -743,7 +774,7 @@ class Walker:
         tensor = self.as_tensor(pos[0]) if pos else None
         if tensor is None:
             return Tensor(contiguous=True) if module.effect in ("linear", "fresh") else UNKNOWN
-        return ops.module_call(normalize(tensor, env.subst), self._args(pos[1:], texts[1:], kw, node, "", env), module)
+        return ops.module_call(normalize(tensor, env.subst), self._args(pos[1:], texts[1:], kw, node, "function", env), module)
 
     # ---- sites ----------------------------------------------------------------------------
 
@@ -753,7 +784,7 @@ class Walker:
         got = args.sizes(0, "size")
         target = resolve_target(tensor.shape, got[0]) if got is not None else None
         labels = tuple(got[1]) if got is not None else ()
-        self.views[id(func)] = ViewSite(func, tensor, target, labels, self.text(node))
+        self.views[id(func)] = ViewSite(func, tensor, target, labels)
 
     def _record_mask(self, node: cst.Call, tensor: Tensor, index: int, in_place: bool) -> None:
         """``index``: where the mask sits among the positional arguments (1 in ``torch.masked_fill``)."""

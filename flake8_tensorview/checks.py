@@ -83,7 +83,8 @@ def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
         if origin is None:
             op, line = "an earlier op", 0
         else:
-            op, line = origin.op, positions[walker.anchors[origin.anchor]].start.line
+            op, node = walker.describe(origin)
+            line = positions[node].start.line
         start, end = positions[site.attr.dot].start, positions[site.attr.attr].end
         text = message("TV101", method=site.attr.attr.value, merged=_merged(site), op=op, line=line)
         yield Diagnostic(

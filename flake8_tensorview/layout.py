@@ -18,10 +18,12 @@ Shape = tuple[Dim, ...]
 class Origin:
     """The op that last made a tensor's layout non-contiguous.
 
-    ``anchor`` is the ``id`` of its syntax node: positions are only computed for what gets reported.
+    ``anchor`` is the ``id`` of its syntax node (a call, attribute or subscript); its text and
+    position are only computed for what gets reported. ``kind``: ``method``, ``function``,
+    ``property`` or ``slice``.
     """
 
-    op: str
+    kind: str
     anchor: int
 
 

@@ -8,7 +8,7 @@ add a row (and an example); add an effect function only for a new kind of layout
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -31,11 +31,14 @@ class Args:
 
     pos: list[Value]
     kw: dict[str, Value]
-    texts: list[str]
+    texts: Sequence[str]
+    """Source text of each positional argument, computed when read (labels, size names)."""
     origin: Origin
     to_dim: Callable[[Value, str], Dim | None]
-    recv: str = ""
+    recv: Callable[[], str] = lambda: ""
     """Source text of the tensor operand, for naming sizes the analysis has to invent."""
+    equation: str = ""
+    """The literal first argument of ``einsum``."""
 
     def get(self, index: int, name: str) -> Value | None:
         if name in self.kw:
@@ -53,7 +56,7 @@ class Args:
         if name and name in self.kw:
             v = self.kw[name]
             return (list(v.items), [""] * len(v.items)) if isinstance(v, TupleV) else None
-        rest, texts = self.pos[start:], self.texts[start:]
+        rest, texts = self.pos[start:], list(self.texts[start:])
         if len(rest) == 1 and isinstance(rest[0], TupleV):
             items = list(rest[0].items)
             return items, _split_tuple_text(texts[0], len(items))
@@ -154,7 +157,7 @@ def matrix_t(t: Tensor, a: Args) -> Value:
     if a.pos or a.kw:
         return UNKNOWN  # not Tensor.t(): some other object's t(...)
     if t.rank is None and t.contiguous:
-        name = a.recv or a.origin.op
+        name = a.recv() or "t()"
         t = t.with_shape((Dim.sym(f"{name}.shape[0]"), Dim.sym(f"{name}.shape[1]")))
     if t.rank is None or t.rank > 2:
         return UNKNOWN
@@ -611,7 +614,7 @@ def squeeze(t: Tensor, a: Args) -> Value:
 
 def einsum(t: Tensor, a: Args) -> Value:
     """Single-operand einsum that only reorders dims is a permuted view; anything else: shape only."""
-    match = re.search(r"""['"]\s*([a-zA-Z, ]+?)\s*->\s*([a-zA-Z]*)\s*['"]""", a.origin.op)
+    match = re.fullmatch(r"""\s*([a-zA-Z, ]+?)\s*->\s*([a-zA-Z]*)\s*""", a.equation)
     if match is None:
         return UNKNOWN
     inputs = [spec.strip() for spec in match.group(1).split(",")]

@@ -41,7 +41,10 @@ def test_column_is_the_dot_of_view(tmp_path: Path) -> None:
     result = flake8("--select", "TV", "bug.py", cwd=tmp_path)
     assert result.returncode == 1
     line = BUG.splitlines()[5]
-    assert result.stdout.startswith(f"bug.py:6:{line.index('.view') + 1}: TV101 ")
+    assert result.stdout == (
+        f"bug.py:6:{line.index('.view') + 1}: TV101 .view() merges dims 1 and 2 (t, c), which "
+        "transpose(1, 2) on line 5 made non-adjacent in memory; call .contiguous() first or use .reshape()\n"
+    )
 
 
 def test_multiline_chain_reports_on_the_view_line(tmp_path: Path) -> None:
