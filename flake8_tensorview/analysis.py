@@ -35,6 +35,12 @@ STAR = Opaque("*")  # never a tensor: see Walker.not_tensors
 """A ``*args`` whose length is unknown: size lists containing it cannot be read."""
 
 MAX_LOOP_PASSES = 3
+STATEMENT_BUDGET = 200_000
+"""Statements one file may cost (loops are walked more than once): bounds pathological input."""
+
+
+class BudgetExhausted(Exception):
+    """The file cost more than STATEMENT_BUDGET statements; what remains is left unanalysed."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,9 @@ class Walker:
         """id -> node, for every node an :class:`Origin` points at."""
         self.views: dict[int, ViewSite] = {}
         self.masks: dict[int, MaskSite] = {}
-        self.failures: list[tuple[str, BaseException]] = []
+        self.failures: list[tuple[cst.CSTNode, BaseException]] = []
+        """Functions (or the module) whose analysis raised: their sites are dropped, the rest stand."""
+        self.budget = STATEMENT_BUDGET
         self.module_env = Env()
         self.facts: dict[int, Value] = {}
         """id(expression node) -> its value where it was evaluated (last pass wins)."""
@@ -181,7 +189,7 @@ class Walker:
         try:
             self.block(self.module.body, env)
         except Exception as exc:
-            self.failures.append(("<module>", exc))
+            self.failures.append((self.module, exc))
         return env
 
     def _function(self, node: cst.FunctionDef, seed: Env | None = None) -> Env:
@@ -192,7 +200,7 @@ class Walker:
         try:
             self.block(node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body], env)
         except Exception as exc:  # one function's failure must not cost the rest of the file
-            self.failures.append((node.name.value, exc))
+            self.failures.append((node, exc))
         return env
 
     def _class(self, node: cst.ClassDef) -> None:
@@ -216,6 +224,9 @@ class Walker:
             self.statement(stmt, env)
 
     def statement(self, stmt: cst.CSTNode, env: Env) -> None:
+        self.budget -= 1
+        if self.budget < 0:
+            raise BudgetExhausted()
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 self.small(small, env)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import __version__, notebook
 from .checks import Diagnostic
-from .linter import fix_source, lint_source
+from .linter import FixError, fix_source, lint_source
 from .rules import RULES
 
 DEFAULT_EXCLUDE = (
@@ -155,7 +155,7 @@ def process(path_str: str, options: Options) -> FileResult:
                     source = fixed
         for d in _kept(source, options):
             result.findings.append(_finding(path_str, d, options))
-    except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError, FixError) as exc:
         result.error = f"{path_str}: {exc}"
     except Exception as exc:  # an internal error is reported, never a traceback
         result.error = f"{path_str}: internal error: {exc!r}"

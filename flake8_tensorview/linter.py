@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterator, Mapping
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from .analysis import Walker
+from .analysis import BudgetExhausted, Walker
 from .checks import CHECKS, Diagnostic
+from .rules import message
 
 TRIGGERS = (".view(", "masked_fill")
 """Text every finding needs; files without any of these cost one substring search."""
@@ -48,7 +50,29 @@ class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
         return len(self._resolve())
 
 
-def analyze(source: str) -> tuple[Walker, LazyPositions] | None:
+MAX_DEPTH = 400
+"""Deeper syntax trees are skipped: libcst's native parser can overflow its stack on them."""
+
+
+def too_deep(tree: ast.AST) -> bool:
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return False
+
+
+def analyze(source: str, tree: ast.AST | None = None) -> tuple[Walker, LazyPositions] | None:
+    """Walk ``source``; None when it is not Python we can take (``tree``: flake8's own parse)."""
+    if tree is None:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+    if too_deep(tree):
+        return None
     module = parse(source)
     if module is None:
         return None
@@ -57,18 +81,37 @@ def analyze(source: str) -> tuple[Walker, LazyPositions] | None:
     return walker, LazyPositions(module)
 
 
-def lint_source(source: str) -> list[Diagnostic]:
+def lint_source(source: str, tree: ast.AST | None = None) -> list[Diagnostic]:
     """Every finding in ``source``, sorted by position, each with its fix."""
     if not might_match(source):
         return []
-    result = analyze(source)
+    result = analyze(source, tree)
     if result is None:
         return []
     walker, positions = result
     found: set[Diagnostic] = set()
     for check in CHECKS:
-        found.update(check(walker, positions))
+        try:
+            found.update(check(walker, positions))
+        except Exception as exc:  # contained: one rule's failure costs only its own findings
+            walker.failures.append((walker.module, exc))
+    found.update(internal_errors(walker, positions))
     return sorted(found)
+
+
+def internal_errors(walker: Walker, positions: LazyPositions) -> list[Diagnostic]:
+    """One TV901 per file for analysis that raised; an exhausted budget is not an error."""
+    failures = [(node, exc) for node, exc in walker.failures if not isinstance(exc, BudgetExhausted)]
+    if not failures:
+        return []
+    node, exc = failures[0]
+    if isinstance(node, cst.FunctionDef):
+        start = positions[node.name].start
+        where, line, col = node.name.value, start.line, start.column
+    else:
+        where, line, col = "the module", 1, 0
+    error = f"{type(exc).__name__}: {exc}"[:200]
+    return [Diagnostic(line, col, "TV901", message("TV901", where=where, error=error))]
 
 
 class _Apply(cst.CSTTransformer):
@@ -90,11 +133,25 @@ def fix_source(source: str, keep: Callable[[Diagnostic], bool] = lambda d: True,
     walker, positions = result
     edits: dict[int, cst.CSTNode] = {}
     for check in CHECKS:
-        for d in check(walker, positions):
+        try:
+            found = list(check(walker, positions))
+        except Exception:  # a failing rule fixes nothing; lint_source reports it
+            continue
+        for d in found:
             edit = d.alternative if alternative and d.alternative is not None else d.edit
             if edit is not None and keep(d):
                 edits.setdefault(id(edit.old), edit.new)
     if not edits:
         return source
     fixed = walker.module.visit(_Apply(edits)).code
-    return fixed if parse(fixed) is not None else source
+    try:
+        ast.parse(fixed)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise FixError(f"the fixed code would not parse ({exc}); not written") from exc
+    if parse(fixed) is None:
+        raise FixError("the fixed code would not parse; not written")
+    return fixed
+
+
+class FixError(Exception):
+    """A fix that would break the file: nothing is written."""

@@ -16,6 +16,7 @@ class TensorViewChecker:
     version = __version__
 
     def __init__(self, tree: ast.AST, lines: list[str], filename: str = "") -> None:
+        self.tree = tree
         self.lines = lines
         self.filename = filename
 
@@ -23,7 +24,7 @@ class TensorViewChecker:
         # flake8 hands over the (possibly unsaved) text: never re-read the file
         source = "".join(self.lines)
         try:
-            diagnostics = lint_source(source)
+            diagnostics = lint_source(source, self.tree)
         except Exception as exc:  # never take flake8 down with us
             print(f"flake8-tensorview: internal error in {self.filename}: {exc!r}", file=sys.stderr)
             return

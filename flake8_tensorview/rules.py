@@ -105,6 +105,25 @@ RULES: dict[str, Rule] = {
                 "be known."
             ),
         ),
+        Rule(
+            code="TV901",
+            name="internal-error",
+            message=(
+                "internal error while analysing {where} ({error}); the rest of the file was checked, "
+                "please report this"
+            ),
+            fix="none",
+            what="Reports, once per file, that the analysis of one function failed inside the linter.",
+            why=(
+                "A linter that crashes breaks every commit of the repo that runs it, and one that fails "
+                "silently hides what it did not check. The failure is contained to that function and said "
+                "once, at its definition, so `# noqa: TV901` or `--extend-ignore TV9` can silence it."
+            ),
+            example="def forward(self, x):  # TV901 internal error while analysing forward (...)",
+            use_instead="Nothing to change in your code: report the message and the function.",
+            fix_safety="No fix.",
+            limitations="Inputs Python itself cannot parse, or nested deeper than 400 levels, are skipped silently.",
+        ),
     )
 }
 

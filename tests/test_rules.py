@@ -25,6 +25,8 @@ def test_every_code_is_complete(code: str) -> None:
     assert rule.fix in ("safe", "unsafe", "none")
     for section in (rule.what, rule.why, rule.example, rule.use_instead, rule.fix_safety, rule.limitations):
         assert section.strip()
+    if code.startswith("TV9"):
+        return  # internal errors have no fixture: tests/test_robustness.py injects one
     expected = set().union(*(expectations(p) for p in FIXTURES.glob("*.py")))
     assert any(c == code for _, c in expected), f"{code} has no eval fixture"
 
