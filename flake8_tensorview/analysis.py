@@ -170,6 +170,9 @@ class Walker:
         self.failures: list[tuple[cst.CSTNode, BaseException]] = []
         """Functions (or the module) whose analysis raised: their sites are dropped, the rest stand."""
         self.budget = STATEMENT_BUDGET
+        self.top_of: dict[int, int] = {}
+        """id(node) -> index of the top-level statement it sits in, for cheap positions."""
+        self.current_top = -1
         self.module_env = Env()
         self.facts: dict[int, Value] = {}
         """id(expression node) -> its value where it was evaluated (last pass wins)."""
@@ -187,13 +190,17 @@ class Walker:
         """Walk the module; returns the module-level env (scripts and notebooks live there)."""
         env = Env()
         try:
-            self.block(self.module.body, env)
+            for index, stmt in enumerate(self.module.body):
+                self.current_top = index
+                self.top_of[id(stmt)] = index
+                self.statement(stmt, env)
         except Exception as exc:
             self.failures.append((self.module, exc))
         return env
 
     def _function(self, node: cst.FunctionDef, seed: Env | None = None) -> Env:
         env = seed.copy() if seed else Env()
+        self.top_of[id(node)] = self.current_top
         params = node.params
         for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
             env.vars.pop(param.name.value, None)
@@ -396,6 +403,7 @@ class Walker:
 
     def origin(self, node: cst.CSTNode, kind: str) -> Origin:
         self.anchors[id(node)] = node
+        self.top_of[id(node)] = self.current_top
         return Origin(kind, id(node))
 
     def describe(self, origin: Origin) -> tuple[str, cst.CSTNode]:
@@ -444,6 +452,7 @@ class Walker:
             self.binding_of[id(node)] = binding
         value = self._eval(node, env)
         self.facts[id(node)] = value
+        self.top_of[id(node)] = self.current_top
         return value
 
     def _eval(self, node: cst.BaseExpression, env: Env) -> Value:
@@ -796,6 +805,7 @@ class Walker:
         target = resolve_target(tensor.shape, got[0]) if got is not None else None
         labels = tuple(got[1]) if got is not None else ()
         self.views[id(func)] = ViewSite(func, tensor, target, labels)
+        self.top_of[id(func)] = self.current_top
 
     def _record_mask(self, node: cst.Call, tensor: Tensor, index: int, in_place: bool) -> None:
         """``index``: where the mask sits among the positional arguments (1 in ``torch.masked_fill``)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from typing import Protocol
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -37,7 +38,8 @@ class Diagnostic:
     """Line and column where the reported node ends."""
 
 
-Positions = Mapping[cst.CSTNode, CodeRange]
+class Positions(Protocol):
+    def at(self, node: cst.CSTNode, hint: cst.CSTNode | None = None) -> CodeRange: ...
 
 
 # ---- TV101 ------------------------------------------------------------------------------------
@@ -84,8 +86,8 @@ def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
             op, line = "an earlier op", 0
         else:
             op, node = walker.describe(origin)
-            line = positions[node].start.line
-        start, end = positions[site.attr.dot].start, positions[site.attr.attr].end
+            line = positions.at(node, walker.anchors[origin.anchor]).start.line
+        start, end = positions.at(site.attr.dot, site.attr).start, positions.at(site.attr.attr, site.attr).end
         text = message("TV101", method=site.attr.attr.value, merged=_merged(site), op=op, line=line)
         yield Diagnostic(
             start.line,
@@ -108,7 +110,7 @@ def check_masks(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
         if id(c.report) in seen:
             continue
         seen.add(id(c.report))
-        start = positions[c.report].start
+        start = positions.at(c.report, c.top).start
         base = walker.module.code_for_node(c.base)
         ops = " ".join(walker.module.code_for_node(c.top).split())
         ops = ops[len(base) :] if ops.startswith(base) else ops
@@ -116,10 +118,10 @@ def check_masks(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
             "TV201",
             ops=ops,
             call=walker.module.code_for_node(finding.site.call.func).strip(),
-            line=positions[finding.site.call].start.line,
+            line=positions.at(finding.site.call).start.line,
             suggestion=finding.suggestion,
         )
-        end = positions[c.top].end
+        end = positions.at(c.top).end
         yield Diagnostic(start.line, start.column, "TV201", text, Edit(c.top, c.base), end=(end.line, end.column))
 
 

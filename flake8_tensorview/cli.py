@@ -91,7 +91,7 @@ def write_atomic(path: Path, text: str, encoding: str, expected: bytes) -> None:
     """Replace ``path`` unless it changed since it was read; keeps the file's mode."""
     if path.read_bytes() != expected:
         raise OSError(f"{path} changed on disk since it was read; not fixed")
-    if not os.access(path, os.W_OK):
+    if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222:
         raise OSError(f"{path} is read-only; not fixed")
     mode = path.stat().st_mode
     data = text.encode("utf-8-sig" if encoding == "utf-8-sig" else encoding)
@@ -141,18 +141,21 @@ def process(path_str: str, options: Options) -> FileResult:
             def keep(d: Diagnostic) -> bool:
                 return options.selected(d.code) and options.fixable(d.code) and not suppressed(d, lines)
 
-            fixed = fix_source(text, keep, alternative=options.reshape)
-            if fixed != text:
-                result.fixed = len([d for d in lint_source(text) if keep(d)])
-                if options.diff:
-                    result.diff = "".join(
-                        difflib.unified_diff(
-                            text.splitlines(keepends=True), fixed.splitlines(keepends=True), path_str, path_str
+            try:
+                fixed = fix_source(text, keep, alternative=options.reshape)
+                if fixed != text:
+                    if options.diff:
+                        result.diff = "".join(
+                            difflib.unified_diff(
+                                text.splitlines(keepends=True), fixed.splitlines(keepends=True), path_str, path_str
+                            )
                         )
-                    )
-                else:
-                    write_atomic(path, fixed, encoding, raw)
-                    source = fixed
+                    else:
+                        write_atomic(path, fixed, encoding, raw)
+                        source = fixed
+                    result.fixed = len([d for d in lint_source(text) if keep(d)])
+            except (OSError, FixError) as exc:  # not fixed: say why, and still report the findings
+                result.error = f"{path_str}: {exc}"
         for d in _kept(source, options):
             result.findings.append(_finding(path_str, d, options))
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError, FixError) as exc:

@@ -6,7 +6,7 @@ import ast
 from collections.abc import Callable, Iterator, Mapping
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from .analysis import BudgetExhausted, Walker
 from .checks import CHECKS, Diagnostic
@@ -28,26 +28,76 @@ def parse(source: str) -> cst.Module | None:
 
 
 class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
-    """Node positions, computed on first use: a file without findings never pays for them."""
+    """Node positions, computed on first use and only for the top-level statement that holds the
+    node: a file without findings never pays for them, a big file pays for a few statements.
 
-    def __init__(self, module: cst.Module) -> None:
+    libcst's PositionProvider regenerates the code of the whole module; here it runs on a one-
+    statement module and the lines are shifted by where ``ast`` says that statement starts.
+    """
+
+    def __init__(self, module: cst.Module, tree: ast.Module, top_of: Mapping[int, int]) -> None:
         self.module = module
-        self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
+        self.top_of = top_of
+        self.first_lines = _first_lines(module, tree)
+        self._per_statement: dict[int, tuple[Mapping[cst.CSTNode, CodeRange], int]] = {}
+        self._whole: Mapping[cst.CSTNode, CodeRange] | None = None
+
+    def at(self, node: cst.CSTNode, hint: cst.CSTNode | None = None) -> CodeRange:
+        """``node``'s range; ``hint``, an expression around it the walker evaluated, finds its statement."""
+        top = self.top_of.get(id(node), self.top_of.get(id(hint), -1))
+        if 0 <= top < len(self.first_lines) and self.first_lines[top] is not None:
+            positions, offset = self._statement(top)
+            if node in positions:
+                r = positions[node]
+                return CodeRange(
+                    CodePosition(r.start.line + offset, r.start.column), CodePosition(r.end.line + offset, r.end.column)
+                )
+        return self._resolve()[node]
+
+    def _statement(self, top: int) -> tuple[Mapping[cst.CSTNode, CodeRange], int]:
+        if top not in self._per_statement:
+            stmt = self.module.body[top]
+            alone = cst.Module(
+                body=[stmt],
+                header=[],
+                footer=[],
+                default_newline=self.module.default_newline,
+                default_indent=self.module.default_indent,
+            )
+            positions = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+            offset = self.first_lines[top] - 1 - len(getattr(stmt, "leading_lines", ()))  # type: ignore[operator]
+            self._per_statement[top] = (positions, offset)
+        return self._per_statement[top]
 
     def _resolve(self) -> Mapping[cst.CSTNode, CodeRange]:
-        if self._positions is None:
+        if self._whole is None:
             wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._positions = wrapper.resolve(PositionProvider)
-        return self._positions
+            self._whole = wrapper.resolve(PositionProvider)
+        return self._whole
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
-        return self._resolve()[node]
+        return self.at(node)
 
     def __iter__(self) -> Iterator[cst.CSTNode]:
         return iter(self._resolve())
 
     def __len__(self) -> int:
         return len(self._resolve())
+
+
+def _first_lines(module: cst.Module, tree: ast.Module) -> list[int | None]:
+    """The line where each top-level libcst statement's first token sits, from ``ast``."""
+    out: list[int | None] = []
+    statements = iter(tree.body)
+    for stmt in module.body:
+        count = len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
+        group = [next(statements, None) for _ in range(count)]
+        first = group[0]
+        if first is None:
+            return [None] * len(module.body)
+        decorators = getattr(first, "decorator_list", [])
+        out.append(min([first.lineno] + [d.lineno for d in decorators]))
+    return out
 
 
 MAX_DEPTH = 400
@@ -78,7 +128,7 @@ def analyze(source: str, tree: ast.AST | None = None) -> tuple[Walker, LazyPosit
         return None
     walker = Walker(module)
     walker.module_env = walker.run()
-    return walker, LazyPositions(module)
+    return walker, LazyPositions(module, tree, walker.top_of)  # type: ignore[arg-type]
 
 
 def lint_source(source: str, tree: ast.AST | None = None) -> list[Diagnostic]:
@@ -106,7 +156,7 @@ def internal_errors(walker: Walker, positions: LazyPositions) -> list[Diagnostic
         return []
     node, exc = failures[0]
     if isinstance(node, cst.FunctionDef):
-        start = positions[node.name].start
+        start = positions.at(node.name, node).start
         where, line, col = node.name.value, start.line, start.column
     else:
         where, line, col = "the module", 1, 0
