@@ -12,7 +12,7 @@ from .analysis import BudgetExhausted, Walker
 from .checks import CHECKS, Diagnostic
 from .rules import message
 
-TRIGGERS = (".view(", "masked_fill")
+TRIGGERS = (".view", "masked_fill")
 """Text every finding needs; files without any of these cost one substring search."""
 
 
