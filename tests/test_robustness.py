@@ -217,3 +217,14 @@ def test_statement_positions_equal_whole_module_positions(source: str, monkeypat
     monkeypatch.setattr(linter, "_first_lines", lambda module, tree: [None] * len(module.body))
     slow = [(d.line, d.col, d.end, d.text) for d in lint_source(source)]
     assert fast == slow and fast
+
+
+def test_code_ast_accepts_but_libcst_rejects_is_silent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libcst lags new syntax: if it cannot parse what Python can, the file is skipped quietly."""
+
+    def reject(source: str) -> cst.Module:
+        raise cst.ParserSyntaxError("unsupported", lines=[source], raw_line=1, raw_column=0)
+
+    monkeypatch.setattr(linter.cst, "parse_module", reject)
+    assert lint_source(BUG) == []
+    assert fix_source(BUG) == BUG
