@@ -19,41 +19,57 @@ from program_gen import programs  # noqa: E402
 from test_differential import mask_verdict, verdicts  # noqa: E402
 
 
+class Tally:
+    """Confusion counts of linter verdicts against torch's, with the first disagreements kept."""
+
+    def __init__(self) -> None:
+        self.tp = self.fp = self.fn = self.tn = 0
+        self.disagreements: list[str] = []
+
+    def add(self, hit: bool, truth: bool, source: str) -> None:
+        self.tp += hit and truth
+        self.fp += hit and not truth
+        self.fn += truth and not hit
+        self.tn += not hit and not truth
+        if hit != truth and len(self.disagreements) < 5:
+            self.disagreements.append(("flagged" if hit else "missed") + "\n" + source)
+
+    def report(self, header: str) -> int:
+        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+        recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+        print(f"{header}  positive by torch {self.tp + self.fn}  flagged {self.tp + self.fp}")
+        print(f"true positives {self.tp}  false positives {self.fp}  false negatives {self.fn}  true negatives {self.tn}")
+        print(f"precision {precision:.4f}  recall {recall:.4f}")
+        for source in self.disagreements:
+            print("-" * 60)
+            print(source)
+        return 0 if self.fp == 0 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=2000)
     parser.add_argument("--masks", action="store_true", help="TV201 mask programs instead of TV101 views")
     args = parser.parse_args()
-    if args.masks:
-        return masks(args.examples)
-    tp = fp = fn = tn = 0
-    disagreements = []
+    return masks(args.examples) if args.masks else views(args.examples)
+
+
+def views(examples: int) -> int:
+    tally = Tally()
+    sites = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.examples):
+        for _ in range(examples):
             program = programs().example()
             flagged, failed, executed = verdicts(program, Path(tmp))
             for line in executed:
-                hit, bad = line in flagged, line in failed
-                tp += hit and bad
-                fp += hit and not bad
-                fn += bad and not hit
-                tn += not hit and not bad
-                if hit != bad and len(disagreements) < 5:
-                    disagreements.append(program.source)
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    print(f"programs {args.examples}  view sites {tp + fp + fn + tn}  raised {tp + fn}  flagged {tp + fp}")
-    print(f"true positives {tp}  false positives {fp}  false negatives {fn}  true negatives {tn}")
-    print(f"precision {precision:.4f}  recall {recall:.4f}")
-    for source in disagreements:
-        print("-" * 60)
-        print(source)
-    return 0 if not disagreements else 1
+                sites += 1
+                tally.add(line in flagged, line in failed, program.source)
+    return tally.report(f"programs {examples}  view sites {sites}  (positive: the view raised)")
 
 
 def masks(examples: int) -> int:
-    tp = fp = fn = tn = skipped = 0
-    disagreements = []
+    tally = Tally()
+    skipped = 0
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(examples):
             program = mask_programs().example()
@@ -61,22 +77,8 @@ def masks(examples: int) -> int:
             if verdict is None:
                 skipped += 1
                 continue
-            hit, redundant = verdict
-            tp += hit and redundant
-            fp += hit and not redundant
-            fn += redundant and not hit
-            tn += not hit and not redundant
-            if hit != redundant and len(disagreements) < 6:
-                disagreements.append(("flagged" if hit else "missed") + "\n" + program.source)
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    print(f"mask programs {examples}  not runnable as written {skipped}  redundant {tp + fn}  flagged {tp + fp}")
-    print(f"true positives {tp}  false positives {fp}  false negatives {fn}  true negatives {tn}")
-    print(f"precision {precision:.4f}  recall {recall:.4f}")
-    for source in disagreements:
-        print("-" * 60)
-        print(source)
-    return 0 if fp == 0 else 1
+            tally.add(verdict[0], verdict[1], program.source)
+    return tally.report(f"mask programs {examples}  not runnable as written {skipped}  (positive: chain redundant)")
 
 
 if __name__ == "__main__":
