@@ -50,7 +50,6 @@ class ViewSite:
     attr: cst.Attribute
     tensor: Tensor
     target: Shape | None
-    labels: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -626,7 +625,6 @@ class Walker:
         if tensor is None:
             return UNKNOWN
         tensor = normalize(tensor, env.subst)
-        op = "[" + ", ".join(self.text(e.slice) for e in elements) + "]"
         return ops.getitem(tensor, items, self.origin(node, "slice"))
 
     def _shape_item(self, shape: ShapeV, i: int | None, node: cst.CSTNode, env: Env) -> Value:
@@ -703,7 +701,7 @@ class Walker:
             if namespace in TORCH | FUNCTIONAL | TENSOR_CLASS and f"{namespace}.{name}" not in env.vars:
                 return self._function_call(node, name, namespace, env)
             if namespace in NN and name in ops.MODULES:
-                return self._module(node, ops.MODULES[name], env)
+                return self._module(node, ops.MODULES[name].effect, env)
             if namespace == "self" and name == "register_buffer":
                 pos, _, kw = self._call_args(node, env)
                 if len(pos) >= 2 and isinstance(node.args[0].value, cst.SimpleString):
@@ -736,7 +734,7 @@ class Walker:
             if isinstance(held, ModuleV):
                 return self._apply_module(held, node, env)
             if func.value in ops.MODULES and func.value not in env.vars:
-                return self._module(node, ops.MODULES[func.value], env)
+                return self._module(node, ops.MODULES[func.value].effect, env)
         self._call_args(node, env)
         if not isinstance(func, cst.Name):
             self.eval(func, env)
@@ -784,8 +782,9 @@ class Walker:
         pos, texts, kw = self._call_args(node, env)
         out = None
         if effect == "linear":
-            value = kw.get("out_features", pos[1] if len(pos) > 1 else None)
-            text = texts[1] if len(texts) > 1 else "out_features"
+            index = 0 if (dotted(node.func) or "").endswith("LazyLinear") else 1
+            value = kw.get("out_features", pos[index] if len(pos) > index else None)
+            text = texts[index] if len(texts) > index else "out_features"
             out = self.to_dim(value, text, env) if value is not None else None
         return ModuleV(effect, out)
 
@@ -803,8 +802,7 @@ class Walker:
             return  # dtype view, or a size list we cannot read
         got = args.sizes(0, "size")
         target = resolve_target(tensor.shape, got[0]) if got is not None else None
-        labels = tuple(got[1]) if got is not None else ()
-        self.views[id(func)] = ViewSite(func, tensor, target, labels)
+        self.views[id(func)] = ViewSite(func, tensor, target)
         self.top_of[id(func)] = self.current_top
 
     def _record_mask(self, node: cst.Call, tensor: Tensor, index: int, in_place: bool) -> None:
@@ -814,5 +812,3 @@ class Walker:
         mask = keyword[0].value if keyword else positional[index].value if len(positional) > index else None
         if mask is not None:
             self.masks[id(node)] = MaskSite(node, tensor, mask, self.facts.get(id(mask), UNKNOWN), in_place)
-
-

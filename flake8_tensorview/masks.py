@@ -31,7 +31,6 @@ class Chain:
     top: cst.BaseExpression
     base: cst.BaseExpression
     report: cst.CSTNode
-    inserted: int
     final_rank: int | None
 
 
@@ -133,7 +132,7 @@ def chain(expr: cst.BaseExpression, facts: dict[int, object]) -> Chain | None:
             report = where
     if report is None:
         return None
-    return Chain(expr, base, report, lead, None)
+    return Chain(expr, base, report, None)
 
 
 INSERTED = None
@@ -174,7 +173,7 @@ def _known_rank_chain(
             return None
     if report is None:
         return None
-    return Chain(top, base, report, sum(d is INSERTED for d in dims), len(dims))
+    return Chain(top, base, report, len(dims))
 
 
 def _index_dims(node: cst.Subscript, dims: list[Dim | None]) -> list[Dim | None] | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from .dims import ONE, ZERO, Dim, contiguous_strides, product
+from .dims import ONE, ZERO, Dim, product
 from .layout import Origin, Shape, Tensor, iterator_strides, resolve_target, same_layout, view_strides
 from .values import UNKNOWN, DimV, IntV, ModuleV, PiecesV, TupleV, Value
 
@@ -728,20 +728,31 @@ MODULE_EFFECTS: dict[str, Callable[[Tensor, Args], Value]] = {
     "dropout": convert,
     "fresh": fresh,
     "like": like,
+    "alias": in_place,
 }
 
-MODULES: dict[str, str] = {
-    "Linear": "linear",
-    "LazyLinear": "linear",
-    "Dropout": "dropout",
-    "LayerNorm": "fresh",
-    "RMSNorm": "fresh",
-    "Softmax": "fresh",
-    "GELU": "like",
-    "ReLU": "like",
-    "SiLU": "like",
-    "Tanh": "like",
-    "Identity": "like",
+
+@dataclass(frozen=True)
+class Module:
+    """An ``nn`` class whose instances the walker follows from ``__init__`` to ``forward``."""
+
+    effect: str
+    example: str
+    """A constructor call; ``tests/test_ops.py`` applies the instance to a non-contiguous input."""
+
+
+MODULES: dict[str, Module] = {
+    "Linear": Module("linear", "nn.Linear(5, 6)"),
+    "LazyLinear": Module("linear", "nn.LazyLinear(6)"),
+    "Dropout": Module("dropout", "nn.Dropout(0.1)"),
+    "LayerNorm": Module("fresh", "nn.LayerNorm(5)"),
+    "RMSNorm": Module("fresh", "nn.RMSNorm(5)"),
+    "Softmax": Module("fresh", "nn.Softmax(dim=-1)"),
+    "GELU": Module("like", "nn.GELU()"),
+    "ReLU": Module("like", "nn.ReLU()"),
+    "SiLU": Module("like", "nn.SiLU()"),
+    "Tanh": Module("like", "nn.Tanh()"),
+    "Identity": Module("alias", "nn.Identity()"),
 }
 
 

@@ -50,7 +50,7 @@ def main() -> int:
                   f"{first.stderr.strip().splitlines()[-1] if first.stderr.strip() else ''}")
             for line in broken + internal:
                 print("  ", line)
-            failures += len(broken) + len(again) + len(internal) + (first.returncode == 2)
+            failures += len(broken) + len(again) + len(internal) + (first.returncode == 2) + (second.returncode == 2)
     return 1 if failures else 0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES
 from flake8_tensorview.cli import main, write_atomic
 
 BUG = """\
@@ -247,4 +247,3 @@ def test_console_script_is_installed() -> None:
     assert exe is not None
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith(__import__("flake8_tensorview").__version__)
-    assert ROOT.exists()

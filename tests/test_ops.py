@@ -13,6 +13,7 @@ from flake8_tensorview.linter import analyze
 INPUTS = """\
 import torch
 import torch.nn.functional as F
+from torch import nn
 x = torch.randn(2, 3, 4, 5).transpose(1, 2)
 c = torch.randn(2, 4, 3, 5)
 e = torch.randn(2, 1, 3, 5).expand(2, 4, 3, 5)
@@ -66,3 +67,25 @@ def test_effect_matches_torch(name: str, example: str) -> None:
     strides = tuple(d.literal for d in model.strides)
     assert significant(shape, strides) == significant(tuple(real.shape), real.stride())  # type: ignore[arg-type]
     assert model.contiguous == real.is_contiguous()
+
+
+MODULE_CASES = sorted(ops.MODULES)
+
+
+@pytest.mark.parametrize("name", MODULE_CASES)
+def test_module_effect_matches_torch(name: str) -> None:
+    """``m = nn.X(...)`` then ``m(x)`` on a transposed input: the walker's fact against torch."""
+    constructor = ops.MODULES[name].example
+    assert constructor.startswith(f"nn.{name}(")
+    program = INPUTS + f"m = {constructor}\ny = m(x)\n"
+    scope: dict[str, object] = {}
+    exec(program, scope)
+    real = scope["y"]
+    result = analyze(program)
+    assert result is not None
+    model = result[0].module_env.vars["y"]
+    assert isinstance(model, Tensor) and model.shape is not None and model.strides is not None
+    shape = tuple(d.literal for d in model.shape)
+    strides = tuple(d.literal for d in model.strides)
+    assert shape == tuple(real.shape)  # type: ignore[attr-defined]
+    assert significant(shape, strides) == significant(tuple(real.shape), real.stride())  # type: ignore[arg-type,attr-defined]
