@@ -760,19 +760,16 @@ class Walker:
         pos, texts, kw = self._call_args(node, env)
         if op is None:
             return UNKNOWN
-        if op.effect in (ops.create, ops.full, ops.arange):
+        if op.operand == "none":  # creation ops and torch.cat: every argument is a plain argument
             return op.effect(Tensor(), self._args(pos, texts, kw, node, "function", env))
-        if op.effect is ops.einsum:
-            pos, texts = pos[1:], texts[1:]
-        if op.effect is ops.cat:
-            return ops.cat(Tensor(), self._args(pos, texts, kw, node, "function", env))
-        first = pos[0] if pos else kw.get("input")
+        skip = 1 if op.operand == "after-equation" else 0
+        first = pos[skip] if len(pos) > skip else kw.get("input")
         tensor = self.as_tensor(first) if first is not None else None
         if tensor is None:
             return UNKNOWN
         tensor = normalize(tensor, env.subst)
-        args = self._args(pos[1:], texts[1:], kw, node, "function", env)
-        if op.effect is ops.einsum and node.args and isinstance(node.args[0].value, cst.SimpleString):
+        args = self._args(pos[skip + 1 :], texts[skip + 1 :], kw, node, "function", env)
+        if skip and isinstance(node.args[0].value, cst.SimpleString):
             args.equation = str(node.args[0].value.evaluated_value)
         if name in ("masked_fill", "masked_fill_"):
             self._record_mask(node, tensor, 1, name.endswith("_"))

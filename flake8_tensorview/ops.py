@@ -657,10 +657,15 @@ class Op:
     """Torch expressions over the test inputs (``x``: a transposed 4-D tensor, ``c``: contiguous,
     ``e``: expanded, ``s``: strided slice, ``m``: a bool mask, ``w``: a weight); a leading ``?``
     marks an example whose layout the effect leaves unknown."""
+    operand: str = "first"
+    """Where the function form takes its tensor: ``first`` argument, ``after-equation``
+    (``einsum``), or ``none`` (creation ops, ``cat``: the effect reads the arguments itself)."""
 
 
-def _op(names: str, effect: Callable[[Tensor, Args], Value], forms: set[Form], *examples: str) -> Op:
-    return Op(tuple(names.split()), effect, frozenset(forms), examples)
+def _op(
+    names: str, effect: Callable[[Tensor, Args], Value], forms: set[Form], *examples: str, operand: str = "first"
+) -> Op:
+    return Op(tuple(names.split()), effect, frozenset(forms), examples, operand)
 
 
 OPS: tuple[Op, ...] = (
@@ -680,7 +685,7 @@ OPS: tuple[Op, ...] = (
     _op("unbind", unbind, {M, T}, "c.unbind(1)[0]", "torch.unbind(x, dim=3)[2]"),
     _op("unfold", unfold, {M}, "c.unfold(3, 2, 1)", "x.unfold(1, 2, 2)"),
     _op("as_strided", as_strided, {M, T}, "c.as_strided((3, 4), (1, 3))"),
-    _op("einsum", einsum, {T}, "torch.einsum('bthd->bhtd', x)", "?torch.einsum('bhts,bhsd->bthd', c[..., :3], c)"),
+    _op("einsum", einsum, {T}, "torch.einsum('bthd->bhtd', x)", "?torch.einsum('bhts,bhsd->bthd', c[..., :3], c)", operand="after-equation"),
     # results that keep the input's dim order
     _op(
         "clone abs neg exp sqrt rsqrt sigmoid tanh relu gelu silu logical_not",
@@ -707,11 +712,11 @@ OPS: tuple[Op, ...] = (
     _op("tril triu", fresh, {M, T}, "torch.tril(x)", "x.triu(1)"),
     _op("matmul bmm mm", matmul, {M, T}, "torch.matmul(x, c.transpose(2, 3))", "x[0].bmm(c[0].transpose(1, 2))", "torch.mm(x[0, 0], w.t())"),
     _op("linear", linear, {F}, "F.linear(x, w)"),
-    _op("cat concat", cat, {T}, "torch.cat([x, x], dim=1)", "torch.cat((x, c), -1)"),
+    _op("cat concat", cat, {T}, "torch.cat([x, x], dim=1)", "torch.cat((x, c), -1)", operand="none"),
     _op("topk", topk, {M, T}, "x.topk(2, 1)[1]", "torch.topk(x, 2)[0]"),
-    _op("randn rand zeros ones empty", create, {T}, "torch.randn(2, 3, 4)", "torch.zeros((3, 4))", "torch.ones(2, 5)"),
-    _op("full", full, {T}, "torch.full((2, 3), 1.0)", "torch.full(size=(4, 2), fill_value=0.5)"),
-    _op("arange", arange, {T}, "torch.arange(6)"),
+    _op("randn rand zeros ones empty", create, {T}, "torch.randn(2, 3, 4)", "torch.zeros((3, 4))", "torch.ones(2, 5)", operand="none"),
+    _op("full", full, {T}, "torch.full((2, 3), 1.0)", "torch.full(size=(4, 2), fill_value=0.5)", operand="none"),
+    _op("arange", arange, {T}, "torch.arange(6)", operand="none"),
     _op("zeros_like ones_like empty_like randn_like rand_like", like, {T}, "torch.ones_like(x)", "torch.zeros_like(s)"),
     # the view family
     _op("view", view, {M}, "c.view(2, 12, 5)", "x.view(2, 4, 3, 5, 1)", "c.transpose(2, 3).view(2, 4, 5, 3)", "x[:, :, :, :4].view(2, 4, 3, 2, 2)"),
