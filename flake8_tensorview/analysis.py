@@ -31,7 +31,8 @@ TORCH = {"torch"}
 FUNCTIONAL = {"F", "torch.nn.functional", "nn.functional", "functional"}
 NN = {"nn", "torch.nn"}
 TENSOR_CLASS = {"Tensor", "torch.Tensor"}
-STAR = Opaque("*")  # never a tensor: see Walker.not_tensors
+STAR = Opaque("*")
+NEVER_TENSORS = {"self", "cls", STAR.key}
 """A ``*args`` whose length is unknown: size lists containing it cannot be read."""
 
 MAX_LOOP_PASSES = 3
@@ -160,8 +161,8 @@ class Walker:
 
     def __init__(self, module: cst.Module) -> None:
         self.module = module
-        self.not_tensors = {"self", "cls", "*"} | imported_names(module)
-        """Names that are never tensors: ``self``, and modules and functions the file imports."""
+        self.imported = imported_names(module)
+        """Modules and functions the file imports: never tensors, nor anything under them."""
         self.anchors: dict[int, cst.CSTNode] = {}
         """id -> node, for every node an :class:`Origin` points at."""
         self.views: dict[int, ViewSite] = {}
@@ -429,8 +430,8 @@ class Walker:
     def as_tensor(self, value: Value) -> Tensor | None:
         if isinstance(value, Tensor):
             return value
-        if isinstance(value, Opaque) and value.key.split(".")[0] not in self.not_tensors:
-            return Tensor(contiguous=True)
+        if isinstance(value, Opaque) and value.key not in NEVER_TENSORS and value.key.split(".")[0] not in self.imported:
+            return Tensor(contiguous=True)  # ``self.pos_embed`` is; ``self`` and ``np.linalg`` are not
         return None
 
     def to_dim(self, value: Value, text: str, env: Env) -> Dim | None:
