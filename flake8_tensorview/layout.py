@@ -169,11 +169,20 @@ def broken_merge(shape: Shape, strides: Shape, target: Shape) -> tuple[int, ...]
 
 
 def _le(a: Dim, b: Dim) -> bool | None:
+    """``a <= b`` for every generic size (atoms >= 2), or None when that depends on the sizes."""
     if a.literal is not None and b.literal is not None:
         return a.literal <= b.literal
-    if a == b or a.divides(b):
+    if a == b or a.divides(b) or (_powers_within(a, b) and a.coef <= b.coef):
         return True
-    return False if b.divides(a) else None
+    if b.divides(a) or (_powers_within(b, a) and b.coef <= a.coef):
+        return False
+    return None
+
+
+def _powers_within(a: Dim, b: Dim) -> bool:
+    """Every atom of ``a`` appears in ``b`` at least as often (``2*c`` within ``5*c*h``)."""
+    mine = dict(b.powers)
+    return all(mine.get(name, 0) >= p for name, p in a.powers)
 
 
 def iterator_strides(shape: Shape, operands: list[Shape]) -> Shape | None:

@@ -129,3 +129,11 @@ def test_symbolic_generic_sizes() -> None:
     split = view_strides((b, t, h, two_e), (h * t * two_e, two_e, t * two_e, Dim.lit(1)), (b, t, h, Dim.lit(2), e))
     assert split is not None
     assert view_strides(shape, strides, (b, t, h, d)) == strides
+
+
+def test_symbolic_strides_order_by_coefficient() -> None:
+    """A strided slice of a symbolic tensor: strides 5*c and 2*c still order (generic c >= 2)."""
+    a, b, c = (Dim.sym(n) for n in "abc")
+    shape = (a, b, Dim.lit(2), c)
+    strides = (b * Dim.lit(5) * c, Dim.lit(5) * c, Dim.lit(2) * c, Dim.lit(1))
+    assert iterator_strides(shape, [strides]) == (b * Dim.lit(2) * c, Dim.lit(2) * c, c, Dim.lit(1))
