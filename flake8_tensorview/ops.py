@@ -380,11 +380,6 @@ def broadcast_shapes(tensors: list[Tensor]) -> Shape | None:
     return tuple(out)
 
 
-def where(t: Tensor, a: Args) -> Value:
-    """``torch.where(cond, x, y)``: elementwise with ``cond`` as the first operand."""
-    return elementwise(t, a)
-
-
 def in_place(t: Tensor, a: Args) -> Value:
     return t
 
@@ -636,9 +631,10 @@ def einsum(t: Tensor, a: Args) -> Value:
 
 
 def module_call(t: Tensor, a: Args, module: ModuleV) -> Value:
-    effect = MODULE_EFFECTS.get(module.effect)
+    """``nn.Linear`` needs its ``out_features``; every other module is an effect of the table."""
     if module.effect == "linear":
         return _linear_out(t, module.out)
+    effect = MODULE_EFFECTS.get(module.effect)
     return effect(t, a) if effect else UNKNOWN
 
 
@@ -702,7 +698,8 @@ OPS: tuple[Op, ...] = (
     _op("dropout", convert, {F}, "F.dropout(x, 0.1)", "F.dropout(x, 0.1, training=False)", "?F.dropout(s, 0.1, training=False)"),
     _op("detach", in_place, {M}, "s.detach()", "e.detach()"),
     _op("add sub mul div eq ne lt gt le ge logical_and logical_or", elementwise, {M, T}, "x.mul(2.0)", "x.eq(c)", "c.eq(x)", "torch.add(x, c)", "s.mul(0.5)", "?e.mul(2.0)", "c.add(e)", "?e.add(x)", "x.add(e)", "?x[:, :, :1].mul(c)"),
-    _op("where", where, {T}, "torch.where(x > 0, x, 0.0)", "torch.where(c > 0, x, 0.0)"),
+    # torch.where(cond, x, y) is elementwise with cond as the first operand
+    _op("where", elementwise, {T}, "torch.where(x > 0, x, 0.0)", "torch.where(c > 0, x, 0.0)"),
     _op("masked_fill_ mul_ add_ div_ sub_ clamp_ fill_ zero_ requires_grad_", in_place, {M}, "x.masked_fill_(x > 0, 0.0)", "x.mul_(2)"),
     # results that are new contiguous tensors
     _op("contiguous", fresh, {M}, "x.contiguous()"),
@@ -729,7 +726,6 @@ OPS: tuple[Op, ...] = (
 )
 
 MODULE_EFFECTS: dict[str, Callable[[Tensor, Args], Value]] = {
-    "linear": fresh,
     "dropout": convert,
     "fresh": fresh,
     "like": like,
