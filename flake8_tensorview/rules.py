@@ -22,6 +22,10 @@ class Rule:
     use_instead: str
     fix_safety: str
     limitations: str
+    fix_title: str = ""
+    """What the fix does, as an editor's quick-fix title."""
+    alternative_title: str = ""
+    """The second fix offered on request, if the rule has one."""
     default: bool = True
 
 
@@ -36,6 +40,8 @@ RULES: dict[str, Rule] = {
                 "call .contiguous() first or use .reshape()"
             ),
             fix="safe",
+            fix_title="Call .contiguous() before .view()",
+            alternative_title="Use .reshape() instead of .view()",
             what=(
                 "Flags a `.view(...)` whose target shape merges dims that an earlier op "
                 "(`transpose`, `permute`, `.t()`, `.T`, `.mT`, `movedim`, `expand`, strided slicing, ...) "
@@ -74,6 +80,7 @@ RULES: dict[str, Rule] = {
                 "broadcasts from the trailing dims anyway; write {suggestion}"
             ),
             fix="safe",
+            fix_title="Remove the leading unsqueezes masked_fill broadcasts anyway",
             what=(
                 "Flags `unsqueeze(0)` chains, `mask[None, None]`, `unsqueeze(-3)` on a 2-D mask and "
                 "`view(1, 1, t, t)` that only put size-1 dims in front of a mask passed to "
