@@ -132,22 +132,6 @@ class LazyTexts(Sequence[str]):
         return item if isinstance(item, str) else self.render(item)
 
 
-def imported_names(module: cst.Module) -> set[str]:
-    """Top-level ``import``/``from ... import`` names (``np``, ``F``, ``rearrange``)."""
-    names: set[str] = set()
-    for stmt in module.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
-            continue
-        for small in stmt.body:
-            if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
-                for alias in small.names:
-                    target = alias.asname.name if alias.asname else alias.name
-                    name = dotted(target)  # type: ignore[arg-type]
-                    if name:
-                        names.add(name.split(".")[0])
-    return names
-
-
 def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
     if not subst or t.shape is None:
         return t
@@ -159,9 +143,9 @@ def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
 class Walker:
     """Walks one module: every function, method and the module body itself, each with its own env."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, imported: set[str]) -> None:
         self.module = module
-        self.imported = imported_names(module)
+        self.imported = imported
         """Modules and functions the file imports: never tensors, nor anything under them."""
         self.anchors: dict[int, cst.CSTNode] = {}
         """id -> node, for every node an :class:`Origin` points at."""

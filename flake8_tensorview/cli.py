@@ -135,13 +135,14 @@ def process(path_str: str, options: Options) -> FileResult:
         if path.suffix == ".ipynb":
             return _process_notebook(path, text, raw, options, result)
         source = text
-        if options.fix or options.diff:
+        findings = _kept(text, options)
+        if (options.fix or options.diff) and any(d.edit is not None and options.fixable(d.code) for d in findings):
             lines = text.splitlines()
 
             def keep(d: Diagnostic) -> bool:
                 return options.selected(d.code) and options.fixable(d.code) and not suppressed(d, lines)
 
-            try:
+            try:  # a fix rewrites the module: only files with a fixable finding pay for a whole parse
                 fixed = fix_source(text, keep, alternative=options.reshape)
                 if fixed != text:
                     if options.diff:
@@ -153,10 +154,12 @@ def process(path_str: str, options: Options) -> FileResult:
                     else:
                         write_atomic(path, fixed, encoding, raw)
                         source = fixed
-                    result.fixed = len([d for d in lint_source(text) if keep(d)])
+                    result.fixed = len([d for d in findings if keep(d)])
             except (OSError, FixError) as exc:  # not fixed: say why, and still report the findings
                 result.error = f"{path_str}: {exc}"
-        for d in _kept(source, options):
+        if source is not text:
+            findings = _kept(source, options)
+        for d in findings:
             result.findings.append(_finding(path_str, d, options))
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError, FixError) as exc:
         result.error = f"{path_str}: {exc}"

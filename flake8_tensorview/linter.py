@@ -10,14 +10,8 @@ from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionPr
 
 from .analysis import BudgetExhausted, Walker
 from .checks import CHECKS, Diagnostic
+from .preselect import Pruned, imported_names, might_match, preselect, whole as whole_module
 from .rules import message
-
-TRIGGERS = (".view", "masked_fill")
-"""Text every finding needs; files without any of these cost one substring search."""
-
-
-def might_match(source: str) -> bool:
-    return any(trigger in source for trigger in TRIGGERS)
 
 
 def parse(source: str) -> cst.Module | None:
@@ -28,31 +22,39 @@ def parse(source: str) -> cst.Module | None:
 
 
 class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
-    """Node positions, computed on first use and only for the top-level statement that holds the
-    node: a file without findings never pays for them, a big file pays for a few statements.
+    """Node positions in the original source, computed on first use and only for the top-level
+    statement that holds the node: a file without findings never pays for them, a big file pays
+    for a few statements.
 
     libcst's PositionProvider regenerates the code of the whole module; here it runs on a one-
-    statement module and the lines are shifted by where ``ast`` says that statement starts.
+    statement module, shifted to where that statement starts in the parsed text, and the parsed
+    text's lines are mapped back to the source's (the preselection leaves lines out).
     """
 
-    def __init__(self, module: cst.Module, tree: ast.Module, top_of: Mapping[int, int]) -> None:
+    def __init__(self, module: cst.Module, pruned: Pruned, top_of: Mapping[int, int]) -> None:
         self.module = module
         self.top_of = top_of
-        self.first_lines = _first_lines(module, tree)
+        self.lines = pruned.lines
+        self.first_lines = _first_lines(module, pruned.tops)
         self._per_statement: dict[int, tuple[Mapping[cst.CSTNode, CodeRange], int]] = {}
         self._whole: Mapping[cst.CSTNode, CodeRange] | None = None
 
     def at(self, node: cst.CSTNode, hint: cst.CSTNode | None = None) -> CodeRange:
         """``node``'s range; ``hint``, an expression around it the walker evaluated, finds its statement."""
         top = self.top_of.get(id(node), self.top_of.get(id(hint), -1))
+        offset = 0
         if 0 <= top < len(self.first_lines) and self.first_lines[top] is not None:
             positions, offset = self._statement(top)
-            if node in positions:
-                r = positions[node]
-                return CodeRange(
-                    CodePosition(r.start.line + offset, r.start.column), CodePosition(r.end.line + offset, r.end.column)
-                )
-        return self._resolve()[node]
+            if node not in positions:
+                positions, offset = self._resolve(), 0
+        else:
+            positions = self._resolve()
+        r = positions[node]
+        return CodeRange(CodePosition(self._line(r.start.line + offset), r.start.column),
+                         CodePosition(self._line(r.end.line + offset), r.end.column))
+
+    def _line(self, parsed: int) -> int:
+        return parsed if self.lines is None else self.lines[parsed - 1]
 
     def _statement(self, top: int) -> tuple[Mapping[cst.CSTNode, CodeRange], int]:
         if top not in self._per_statement:
@@ -85,57 +87,49 @@ class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
         return len(self._resolve())
 
 
-def _first_lines(module: cst.Module, tree: ast.Module) -> list[int | None]:
-    """The line where each top-level libcst statement's first token sits, from ``ast``."""
+def _first_lines(module: cst.Module, tops: list[int]) -> list[int | None]:
+    """The parsed-text line where each top-level libcst statement's first token sits, from ``ast``
+    (one line per ast statement; ``a = 1; b = 2`` is one libcst statement and two ast ones)."""
     out: list[int | None] = []
-    statements = iter(tree.body)
+    lines = iter(tops)
     for stmt in module.body:
         count = len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
-        group = [next(statements, None) for _ in range(count)]
-        first = group[0]
-        if first is None:
+        group = [next(lines, None) for _ in range(count)]
+        if group[0] is None:
             return [None] * len(module.body)
-        decorators = getattr(first, "decorator_list", [])
-        out.append(min([first.lineno] + [d.lineno for d in decorators]))
+        out.append(group[0])
     return out
 
 
-MAX_DEPTH = 400
-"""Deeper syntax trees are skipped: libcst's native parser can overflow its stack on them."""
+def analyze(source: str, tree: ast.AST | None = None, whole: bool = False) -> tuple[Walker, LazyPositions] | None:
+    """Walk ``source``; None when it is not Python we can take (``tree``: flake8's own parse).
 
-
-def too_deep(tree: ast.AST) -> bool:
-    stack = [(tree, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return True
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
-    return False
-
-
-def analyze(source: str, tree: ast.AST | None = None) -> tuple[Walker, LazyPositions] | None:
-    """Walk ``source``; None when it is not Python we can take (``tree``: flake8's own parse)."""
+    Only the functions that can hold a finding are parsed and walked (see ``preselect``), unless
+    ``whole`` is set: fixes rewrite the module, so they need all of it."""
     if tree is None:
         try:
             tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return None
-    if too_deep(tree):
+    if not isinstance(tree, ast.Module):
         return None
-    module = parse(source)
+    pruned = whole_module(source, tree) if whole else preselect(source, tree)
+    if pruned is None:
+        return None
+    module = parse(pruned.text)
     if module is None:
         return None
-    walker = Walker(module)
+    walker = Walker(module, imported_names(tree))
     walker.module_env = walker.run()
-    return walker, LazyPositions(module, tree, walker.top_of)  # type: ignore[arg-type]
+    return walker, LazyPositions(module, pruned, walker.top_of)
 
 
-def lint_source(source: str, tree: ast.AST | None = None) -> list[Diagnostic]:
-    """Every finding in ``source``, sorted by position, each with its fix."""
+def lint_source(source: str, tree: ast.AST | None = None, whole: bool = False) -> list[Diagnostic]:
+    """Every finding in ``source``, sorted by position, each with its fix (``whole``: walk every
+    function, not only the preselected ones; the findings are the same, only slower)."""
     if not might_match(source):
         return []
-    result = analyze(source, tree)
+    result = analyze(source, tree, whole)
     if result is None:
         return []
     walker, positions = result
@@ -177,7 +171,7 @@ def fix_source(source: str, keep: Callable[[Diagnostic], bool] = lambda d: True,
     offered and ``alternative`` is set); unchanged if the result would not parse."""
     if not might_match(source):
         return source
-    result = analyze(source)
+    result = analyze(source, whole=True)
     if result is None:
         return source
     walker, positions = result

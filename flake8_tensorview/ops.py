@@ -664,8 +664,10 @@ def _op(
     return Op(tuple(names.split()), effect, frozenset(forms), examples, operand)
 
 
-OPS: tuple[Op, ...] = (
-    # layout producers
+PRODUCERS: tuple[Op, ...] = (
+    # the only ops that turn a contiguous tensor into a non-contiguous one (with basic slicing,
+    # ``getitem``): a function that uses none of them, nor ``self.`` state built with them, cannot
+    # hold a TV101 finding (``preselect`` relies on this; ``tests/test_ops.py`` checks the rest)
     _op("transpose swapaxes swapdims", swap, {M, T}, "x.transpose(0, 3)", "torch.transpose(x, 1, 2)", "x.swapaxes(-1, 1)", "torch.swapdims(c, 2, 3)"),
     _op("permute", permute, {M, T}, "x.permute(0, 2, 3, 1)", "x.permute((3, 1, 0, 2))", "torch.permute(c, (0, 2, 1, 3))"),
     _op("t", matrix_t, {M, T}, "c[0, 0].t()", "torch.t(x[0, 0])"),
@@ -682,6 +684,9 @@ OPS: tuple[Op, ...] = (
     _op("unfold", unfold, {M}, "c.unfold(3, 2, 1)", "x.unfold(1, 2, 2)"),
     _op("as_strided", as_strided, {M, T}, "c.as_strided((3, 4), (1, 3))"),
     _op("einsum", einsum, {T}, "torch.einsum('bthd->bhtd', x)", "?torch.einsum('bhts,bhsd->bthd', c[..., :3], c)", operand="after-equation"),
+)
+
+OPS: tuple[Op, ...] = PRODUCERS + (
     # results that keep the input's dim order
     _op(
         "clone abs neg exp sqrt rsqrt sigmoid tanh relu gelu silu logical_not",

@@ -30,7 +30,7 @@ def test_every_row_has_an_example() -> None:
 
 
 def model_of(expression: str) -> Tensor:
-    result = analyze(INPUTS + f"y = {expression}\n")
+    result = analyze(INPUTS + f"y = {expression}\n", whole=True)  # module code without a view: keep it
     assert result is not None
     walker, _ = result
     value = walker.module_env.vars["y"]
@@ -81,7 +81,7 @@ def test_module_effect_matches_torch(name: str) -> None:
     scope: dict[str, object] = {}
     exec(program, scope)
     real = scope["y"]
-    result = analyze(program)
+    result = analyze(program, whole=True)
     assert result is not None
     model = result[0].module_env.vars["y"]
     assert isinstance(model, Tensor) and model.shape is not None and model.strides is not None

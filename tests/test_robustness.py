@@ -139,7 +139,8 @@ def test_an_internal_error_is_contained_and_said_once(monkeypatch: pytest.Monkey
         return original(self, node, env)
 
     monkeypatch.setattr(analysis.Walker, "attribute", attribute)
-    source = BUG + "\n\ndef broken(x):\n    return x.boom\n\n\ndef broken_too(x):\n    return x.boom\n"
+    # functions the preselection keeps: a .view after a layout producer
+    source = BUG + "\n\ndef broken(x):\n    return x.t().boom.view(-1)\n\n\ndef broken_too(x):\n    return x.t().boom.view(-1)\n"
     found = lint_source(source)
     assert [(d.code, d.line) for d in found] == [("TV101", 6), ("TV901", 9)]
     assert "broken" in found[1].text and "KeyError" in found[1].text

@@ -1,0 +1,188 @@
+"""How much flake8-tensorview costs on real model code, as ratios against the tools around it.
+
+    python benchmarks/run.py                       # all three corpora, 10/30/100 %, 3 repeats
+    python benchmarks/run.py --sizes 10 --repeat 1 # a quick look
+
+Fetches transformers 5.23.0, timm 1.0.31 and diffusers 0.42.1 with `pip download --no-deps` into
+`.corpora/` (git-ignored), installs ruff and TorchFix 0.7.0 into their own venvs there (TorchFix
+pins an older libcst), then runs every command interleaved, `--repeat` times, and prints medians
+of CPU seconds (user + sys of the whole process tree), wall seconds, files/s and peak memory, and
+the ratio of each pair. Absolute times on a shared machine are noise; the ratios are the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPORA = {"transformers": "5.23.0", "timm": "1.0.31", "diffusers": "0.42.1"}
+TORCHFIX = "torchfix==0.7.0"
+RUFF = "ruff==0.17.6"
+
+
+def fetch(cache: Path) -> list[Path]:
+    """The .py files of the three wheels, unzipped once into ``cache``."""
+    cache.mkdir(parents=True, exist_ok=True)
+    roots = []
+    for name, version in CORPORA.items():
+        root = cache / f"{name}-{version}"
+        if not root.exists():
+            wheels = list(cache.glob(f"{name}-{version}-*.whl"))
+            if not wheels:
+                subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache),
+                                f"{name}=={version}"], check=True)
+                wheels = list(cache.glob(f"{name}-{version}-*.whl"))
+            with zipfile.ZipFile(wheels[0]) as wheel:
+                wheel.extractall(root)
+        roots.append(root)
+    return sorted(p for root in roots for p in root.rglob("*.py"))
+
+
+def tool_venv(cache: Path, name: str, requirement: str) -> Path | None:
+    """A venv with ``requirement``; None (and a note) when it cannot be installed."""
+    venv = cache / ".venvs" / name
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        done = subprocess.run([str(python), "-m", "pip", "install", "-q", requirement], check=False)
+        if done.returncode != 0:
+            print(f"note: could not install {requirement}; its rows are left out", file=sys.stderr)
+            python.unlink()
+            return None
+    return venv / "bin"
+
+
+def sample(files: list[Path], percent: int) -> list[Path]:
+    """Every file whose index crosses a percent step: the same spread for every size."""
+    return [f for i, f in enumerate(files) if (i * percent) // 100 != ((i + 1) * percent) // 100]
+
+
+PLUGIN_ALONE = """
+import ast, sys, time
+from flake8_tensorview.plugin import TensorViewChecker
+spent = 0.0
+for path in sys.argv[1:]:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = f.readlines()
+    try:
+        tree = ast.parse("".join(lines))
+    except SyntaxError:
+        continue
+    start = time.process_time()
+    list(TensorViewChecker(tree, lines, path).run())
+    spent += time.process_time() - start
+print(spent)
+"""
+
+
+@dataclass
+class Runs:
+    cpu: list[float] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
+    peak_mb: list[float] = field(default_factory=list)
+
+    def median(self, values: str) -> float:
+        return statistics.median(getattr(self, values))
+
+
+def measure(command: list[str], file_list: Path) -> tuple[float, float, float, str]:
+    """(CPU s of the process tree, wall s, peak RSS MB, stdout) of ``command`` + the files."""
+    files = file_list.read_text().split("\n")
+    start = time.perf_counter()
+    proc = subprocess.Popen([*command, *files], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode(errors="replace")
+    _, _, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=ROOT / ".corpora")
+    parser.add_argument("--sizes", default="10,30,100", help="percent of the files, comma-separated")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=2, help="flake8 -j and flake8-tensorview -j")
+    parser.add_argument("--torchfix-max", type=int, default=10,
+                        help="largest size (percent) TorchFix runs on; it is ~10x slower than flake8")
+    parser.add_argument("--torchfix-repeat", type=int, default=1, help="repeats for TorchFix's rows")
+    args = parser.parse_args()
+
+    files = fetch(args.cache)
+    bin_dir = Path(sys.executable).parent
+    # flake8 runs every installed plugin whatever --select says: the baseline needs its own venv
+    plain = tool_venv(args.cache, "flake8", f"flake8=={version('flake8')}")
+    ruff = tool_venv(args.cache, "ruff", RUFF)
+    torchfix = tool_venv(args.cache, "torchfix", TORCHFIX)
+    jobs = str(args.jobs)
+    flake8_args = ["-m", "flake8", "--isolated", "--exit-zero", "-j", jobs]
+    commands = {}
+    if plain is not None:
+        commands["flake8 E,F,W"] = [str(plain / "python"), *flake8_args, "--select", "E,F,W"]
+    commands.update({
+        "flake8 E,F,W,TV": [sys.executable, *flake8_args, "--select", "E,F,W,TV"],
+        "plugin alone": [sys.executable, "-c", PLUGIN_ALONE],
+        "flake8-tensorview": [str(bin_dir / "flake8-tensorview"), "--exit-zero", "-j", jobs],
+    })
+    if ruff is not None:
+        commands["ruff E,F,W"] = [str(ruff / "ruff"), "check", "--isolated", "--no-cache", "--exit-zero", "-q",
+                                  "--select", "E,F,W"]
+    if torchfix is not None:
+        commands["TorchFix: flake8 E,F,W,TOR"] = [str(torchfix / "python"), *flake8_args, "--select", "E,F,W,TOR"]
+        commands["TorchFix: torchfix"] = [str(torchfix / "torchfix")]
+    pairs = [
+        ("flake8 E,F,W,TV", "flake8 E,F,W", "the plugin's cost in a flake8 run (target <= 1.10)"),
+        ("plugin alone", "flake8 E,F,W", "the plugin's own CPU, in-process, per flake8 run"),
+        ("flake8-tensorview", "ruff E,F,W", "the standalone command against ruff (target <= 5)"),
+        ("TorchFix: flake8 E,F,W,TOR", "flake8 E,F,W", "TorchFix's plugin in a flake8 run"),
+        ("TorchFix: torchfix", "flake8-tensorview", "TorchFix's command against ours"),
+    ]
+
+    lines = sum(f.read_bytes().count(b"\n") for f in files)
+    print(f"{len(files)} files, {lines} lines; {args.repeat} interleaved repeats ({args.torchfix_repeat} for TorchFix); "
+          f"{os.cpu_count()} cores; -j {jobs}; flake8 {version('flake8')}, {RUFF}, {TORCHFIX}; medians")
+    with tempfile.TemporaryDirectory() as tmp:
+        for percent in [int(p) for p in args.sizes.split(",")]:
+            chosen = sample(files, percent)
+            file_list = Path(tmp) / f"files-{percent}.txt"
+            file_list.write_text("\n".join(map(str, chosen)))
+            names = [n for n in commands if not n.startswith("TorchFix") or percent <= args.torchfix_max]
+            runs = {name: Runs() for name in names}
+            for r in range(args.repeat):
+                for name in names[r % len(names):] + names[: r % len(names)]:  # rotate the order
+                    if name.startswith("TorchFix") and len(runs[name].cpu) >= args.torchfix_repeat:
+                        continue
+                    cpu, wall, peak, out = measure(commands[name], file_list)
+                    if name == "plugin alone":
+                        cpu = float(out.strip().splitlines()[-1])
+                    runs[name].cpu.append(cpu)
+                    runs[name].wall.append(wall)
+                    runs[name].peak_mb.append(peak)
+            print(f"\n## {percent}% of the files: {len(chosen)} files\n")
+            print("| command | CPU s | wall s | files/s (CPU) | peak MB |")
+            print("| --- | ---: | ---: | ---: | ---: |")
+            for name in names:
+                cpu = runs[name].median("cpu")
+                print(f"| {name} | {cpu:.2f} | {runs[name].median('wall'):.2f} | {len(chosen) / max(cpu, 1e-9):.0f} "
+                      f"| {runs[name].median('peak_mb'):.0f} |")
+            print("\n| ratio | CPU | what it says |")
+            print("| --- | ---: | --- |")
+            for a, b, meaning in pairs:
+                if a in runs and b in runs:
+                    print(f"| {a} / {b} | {runs[a].median('cpu') / runs[b].median('cpu'):.3f} | {meaning} |")
+            sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,451 @@
+"""Which functions of a file can hold a finding, decided on the ``ast`` tree flake8 already built,
+before libcst parses anything.
+
+libcst gets the file with the bodies of all other functions replaced by ``pass``, on the same
+lines, so every position stays exact and only what can matter is parsed and walked. The walker
+gives each function a fresh environment (methods also get ``__init__``'s ``self.`` state) and
+module-level code its own, so a stubbed body cannot change what is found elsewhere:
+
+- TV201 needs ``masked_fill`` in the function.
+- TV101 needs a ``.view`` and a non-contiguous tensor, and only the layout producers of the op
+  table (``ops.PRODUCERS``) or basic slicing make one, in the function itself or, for a method,
+  in its class's ``__init__``.
+
+``tests/test_preselect.py`` checks that the stubbed file gives the same findings as the whole one
+on the fixtures, on generated programs and on real model code.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from .ops import OPS, PRODUCERS
+
+TRIGGERS = (".view", "masked_fill")
+"""Text every finding needs; files without any of these cost one substring search."""
+
+_DOTTED = {"t", "T", "mT", "H", "mH"}  # short names: only as attributes, never a bare `t`
+_NAMES = sorted({n for op in PRODUCERS for n in op.names} - _DOTTED)
+PRODUCER = re.compile(r"\b(?:" + "|".join(_NAMES) + r")\b" r"|\.(?:" + "|".join(sorted(_DOTTED)) + r")\b")
+"""Text of the producer ops: a function needs one of them, or :func:`slices_apart`, to make a
+tensor non-contiguous."""
+
+def slices_apart(node: ast.AST) -> bool:
+    """Whether ``node`` indexes anything in a way that can leave a contiguous tensor non-contiguous."""
+    return any(isinstance(sub, ast.Subscript) and _apart(sub) for sub in ast.walk(node))
+
+
+def _apart(sub: ast.Subscript) -> bool:
+    """A step, or a slice or ``...`` beside other indices. Slicing only the first dim (``x[:n]``,
+    ``x[0, 1:3]``, ``x[None, :t]``) keeps a tensor contiguous."""
+    index = sub.slice
+    items = index.elts if isinstance(index, ast.Tuple) else [index]
+    if any(isinstance(i, ast.Slice) and i.step is not None for i in items):
+        return True
+    return len(items) > 1 and any(isinstance(i, ast.Slice) or _is_ellipsis(i) for i in items[:-1])
+
+
+def _is_ellipsis(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is Ellipsis
+
+
+_PRODUCER_NAMES = frozenset(n for op in PRODUCERS for n in op.names)
+_BARE_NAMES = frozenset(_NAMES)
+_OP_NAMES = frozenset(n for op in OPS for n in op.names)
+
+
+def _reads(node: ast.AST, callables: frozenset[str] | set[str]) -> tuple[set[str], bool]:
+    """The names and dotted chains whose tensors can flow into the value of ``node`` (``self.k.T``
+    reads ``self``, ``self.k``), and whether a producer's result can.
+
+    As in the walker, only op-table calls pass their operands on, and calls of what may hold an
+    ``nn`` module (a key in ``callables``) their arguments; any other call gives an unknown value.
+    """
+    keys: set[str] = set()
+    produces = False
+    stack = [node]
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, ast.Call):
+            func = sub.func
+            if isinstance(func, ast.Attribute) and func.attr in _OP_NAMES:
+                stack.append(func)
+            elif _dotted(func) not in callables:
+                continue
+            stack.extend(sub.args)
+            stack.extend(k.value for k in sub.keywords)
+            continue
+        if isinstance(sub, ast.Name):
+            keys.add(sub.id)
+            produces = produces or sub.id in _BARE_NAMES
+        elif isinstance(sub, ast.Attribute):
+            produces = produces or sub.attr in _PRODUCER_NAMES
+            key = _dotted(sub)
+            if key is not None:
+                keys.add(key)
+        elif isinstance(sub, ast.Subscript):
+            produces = produces or _apart(sub)
+        stack.extend(ast.iter_child_nodes(sub))
+    return keys, produces
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _bound(target: ast.AST) -> set[str]:
+    """What an assignment to ``target`` rebinds (``a[i] = ...`` counts as rebinding ``a``)."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return {key for element in target.elts for key in _bound(element)}
+    if isinstance(target, ast.Starred):
+        return _bound(target.value)
+    while isinstance(target, ast.Subscript):
+        target = target.value
+    key = _dotted(target)
+    return {key} if key is not None else set()
+
+
+@dataclass(frozen=True)
+class State:
+    """What a method inherits from ``__init__``: the ``self.`` keys it binds, and those of them
+    that may hold a non-contiguous tensor."""
+
+    bound: frozenset[str] = frozenset()
+    non_contiguous: frozenset[str] = frozenset()
+
+
+class _Scan:
+    """One pass over a subtree: its depth, its bindings and its ``.view`` receivers."""
+
+    __slots__ = ("too_deep", "pairs", "receivers", "apart")
+
+    def __init__(self, root: ast.AST) -> None:
+        self.too_deep = False
+        self.pairs: list[tuple[set[str], ast.AST]] = []
+        """(keys bound, value) of every binding form, ``self.register_buffer`` included."""
+        self.receivers: list[ast.AST] = []
+        self.apart = False
+        stack: list[tuple[ast.AST, int]] = [(root, 0)]
+        pairs, receivers = self.pairs, self.receivers
+        while stack:
+            node, depth = stack.pop()
+            if depth > MAX_DEPTH:
+                self.too_deep = True
+                return
+            kind = type(node)
+            if kind is ast.Assign:
+                pairs.extend((_bound(target), node.value) for target in node.targets)  # type: ignore[attr-defined]
+            elif kind in _TARGETED and node.value is not None:  # type: ignore[attr-defined]
+                pairs.append((_bound(node.target), node.value))  # type: ignore[attr-defined]
+            elif kind in _LOOPS:
+                pairs.append((_bound(node.target), node.iter))  # type: ignore[attr-defined]
+            elif kind is ast.withitem and node.optional_vars is not None:  # type: ignore[attr-defined]
+                pairs.append((_bound(node.optional_vars), node.context_expr))  # type: ignore[attr-defined]
+            elif kind is ast.Call:
+                func = node.func  # type: ignore[attr-defined]
+                if type(func) is ast.Attribute:
+                    if func.attr in ("view", "view_as"):
+                        receivers.append(func.value)
+                    elif (func.attr == "register_buffer" and len(node.args) >= 2  # type: ignore[attr-defined]
+                          and type(node.args[0]) is ast.Constant and type(node.args[0].value) is str):  # type: ignore[attr-defined]
+                        pairs.append(({"self." + node.args[0].value}, node.args[1]))  # type: ignore[attr-defined]
+            elif kind is ast.Subscript and not self.apart:
+                self.apart = _apart(node)  # type: ignore[arg-type]
+            depth += 1
+            for name in node._fields:
+                child = getattr(node, name, None)
+                if type(child) is list:
+                    stack.extend((c, depth) for c in child if isinstance(c, ast.AST))
+                elif isinstance(child, ast.AST) and not isinstance(child, ast.expr_context):
+                    stack.append((child, depth))
+
+
+_TARGETED = (ast.AugAssign, ast.AnnAssign, ast.NamedExpr)
+_LOOPS = (ast.For, ast.AsyncFor, ast.comprehension)
+
+
+def flow(scan: _Scan, inherited: State = State()) -> State:
+    """Every key bound in the scanned code, and those that may hold a non-contiguous tensor: bound,
+    anywhere and in any order (loops), from a producer or from another such key."""
+    bound = set(inherited.bound).union(*(keys for keys, _ in scan.pairs))
+    flows = [(keys, *_reads(value, bound)) for keys, value in scan.pairs]
+    tainted = set(inherited.non_contiguous)
+    changed = True
+    while changed:
+        changed = False
+        for keys, reads, produces in flows:
+            if not keys <= tainted and (produces or not reads.isdisjoint(tainted)):
+                tainted |= keys
+                changed = True
+    return State(frozenset(bound), frozenset(tainted))
+
+
+def view_may_fail(scan: _Scan, inherited: State = State()) -> bool:
+    """Whether some ``.view``/``.view_as`` in the scanned code may be called on a non-contiguous tensor."""
+    if not scan.receivers:
+        return False
+    state = flow(scan, inherited)
+    for receiver in scan.receivers:
+        reads, produces = _reads(receiver, state.bound)
+        if produces or not reads.isdisjoint(state.non_contiguous):
+            return True
+    return False
+
+
+MAX_DEPTH = 400
+"""Deeper syntax trees are skipped: libcst's native parser can overflow its stack on them."""
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_COMPOUND = tuple(getattr(ast, name) for name in
+                  ("If", "For", "AsyncFor", "While", "With", "AsyncWith", "Try", "TryStar") if hasattr(ast, name))
+
+
+def might_match(source: str) -> bool:
+    return any(trigger in source for trigger in TRIGGERS)
+
+
+def too_deep(tree: ast.AST) -> bool:
+    return _Scan(tree).too_deep
+
+
+def imported_names(tree: ast.Module) -> set[str]:
+    """Top-level ``import``/``from ... import`` names (``np``, ``F``, ``rearrange``): never tensors."""
+    names: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*")
+    return names
+
+
+class _Selection:
+    """Decides, statement by statement, what libcst sees. Module-level code is walked in order
+    with its own environment, so it is kept whole when any of it (outside defs) has a trigger;
+    otherwise, like class-level statements (the walker reads only a class's methods), it is
+    replaced by ``pass``. Imports go too: the walker is told their names."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.starts = [0]
+        """Offset of each line's first character (lines end at ``\\n``)."""
+        find = source.find
+        at = find("\n")
+        while at != -1:
+            self.starts.append(at + 1)
+            at = find("\n", at + 1)
+        self.starts.append(len(source) + 1)
+        self.cuts: dict[int, tuple[int, bool]] = {}
+        """first 1-based line -> (last line, whether a ``pass`` stands in): lines libcst never sees."""
+        self.too_deep = False
+
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        """Offsets of the whole lines ``node`` spans (decorators included)."""
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])  # type: ignore[attr-defined]
+        return self.starts[first - 1], self.starts[node.end_lineno]  # type: ignore[attr-defined]
+
+    def has(self, node: ast.AST, *texts: str) -> bool:
+        start, end = self.span(node)
+        return any(self.source.find(text, start, end) != -1 for text in texts)
+
+    def keep(self, node: ast.AST) -> _Scan:
+        scan = _Scan(node)
+        self.too_deep = self.too_deep or scan.too_deep
+        return scan
+
+    def relevant(self, node: ast.stmt, inherited: State = State()) -> _Scan | None:
+        """The scan of ``node`` if it can hold a finding, else None."""
+        if self.has(node, "masked_fill"):
+            return self.keep(node)
+        if not self.has(node, ".view"):
+            return None
+        start, end = self.span(node)
+        if not inherited.non_contiguous and PRODUCER.search(self.source, start, end) is None:
+            if self.source.find("[", start, end) == -1:
+                return None
+            scan = _Scan(node)
+            if not scan.apart:
+                return None  # no producer at all: a cheap no before the data flow
+        else:
+            scan = _Scan(node)
+        if not view_may_fail(scan, inherited):
+            return None
+        self.too_deep = self.too_deep or scan.too_deep
+        return scan
+
+    def module_code_triggers(self, statements: list[ast.stmt]) -> bool:
+        """Whether module-level code outside function and class bodies has a trigger."""
+        for stmt in statements:
+            if isinstance(stmt, (*_FUNCTIONS, ast.ClassDef)):
+                continue
+            if isinstance(stmt, _COMPOUND):
+                if any(self.has(h, *TRIGGERS) for h in _header(stmt) if hasattr(h, "lineno")):
+                    return True
+                if any(self.module_code_triggers(block) for block in _blocks(stmt)):
+                    return True
+            elif self.has(stmt, *TRIGGERS):
+                return True
+        return False
+
+    def module(self, tree: ast.Module) -> None:
+        self.body(tree.body, module_code=self.module_code_triggers(tree.body))
+
+    def body(self, statements: list[ast.stmt], module_code: bool) -> None:
+        self.filled = False  # a block needs one statement left: the first cut one becomes `pass`
+        for stmt in statements:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                if not self.drop(stmt):
+                    self.keep(stmt)
+            elif _is_docstring(stmt):
+                pass  # a string: nothing to parse deeply, and `from __future__` may follow it
+            elif not module_code and not self.has(stmt, *TRIGGERS) and self.drop(stmt):
+                continue
+            elif isinstance(stmt, _FUNCTIONS):
+                if self.relevant(stmt) is None and (module_code or not self.drop(stmt)):
+                    self.stub(stmt)  # module code may read its name
+            elif isinstance(stmt, ast.ClassDef):
+                self.klass(stmt)
+            elif isinstance(stmt, _COMPOUND):
+                for header in _header(stmt):
+                    self.keep(header)
+                for block in _blocks(stmt):
+                    self.body(block, module_code)
+            elif module_code or not self.drop(stmt):
+                self.keep(stmt)
+            self.filled = True
+
+    def klass(self, node: ast.ClassDef) -> None:
+        for header in [*node.decorator_list, *node.bases, *node.keywords]:
+            self.keep(header)
+        methods = [s for s in node.body if isinstance(s, _FUNCTIONS)]
+        init = next((m for m in methods if m.name == "__init__"), None)
+        init_scan: _Scan | None = None
+        inherited = State()
+        if init is not None and any(self.has(m, ".view") for m in methods if m is not init):
+            init_scan = _Scan(init)
+            state = flow(init_scan)
+            inherited = State(*(frozenset(k for k in keys if k.startswith("self.")) for keys in
+                                (state.bound, state.non_contiguous)))
+        needed = {m for m in methods if m is not init and self.relevant(m, inherited) is not None}
+        self.filled = False
+        for stmt in node.body:
+            if stmt in needed:
+                self.filled = True
+                continue
+            if stmt is init and needed:  # kept: the other methods start from its `self.` state
+                self.too_deep = self.too_deep or (init_scan or self.keep(init)).too_deep
+            elif isinstance(stmt, ast.ClassDef):
+                self.klass(stmt)
+            elif stmt is init and self.relevant(stmt) is not None:
+                continue
+            elif not self.drop(stmt):  # not read by the walker, or cannot hold a finding
+                self.stub(stmt) if isinstance(stmt, _FUNCTIONS) else self.keep(stmt)
+            self.filled = True
+
+    def drop(self, stmt: ast.stmt) -> bool:
+        """Replace the whole statement by ``pass``, if it has its lines to itself."""
+        first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+        start = self.source[self.starts[first - 1] : self.starts[first]].encode()
+        if first == stmt.lineno and start[: stmt.col_offset].strip():
+            return False  # `x = 1; y = 2`: shares its first line
+        if first != stmt.lineno and not start.lstrip().startswith(b"@"):
+            return False
+        end = self.source[self.starts[stmt.end_lineno - 1] : self.starts[stmt.end_lineno]].encode()  # type: ignore[operator]
+        rest = end[stmt.end_col_offset :].strip()  # type: ignore[misc]
+        if rest and not rest.startswith(b"#"):
+            return False
+        self.cuts[first] = (stmt.end_lineno, not self.filled)  # type: ignore[assignment]
+        self.filled = True
+        return True
+
+    def stub(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """Replace the body by ``pass``: the header stays, so the name is still bound."""
+        for header in [*node.decorator_list, node.args, *([node.returns] if node.returns else [])]:
+            self.keep(header)
+        first = node.body[0]
+        head = self.source[self.starts[first.lineno - 1] : self.starts[first.lineno]].encode()
+        if head[: first.col_offset].strip():
+            for stmt in node.body:  # `def f(): return x`: the body shares the header's line
+                self.keep(stmt)
+            return
+        self.cuts[first.lineno] = (node.body[-1].end_lineno, True)  # type: ignore[assignment]
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
+def _header(stmt: ast.stmt) -> list[ast.AST]:
+    """The expressions of a compound statement outside its blocks."""
+    blocks = {id(s) for block in _blocks(stmt) for s in block}
+    return [child for child in ast.iter_child_nodes(stmt) if id(child) not in blocks
+            and not isinstance(child, ast.ExceptHandler)] + [
+        h.type for h in getattr(stmt, "handlers", ()) if h.type is not None]
+
+
+def _blocks(stmt: ast.stmt) -> list[list[ast.stmt]]:
+    blocks = [stmt.body, getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]  # type: ignore[attr-defined]
+    blocks += [h.body for h in getattr(stmt, "handlers", ())]
+    return [b for b in blocks if b]
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What libcst parses: the kept code, without blank, comment or cut lines."""
+
+    text: str
+    lines: list[int] | None
+    """The original line of each line of ``text`` (None: the same lines)."""
+    tops: list[int]
+    """The line in ``text`` where each top-level statement left starts."""
+
+
+def whole(source: str, tree: ast.Module) -> Pruned | None:
+    """All of ``source`` (fixes rewrite the module); None when it nests too deep for libcst."""
+    if too_deep(tree):
+        return None
+    return Pruned(source, None, [_first_line(s) for s in tree.body])
+
+
+def preselect(source: str, tree: ast.Module) -> Pruned | None:
+    """The parts of ``source`` that can hold a finding, line for line (the rest cut, or a ``pass``
+    where a block needs a statement); None when they nest too deep for libcst."""
+    if "\r" in source.replace("\r\n", ""):
+        return whole(source, tree)  # a lone CR ends a line for Python but not for our split
+    selection = _Selection(source)
+    selection.module(tree)
+    if selection.too_deep:
+        return None
+    lines = source.split("\n")
+    out: list[str] = []
+    origin: list[int] = []
+    cuts = selection.cuts
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if i + 1 in cuts:
+            last, stand_in = cuts[i + 1]
+            if stand_in:
+                out.append(line[: len(line) - len(line.lstrip())] + "pass" + ("\r" if line.endswith("\r") else ""))
+                origin.append(i + 1)
+            i = last
+            continue
+        text = line.strip()
+        if text and text[0] != "#":
+            out.append(line)
+            origin.append(i + 1)
+        i += 1
+    where = {line: n for n, line in enumerate(origin, 1)}
+    tops = [where[first] for first in map(_first_line, tree.body) if first in where]
+    return Pruned("\n".join(out) + "\n", origin, tops)
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    return min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])

@@ -1,0 +1,232 @@
+"""The preselection skips only functions that cannot hold a finding, and keeps every position.
+
+`scripts/preselect_check.py` runs the same comparison over real model code (see docs/audit.md).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES
+from flake8_tensorview import ops
+from flake8_tensorview.layout import Tensor
+from flake8_tensorview.linter import analyze, lint_source
+from flake8_tensorview.preselect import PRODUCER, Pruned, preselect, slices_apart
+from test_ops import INPUTS
+
+FIXTURE_FILES = sorted(FIXTURES.glob("*.py"))
+
+
+def both(source: str) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
+    def key(found: list) -> list[tuple[int, int, str]]:  # type: ignore[type-arg]
+        return [(d.line, d.col, d.text) for d in found]
+
+    return key(lint_source(source)), key(lint_source(source, whole=True))
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=[p.name for p in FIXTURE_FILES])
+def test_fixtures_give_the_same_findings_preselected(path: Path) -> None:
+    fast, whole = both(path.read_text())
+    assert fast == whole
+
+
+def test_fixtures_are_actually_pruned() -> None:
+    """Otherwise the test above compares a file with itself."""
+    stubbed = 0
+    for path in FIXTURE_FILES:
+        source = path.read_text()
+        pruned = preselect(source, ast.parse(source))
+        assert pruned is not None
+        assert_maps_back(pruned, source)
+        stubbed += pruned.text != source
+    assert stubbed >= 3
+
+
+def assert_maps_back(pruned: Pruned, source: str) -> None:
+    """Every parsed line is its source line (or a `pass` standing in for cut lines), in order."""
+    lines = source.splitlines()
+    assert pruned.lines is not None and pruned.lines == sorted(set(pruned.lines))
+    for text, line in zip(pruned.text.splitlines(), pruned.lines):
+        assert text == lines[line - 1] or text.strip() == "pass"
+
+
+# Irrelevant functions in every shape a body can take, around two findings whose positions must
+# not move, and a method whose only producer is in __init__.
+MIXED = '''\
+import torch
+
+
+@staticmethod
+def helper(a,
+           b):  # multi-line header
+    """A docstring
+    over lines."""
+    s = """a string
+    with a .view( that is text"""
+    return a + b
+
+
+def one_liner(x): return x.view(-1)
+
+
+async def fetch(x):
+\tif x:
+\t\treturn x
+\treturn None
+
+
+def buggy(b, t, c):
+    x = torch.randn(b, c, t).transpose(1, 2)
+    return x.view(b, t * c)  # finding
+
+
+class Block(torch.nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.w = torch.randn(d, 2 * d).t()
+
+    def unrelated(self, y):
+        return y * 2
+
+    def forward(self, d):
+        return self.w.view(-1)  # finding
+
+
+if True:
+    def guarded(x):
+        return x.view(-1)
+
+
+def late(b, t, c):
+    y = torch.randn(b, c, t).permute(0, 2, 1)
+    return y.view(b, -1)  # finding
+'''
+
+
+def test_positions_and_findings_survive_pruning() -> None:
+    result = preselect(MIXED, ast.parse(MIXED))
+    assert result is not None
+    assert_maps_back(result, MIXED)
+    pruned = result.text
+    assert "import torch" not in pruned  # imports go; the walker gets their names from ast
+    for kept in ("def buggy", "def __init__", "def forward", "def late", "return x.view(b, t * c)  # finding"):
+        assert pruned.count(kept) == MIXED.count(kept) == 1
+    assert "a string" not in pruned and "\t\treturn x" not in pruned and "y * 2" not in pruned
+    assert "fetch" not in pruned and "unrelated" not in pruned  # no trigger: gone, header and all
+    fast, whole = both(MIXED)
+    assert fast == whole
+    lines = MIXED.splitlines()
+    expected = [n for n, text in enumerate(lines, 1) if text.endswith("# finding")]
+    assert [(line, lines[line - 1][col:col + 5]) for line, col, _ in fast] == [(n, ".view") for n in expected]
+    assert len(expected) == 3
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_line_endings_and_tabs_are_kept(newline: str) -> None:
+    source = MIXED.replace("\n", newline)
+    pruned = preselect(source, ast.parse(source))
+    assert pruned is not None
+    assert pruned.text.count(newline) == pruned.text.count("\n")
+    assert "\t\t" not in pruned.text and "\tif x:" not in pruned.text
+    assert both(source)[0] == both(MIXED)[0]
+
+
+def test_module_code_with_a_trigger_keeps_module_code_and_function_names() -> None:
+    source = (
+        "import torch\nn = 4\n\n\ndef one_liner(x): return x.view(-1)\n\n\n"
+        "def helper(x):\n    return x + 1\n\n\nx = torch.randn(n, 3).t()\ny = x.view(-1)\n"
+    )
+    result = preselect(source, ast.parse(source))
+    assert result is not None
+    pruned = result.text
+    assert "n = 4" in pruned and "def one_liner(x): return x.view(-1)" in pruned  # shares the header's line
+    assert "def helper(x):\n    pass\n" in pruned  # the name stays bound for module code
+    assert [d.line for d in lint_source(source)] == [13]
+
+
+def test_a_lone_carriage_return_keeps_the_file_whole() -> None:
+    source = MIXED.replace("def one_liner", "x = 1\rdef one_liner")
+    result = preselect(source, ast.parse(source))
+    assert result is not None and result.text == source and result.lines is None
+
+
+def test_methods_keep_init_only_when_needed() -> None:
+    source = "class A:\n    def __init__(self):\n        self.k = 3\n\n    def f(self, x):\n        return x + 1\n"
+    pruned = preselect(source, ast.parse(source))
+    assert pruned is not None and "self.k" not in pruned.text and "x + 1" not in pruned.text
+
+
+def test_masked_fill_functions_are_kept() -> None:
+    source = "def f(s, m):\n    return s.masked_fill(m.unsqueeze(0), 0.0)\n"
+    pruned = preselect(source, ast.parse(source))
+    assert pruned is not None and pruned.text == source
+
+
+def test_deep_nesting_is_refused_only_where_libcst_would_see_it() -> None:
+    deep = " + ".join(["1"] * 500)  # a BinOp chain 500 deep
+    stubbed = f"def f():\n    return {deep}\n\n\ndef g(x):\n    return x.transpose(0, 1).view(-1)\n"
+    assert preselect(stubbed, ast.parse(stubbed)) is not None
+    kept = f"def g(x):\n    y = {deep}\n    return x.transpose(0, 1).view(-1)\n"
+    assert preselect(kept, ast.parse(kept)) is None
+
+
+# ---- the soundness premise: only producers and slicing make a contiguous tensor non-contiguous --
+
+CONTIGUOUS_INPUTS = INPUTS.replace(".transpose(1, 2)", ".transpose(1, 2).contiguous()").replace(
+    ".expand(2, 4, 3, 5)", ".expand(2, 4, 3, 5).contiguous()").replace("[..., ::2]", "[..., ::2].contiguous()")
+OTHER_EXAMPLES = [
+    example.lstrip("?")
+    for op in ops.OPS if op not in ops.PRODUCERS for example in op.examples
+    if not PRODUCER.search(example.lstrip("?")) and not slices_apart(ast.parse(example.lstrip("?")))
+]
+INDEXING = ["c[0]", "c[1, 2]", "c[None]", "c[None, 0]", "c[m.nonzero()]", "c[1:3]", "c[:2]", "c[-1:]",
+            "c[0, 1:3]", "c[None, :2]", "c[...]", "c[0, ...]", "c[1][2:]"]
+
+
+@pytest.mark.parametrize("expression", OTHER_EXAMPLES + INDEXING)
+def test_non_producers_keep_contiguous_inputs_contiguous(expression: str) -> None:
+    result = analyze(CONTIGUOUS_INPUTS + f"y = {expression}\n", whole=True)
+    assert result is not None
+    walker, _ = result
+    assert all(isinstance(walker.module_env.vars[v], Tensor) and walker.module_env.vars[v].contiguous
+               for v in "xces")
+    y = walker.module_env.vars["y"]
+    assert not isinstance(y, Tensor) or y.strides is None or y.contiguous
+
+
+@pytest.mark.parametrize("name", sorted(ops.MODULES))
+def test_modules_keep_contiguous_inputs_contiguous(name: str) -> None:
+    program = CONTIGUOUS_INPUTS + f"m = {ops.MODULES[name].example}\ny = m(c)\n"
+    result = analyze(program, whole=True)
+    assert result is not None
+    y = result[0].module_env.vars["y"]
+    assert not isinstance(y, Tensor) or y.strides is None or y.contiguous
+
+
+def test_producer_pattern_names_every_producer() -> None:
+    for op in ops.PRODUCERS:
+        for name in op.names:
+            assert PRODUCER.search(f"y = x.{name}(1)"), name
+    assert not PRODUCER.search("t = time.time(); x = x.view(-1)")
+
+
+@pytest.mark.parametrize("expression, apart", [
+    ("x[:, 0]", True), ("x[..., :3]", True), ("x[::2]", True), ("x[0, :, 1]", True), ("x[f(i)[0], :, 1]", True),
+    ("x[:n]", False), ("x[0, 1:3]", False), ("x[None, :t]", False), ("x[1, 2]", False), ("y[k]", False),
+])
+def test_slices_apart_exactly_when_torch_can_lose_contiguity(expression: str, apart: bool) -> None:
+    import torch
+
+    assert slices_apart(ast.parse(expression)) is apart
+    if "f(" not in expression:
+        x = torch.randn(4, 5, 6)
+        scope = {"x": x, "n": 2, "t": 3, "y": [1, 2], "k": 0}
+        result = eval(expression, scope)
+        if isinstance(result, torch.Tensor) and not apart:
+            assert result.is_contiguous()
+        elif apart:
+            assert not result.is_contiguous()
