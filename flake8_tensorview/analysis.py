@@ -115,6 +115,16 @@ def dotted(node: cst.BaseExpression) -> str | None:
     return None
 
 
+def _plain(node: cst.BaseExpression) -> bool:
+    """A dotted name written without parentheses or spaces: its code is its dotted key."""
+    while isinstance(node, cst.Attribute):
+        if node.lpar or not isinstance(node.dot.whitespace_before, cst.SimpleWhitespace) or node.dot.whitespace_before.value \
+                or not isinstance(node.dot.whitespace_after, cst.SimpleWhitespace) or node.dot.whitespace_after.value:
+            return False
+        node = node.value
+    return isinstance(node, cst.Name) and not node.lpar
+
+
 class LazyTexts(Sequence[str]):
     """Argument texts, rendered only when an effect reads one: codegen is the expensive part."""
 
@@ -383,6 +393,11 @@ class Walker:
     # ---- expressions ----------------------------------------------------------------------
 
     def text(self, node: cst.CSTNode) -> str:
+        # the common cases without codegen (a parenthesised node renders with its parentheses)
+        if isinstance(node, (cst.Name, cst.Integer)) and not node.lpar:
+            return node.value
+        if isinstance(node, cst.Attribute) and _plain(node):
+            return dotted(node)  # type: ignore[return-value]
         return " ".join(self.module.code_for_node(node).split())
 
     def origin(self, node: cst.CSTNode, kind: str) -> Origin:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import re
+from itertools import accumulate
 from dataclasses import dataclass
 
 from .ops import OPS, PRODUCERS
@@ -114,15 +115,6 @@ def _bound(target: ast.AST) -> set[str]:
     return {key} if key is not None else set()
 
 
-@dataclass(frozen=True)
-class State:
-    """What a method inherits from ``__init__``: the ``self.`` keys it binds, and those of them
-    that may hold a non-contiguous tensor."""
-
-    bound: frozenset[str] = frozenset()
-    non_contiguous: frozenset[str] = frozenset()
-
-
 class _Scan:
     """One pass over a subtree: its depth, its bindings and its ``.view`` receivers."""
 
@@ -134,69 +126,86 @@ class _Scan:
         """(keys bound, value) of every binding form, ``self.register_buffer`` included."""
         self.receivers: list[ast.AST] = []
         self.apart = False
-        stack: list[tuple[ast.AST, int]] = [(root, 0)]
         pairs, receivers = self.pairs, self.receivers
-        while stack:
-            node, depth = stack.pop()
+        level: list[object] = [root]
+        depth = 0
+        while level:  # level by level: the depth comes for free
             if depth > MAX_DEPTH:
                 self.too_deep = True
                 return
-            kind = type(node)
-            if kind is ast.Assign:
-                pairs.extend((_bound(target), node.value) for target in node.targets)  # type: ignore[attr-defined]
-            elif kind in _TARGETED and node.value is not None:  # type: ignore[attr-defined]
-                pairs.append((_bound(node.target), node.value))  # type: ignore[attr-defined]
-            elif kind in _LOOPS:
-                pairs.append((_bound(node.target), node.iter))  # type: ignore[attr-defined]
-            elif kind is ast.withitem and node.optional_vars is not None:  # type: ignore[attr-defined]
-                pairs.append((_bound(node.optional_vars), node.context_expr))  # type: ignore[attr-defined]
-            elif kind is ast.Call:
-                func = node.func  # type: ignore[attr-defined]
-                if type(func) is ast.Attribute:
-                    if func.attr in ("view", "view_as"):
-                        receivers.append(func.value)
-                    elif (func.attr == "register_buffer" and len(node.args) >= 2  # type: ignore[attr-defined]
-                          and type(node.args[0]) is ast.Constant and type(node.args[0].value) is str):  # type: ignore[attr-defined]
-                        pairs.append(({"self." + node.args[0].value}, node.args[1]))  # type: ignore[attr-defined]
-            elif kind is ast.Subscript and not self.apart:
-                self.apart = _apart(node)  # type: ignore[arg-type]
+            below: list[object] = []
+            for node in level:
+                kind = type(node)
+                if kind in _LEAVES or not isinstance(node, ast.AST):
+                    continue
+                if kind is ast.Call:
+                    func = node.func  # type: ignore[attr-defined]
+                    if type(func) is ast.Attribute:
+                        if func.attr in ("view", "view_as"):
+                            receivers.append(func.value)
+                        elif (func.attr == "register_buffer" and len(node.args) >= 2  # type: ignore[attr-defined]
+                              and type(node.args[0]) is ast.Constant and type(node.args[0].value) is str):  # type: ignore[attr-defined]
+                            pairs.append(({"self." + node.args[0].value}, node.args[1]))  # type: ignore[attr-defined]
+                elif kind is ast.Subscript:
+                    if not self.apart:
+                        self.apart = _apart(node)  # type: ignore[arg-type]
+                elif kind is ast.Assign:
+                    pairs.extend((_bound(target), node.value) for target in node.targets)  # type: ignore[attr-defined]
+                elif kind in _TARGETED:
+                    if node.value is not None:  # type: ignore[attr-defined]
+                        pairs.append((_bound(node.target), node.value))  # type: ignore[attr-defined]
+                elif kind in _LOOPS:
+                    pairs.append((_bound(node.target), node.iter))  # type: ignore[attr-defined]
+                elif kind is ast.withitem and node.optional_vars is not None:  # type: ignore[attr-defined]
+                    pairs.append((_bound(node.optional_vars), node.context_expr))  # type: ignore[attr-defined]
+                for name in node._fields:
+                    child = getattr(node, name, None)
+                    if type(child) is list:
+                        below.extend(child)
+                    elif child is not None:
+                        below.append(child)
+            level = below
             depth += 1
-            for name in node._fields:
-                child = getattr(node, name, None)
-                if type(child) is list:
-                    stack.extend((c, depth) for c in child if isinstance(c, ast.AST))
-                elif isinstance(child, ast.AST) and not isinstance(child, ast.expr_context):
-                    stack.append((child, depth))
 
 
+_LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.alias, str, int, float, bytes,
+                     type(None), bool, complex, type(...)})
 _TARGETED = (ast.AugAssign, ast.AnnAssign, ast.NamedExpr)
 _LOOPS = (ast.For, ast.AsyncFor, ast.comprehension)
 
 
-def flow(scan: _Scan, inherited: State = State()) -> State:
-    """Every key bound in the scanned code, and those that may hold a non-contiguous tensor: bound,
-    anywhere and in any order (loops), from a producer or from another such key."""
-    bound = set(inherited.bound).union(*(keys for keys, _ in scan.pairs))
-    flows = [(keys, *_reads(value, bound)) for keys, value in scan.pairs]
-    tainted = set(inherited.non_contiguous)
-    changed = True
-    while changed:
-        changed = False
-        for keys, reads, produces in flows:
-            if not keys <= tainted and (produces or not reads.isdisjoint(tainted)):
-                tainted |= keys
-                changed = True
-    return State(frozenset(bound), frozenset(tainted))
-
-
-def view_may_fail(scan: _Scan, inherited: State = State()) -> bool:
-    """Whether some ``.view``/``.view_as`` in the scanned code may be called on a non-contiguous tensor."""
+def view_may_fail(scan: _Scan, init: _Scan | None = None) -> bool:
+    """Whether some ``.view``/``.view_as`` in the scanned code may be called on a non-contiguous
+    tensor: whether a producer's result can flow to its receiver through the bindings, in any
+    order (loops). ``init``: for a method, its class's ``__init__``, whose bindings (``self.``
+    state among them) the method starts from."""
     if not scan.receivers:
         return False
-    state = flow(scan, inherited)
+    pairs = scan.pairs + init.pairs if init is not None else scan.pairs
+    values: dict[str, list[ast.AST]] = {}
+    for keys, value in pairs:
+        for key in keys:
+            values.setdefault(key, []).append(value)
+    callables = values.keys()  # what may hold an nn module: anything bound
+    seen: set[str] = set()
+
+    def reaches(keys: set[str]) -> bool:
+        stack = list(keys)
+        while stack:
+            key = stack.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            for value in values.get(key, ()):
+                reads, produces = _reads(value, callables)
+                if produces:
+                    return True
+                stack.extend(reads)
+        return False
+
     for receiver in scan.receivers:
-        reads, produces = _reads(receiver, state.bound)
-        if produces or not reads.isdisjoint(state.non_contiguous):
+        reads, produces = _reads(receiver, callables)
+        if produces or reaches(reads):
             return True
     return False
 
@@ -234,22 +243,21 @@ class _Selection:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.starts = [0]
-        """Offset of each line's first character (lines end at ``\\n``)."""
-        find = source.find
-        at = find("\n")
-        while at != -1:
-            self.starts.append(at + 1)
-            at = find("\n", at + 1)
-        self.starts.append(len(source) + 1)
+        self.lines = source.split("\n")
+        self.ends = list(accumulate(map(len, self.lines), initial=0))
+        """Characters before each line, newlines not counted."""
         self.cuts: dict[int, tuple[int, bool]] = {}
         """first 1-based line -> (last line, whether a ``pass`` stands in): lines libcst never sees."""
         self.too_deep = False
 
+    def start(self, line: int) -> int:
+        """Offset of the first character of 1-based ``line`` (one past the end for the last + 1)."""
+        return self.ends[line - 1] + line - 1
+
     def span(self, node: ast.AST) -> tuple[int, int]:
         """Offsets of the whole lines ``node`` spans (decorators included)."""
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])  # type: ignore[attr-defined]
-        return self.starts[first - 1], self.starts[node.end_lineno]  # type: ignore[attr-defined]
+        return self.start(first), self.start(node.end_lineno + 1)  # type: ignore[attr-defined]
 
     def has(self, node: ast.AST, *texts: str) -> bool:
         start, end = self.span(node)
@@ -260,14 +268,14 @@ class _Selection:
         self.too_deep = self.too_deep or scan.too_deep
         return scan
 
-    def relevant(self, node: ast.stmt, inherited: State = State()) -> _Scan | None:
+    def relevant(self, node: ast.stmt, init: _Scan | None = None, init_produces: bool = False) -> _Scan | None:
         """The scan of ``node`` if it can hold a finding, else None."""
         if self.has(node, "masked_fill"):
             return self.keep(node)
         if not self.has(node, ".view"):
             return None
         start, end = self.span(node)
-        if not inherited.non_contiguous and PRODUCER.search(self.source, start, end) is None:
+        if not init_produces and PRODUCER.search(self.source, start, end) is None:
             if self.source.find("[", start, end) == -1:
                 return None
             scan = _Scan(node)
@@ -275,7 +283,7 @@ class _Selection:
                 return None  # no producer at all: a cheap no before the data flow
         else:
             scan = _Scan(node)
-        if not view_may_fail(scan, inherited):
+        if not view_may_fail(scan, init):
             return None
         self.too_deep = self.too_deep or scan.too_deep
         return scan
@@ -327,13 +335,12 @@ class _Selection:
         methods = [s for s in node.body if isinstance(s, _FUNCTIONS)]
         init = next((m for m in methods if m.name == "__init__"), None)
         init_scan: _Scan | None = None
-        inherited = State()
+        init_produces = False
         if init is not None and any(self.has(m, ".view") for m in methods if m is not init):
             init_scan = _Scan(init)
-            state = flow(init_scan)
-            inherited = State(*(frozenset(k for k in keys if k.startswith("self.")) for keys in
-                                (state.bound, state.non_contiguous)))
-        needed = {m for m in methods if m is not init and self.relevant(m, inherited) is not None}
+            start, end = self.span(init)
+            init_produces = init_scan.apart or PRODUCER.search(self.source, start, end) is not None
+        needed = {m for m in methods if m is not init and self.relevant(m, init_scan, init_produces) is not None}
         self.filled = False
         for stmt in node.body:
             if stmt in needed:
@@ -352,12 +359,12 @@ class _Selection:
     def drop(self, stmt: ast.stmt) -> bool:
         """Replace the whole statement by ``pass``, if it has its lines to itself."""
         first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
-        start = self.source[self.starts[first - 1] : self.starts[first]].encode()
+        start = self.lines[first - 1].encode()
         if first == stmt.lineno and start[: stmt.col_offset].strip():
             return False  # `x = 1; y = 2`: shares its first line
         if first != stmt.lineno and not start.lstrip().startswith(b"@"):
             return False
-        end = self.source[self.starts[stmt.end_lineno - 1] : self.starts[stmt.end_lineno]].encode()  # type: ignore[operator]
+        end = self.lines[stmt.end_lineno - 1].encode()  # type: ignore[operator]
         rest = end[stmt.end_col_offset :].strip()  # type: ignore[misc]
         if rest and not rest.startswith(b"#"):
             return False
@@ -370,7 +377,7 @@ class _Selection:
         for header in [*node.decorator_list, node.args, *([node.returns] if node.returns else [])]:
             self.keep(header)
         first = node.body[0]
-        head = self.source[self.starts[first.lineno - 1] : self.starts[first.lineno]].encode()
+        head = self.lines[first.lineno - 1].encode()
         if head[: first.col_offset].strip():
             for stmt in node.body:  # `def f(): return x`: the body shares the header's line
                 self.keep(stmt)
@@ -423,7 +430,7 @@ def preselect(source: str, tree: ast.Module) -> Pruned | None:
     selection.module(tree)
     if selection.too_deep:
         return None
-    lines = source.split("\n")
+    lines = selection.lines
     out: list[str] = []
     origin: list[int] = []
     cuts = selection.cuts
