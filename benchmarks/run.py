@@ -34,14 +34,14 @@ def fetch(cache: Path) -> list[Path]:
     """The .py files of the three wheels, unzipped once into ``cache``."""
     cache.mkdir(parents=True, exist_ok=True)
     roots = []
-    for name, version in CORPORA.items():
-        root = cache / f"{name}-{version}"
+    for name, release in CORPORA.items():
+        root = cache / f"{name}-{release}"
         if not root.exists():
-            wheels = list(cache.glob(f"{name}-{version}-*.whl"))
+            wheels = list(cache.glob(f"{name}-{release}-*.whl"))
             if not wheels:
                 subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache),
-                                f"{name}=={version}"], check=True)
-                wheels = list(cache.glob(f"{name}-{version}-*.whl"))
+                                f"{name}=={release}"], check=True)
+                wheels = list(cache.glob(f"{name}-{release}-*.whl"))
             with zipfile.ZipFile(wheels[0]) as wheel:
                 wheel.extractall(root)
         roots.append(root)
@@ -96,10 +96,14 @@ class Runs:
 
 
 def measure(command: list[str], file_list: Path) -> tuple[float, float, float, str]:
-    """(CPU s of the process tree, wall s, peak RSS MB, stdout) of ``command`` + the files."""
+    """(CPU s of the process tree, wall s, peak RSS MB, stdout) of ``command`` + the files.
+
+    Runs outside the checkout: `python -m flake8` there would find this package's egg-info on
+    sys.path and load the plugin into the plain flake8 too."""
     files = file_list.read_text().split("\n")
     start = time.perf_counter()
-    proc = subprocess.Popen([*command, *files], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen([*command, *files], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            cwd=file_list.parent)
     assert proc.stdout is not None
     out = proc.stdout.read().decode(errors="replace")
     _, _, usage = os.wait4(proc.pid, 0)

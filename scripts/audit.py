@@ -15,16 +15,24 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import re
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from flake8_tensorview.checks import CHECKS, view_is_incompatible
+import libcst as cst
+
 from flake8_tensorview.dims import Dim, product
+from flake8_tensorview.layout import Tensor
+from flake8_tensorview.values import DimV, IntV
 from flake8_tensorview.linter import analyze, internal_errors
 from flake8_tensorview.preselect import might_match
 
+REORDER = re.compile(r"\.(?:transpose|permute|swapaxes|swapdims|movedim|moveaxis|t\(\)|T\b|mT\b)")
+"""Ops that reorder dims: a view within LOOKBACK lines after one is a transpose-then-view site."""
+LOOKBACK = 30
 PRIMES = [3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73]
 
 
@@ -38,6 +46,9 @@ class Silent:
     target: list[int]
     runs: bool
     code: str
+    replay: str = ""
+    """The chain on the view's line re-run by torch from its root: runs / RAISES / ..."""
+    chain: str = ""
 
 
 @dataclass
@@ -46,12 +57,21 @@ class FileAudit:
     findings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     silent: list[Silent] = field(default_factory=list)
+    """Unflagged views on a known layout: non-contiguous, or contiguous shortly after a reorder."""
     unreadable_targets: int = 0
     syntax_error: bool = False
 
 
 def instantiate(shape: tuple[Dim, ...], strides: tuple[Dim, ...], target: tuple[Dim, ...]):  # type: ignore[no-untyped-def]
     """Integer shape, strides and target at generic sizes, or None when the sizes cannot be tied."""
+    values = instantiate_values(shape, strides, target)
+    if values is None:
+        return None
+    return ([value(d, values) for d in shape], [value(d, values) for d in strides], [value(d, values) for d in target])
+
+
+def instantiate_values(shape: tuple[Dim, ...], strides: tuple[Dim, ...], target: tuple[Dim, ...]) -> dict[str, int] | None:
+    """A prime >= 3 for every unknown size, tied by the element count where the target names new ones."""
     atoms = sorted({a for d in (*shape, *strides, *target) for a in d.atoms()})
     if len(atoms) > len(PRIMES):
         return None
@@ -68,7 +88,7 @@ def instantiate(shape: tuple[Dim, ...], strides: tuple[Dim, ...], target: tuple[
         if rest < 2 or value(product(target), values) % value(product(shape), values):
             return None
         values[alone[0]] = rest
-    return ([value(d, values) for d in shape], [value(d, values) for d in strides], [value(d, values) for d in target])
+    return values
 
 
 def value(d: Dim, values: dict[str, int]) -> int:
@@ -76,6 +96,112 @@ def value(d: Dim, values: dict[str, int]) -> int:
     for name, power in d.powers:
         out *= values[name] ** power
     return out
+
+
+class _Calls(cst.CSTVisitor):
+    """The ``Call`` node of every ``.view``: ViewSite keeps only its attribute."""
+
+    def __init__(self) -> None:
+        self.of: dict[int, cst.Call] = {}
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.of[id(node.func)] = node
+
+
+class _Bind(cst.CSTTransformer):
+    """The receiver chain with its root renamed and its size arguments made literal."""
+
+    def __init__(self, root: cst.CSTNode, sizes: dict[int, int]) -> None:
+        self.root, self.sizes = root, sizes
+
+    def on_leave(self, original, updated):  # type: ignore[no-untyped-def]
+        if original is self.root:
+            return cst.Name("root")
+        if id(original) in self.sizes:
+            return cst.Integer(str(self.sizes[id(original)]))
+        return updated
+
+
+def replay(walker, site, call: cst.Call, values: dict[str, int]) -> tuple[str, str] | None:  # type: ignore[no-untyped-def]
+    """Run the receiver chain of the view's own line with torch, from its root tensor (the walker's
+    layout there: sizes as primes), then the view itself. (verdict, chain text) or None."""
+    import torch
+
+    root = site.attr.value
+    while True:  # down the chain: x.permute(...).contiguous() -> x
+        if isinstance(root, cst.Call) and isinstance(root.func, cst.Attribute):
+            root = root.func.value
+        elif isinstance(root, (cst.Attribute, cst.Subscript)) and not isinstance(walker.facts.get(id(root)), Tensor):
+            root = root.value
+        else:
+            break
+    fact = walker.facts.get(id(root))
+    if not isinstance(fact, Tensor) or fact.shape is None or fact.strides is None:
+        return None
+    sizes: dict[int, int] = {}
+    for node in _names_and_numbers(site.attr.value, root):
+        value = walker.facts.get(id(node))
+        if isinstance(value, IntV):
+            sizes[id(node)] = value.value
+        elif isinstance(value, DimV) and value.dim.atoms() <= values.keys():
+            sizes[id(node)] = _value(value.dim, values)
+        elif not isinstance(value, Tensor):
+            return None
+    atoms = {a for d in (*fact.shape, *fact.strides) for a in d.atoms()}
+    if not atoms <= values.keys():
+        return None
+    shape = [_value(d, values) for d in fact.shape]
+    strides = [_value(d, values) for d in fact.strides]
+    base = torch.arange(1 + sum((n - 1) * st for n, st in zip(shape, strides)), dtype=torch.float32)
+    chain = site.attr.value.visit(_Bind(root, sizes))
+    text = cst.Module([]).code_for_node(chain)
+    target = [_value(d, values) for d in site.target]
+    try:
+        receiver = eval(text, {"torch": torch, "root": base.as_strided(shape, strides)})
+        receiver.view(target)
+    except RuntimeError as exc:
+        return ("RAISES" if "view size is not compatible" in str(exc) else "does not replay"), text
+    except Exception:  # names the walker did not bind: no replay
+        return None
+    return "runs", text
+
+
+def _names_and_numbers(node: cst.CSTNode, root: cst.CSTNode) -> list[cst.CSTNode]:
+    """Names and dotted attributes used as arguments in the chain above ``root``."""
+    found: list[cst.CSTNode] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current is root:
+            continue
+        if isinstance(current, cst.Call):
+            stack.append(current.func)
+            stack.extend(arg.value for arg in current.args)
+        elif isinstance(current, cst.Attribute):
+            if isinstance(current.value, (cst.Call, cst.Subscript)) or current.value is root:
+                stack.append(current.value)
+            else:
+                found.append(current)
+        elif isinstance(current, cst.Subscript):
+            stack.append(current.value)
+            for element in current.slice:
+                if isinstance(element.slice, cst.Index):
+                    stack.append(element.slice.value)
+                elif isinstance(element.slice, cst.Slice):
+                    stack.extend(p for p in (element.slice.lower, element.slice.upper, element.slice.step) if p)
+        elif isinstance(current, cst.Name) and current.value not in ("None", "True", "False"):
+            found.append(current)
+        elif isinstance(current, (cst.Tuple, cst.List)):
+            stack.extend(e.value for e in current.elements)
+        elif isinstance(current, cst.UnaryOperation):
+            stack.append(current.expression)
+        elif isinstance(current, cst.BinaryOperation):
+            stack.extend((current.left, current.right))
+    return found
+
+
+def _value(d: Dim, values: dict[str, int]) -> int:
+    return value(d, values)
 
 
 def runs_in_torch(shape: list[int], strides: list[int], target: list[int]) -> bool:
@@ -109,20 +235,26 @@ def audit(path: str) -> FileAudit:
         result.findings += [f"{path}:{d.line}:{d.col + 1}: {d.text}" for d in check(walker, positions)]
     result.errors += [f"{path}:{d.line}: {d.text}" for d in internal_errors(walker, positions)]
     lines = source.splitlines()
+    calls = _Calls()
+    walker.module.visit(calls)
     for site in walker.views.values():
         t = site.tensor
-        if t.shape is None or t.strides is None or t.contiguous or view_is_incompatible(site):
-            continue
-        if site.target is None:
-            result.unreadable_targets += 1
-            continue
-        sizes = instantiate(t.shape, t.strides, site.target)
-        if sizes is None:
-            result.unreadable_targets += 1
+        if t.shape is None or t.strides is None or view_is_incompatible(site):
             continue
         line = positions.at(site.attr.dot, site.attr).start.line
-        op = walker.describe(t.origin)[0] if t.origin is not None else "?"
-        result.silent.append(Silent(path, line, op, *sizes, runs_in_torch(*sizes), lines[line - 1].strip()))
+        before = "\n".join(lines[max(0, line - LOOKBACK) : line])
+        if t.contiguous and not REORDER.search(before):
+            continue  # not a transpose/permute-then-view site
+        if site.target is None or (sizes := instantiate(t.shape, t.strides, site.target)) is None:
+            result.unreadable_targets += 1
+            continue
+        op = walker.describe(t.origin)[0] if t.origin is not None and not t.contiguous else "contiguous"
+        silent = Silent(path, line, op, *sizes, runs_in_torch(*sizes), lines[line - 1].strip())
+        values = instantiate_values(t.shape, t.strides, site.target)
+        again = replay(walker, site, calls.of[id(site.attr)], values) if values is not None else None
+        if again is not None:
+            silent.replay, silent.chain = again
+        result.silent.append(silent)
     return result
 
 
@@ -145,14 +277,22 @@ def main() -> int:
                             "silent": [asdict(s) for s in silent],
                             "syntax_errors": sum(r.syntax_error for r in results),
                             "unreadable_targets": sum(r.unreadable_targets for r in results)}
+            apart = [s for s in silent if s.op != "contiguous"]
             print(f"{name}: {len(files)} files, {len(findings)} findings, {len(errors)} internal errors, "
-                  f"{sum(r.syntax_error for r in results)} not Python 3; silent non-contiguous views: "
-                  f"{len(silent)} checked with torch ({sum(not s.runs for s in silent)} raise), "
-                  f"{report[name]['unreadable_targets']} with sizes that cannot be tied")
+                  f"{sum(r.syntax_error for r in results)} not Python 3; silent transpose-then-view sites "
+                  f"checked with torch: {len(silent)} ({len(apart)} on a non-contiguous tensor), "
+                  f"{sum(not s.runs for s in silent)} raise; {report[name]['unreadable_targets']} with sizes "
+                  f"that cannot be tied")
             for line in findings + errors:
                 print("  " + line)
+            replayed = [s for s in silent if s.replay]
+            print(f"  chains on the view's line re-run by torch from their root: {len(replayed)} "
+                  f"({sum(bool(REORDER.search(s.chain)) for s in replayed)} with the reorder op in the chain), "
+                  f"{sum(s.replay == 'RAISES' for s in replayed)} raise, "
+                  f"{sum(s.replay == 'does not replay' for s in replayed)} do not replay")
             for s in silent:
-                print(f"  silent {'runs' if s.runs else 'RAISES'}: {s.path}:{s.line}: after {s.op}: {s.code}")
+                print(f"  silent {'runs' if s.runs else 'RAISES'}: {s.path}:{s.line}: after {s.op}: {s.code}"
+                      + (f"  [replay {s.replay}: {s.chain}]" if s.replay else ""))
             sys.stdout.flush()
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
