@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -95,20 +96,33 @@ class Runs:
         return statistics.median(getattr(self, values))
 
 
+PEAK = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execvp(sys.argv[1], sys.argv[1:])\n"
+    "_, _, usage = os.wait4(pid, 0)\n"
+    "print(usage.ru_maxrss, file=sys.stderr)\n"
+)
+"""A small parent for each command: a child forked from this script would start with its memory."""
+
+
 def measure(command: list[str], file_list: Path) -> tuple[float, float, float, str]:
     """(CPU s of the process tree, wall s, peak RSS MB, stdout) of ``command`` + the files.
 
     Runs outside the checkout: `python -m flake8` there would find this package's egg-info on
     sys.path and load the plugin into the plain flake8 too."""
     files = file_list.read_text().split("\n")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen([*command, *files], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            cwd=file_list.parent)
-    assert proc.stdout is not None
-    out = proc.stdout.read().decode(errors="replace")
-    _, _, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.Popen([sys.executable, "-c", PEAK, *command, *files], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=file_list.parent)
+    out, err = proc.communicate()
     wall = time.perf_counter() - start
-    return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, out
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    peak_kb = float(err.decode().strip().splitlines()[-1])
+    return cpu, wall, peak_kb / 1024, out.decode(errors="replace")
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import __version__
-from .linter import lint_source
+from .preselect import might_match
 
 
 class TensorViewChecker:
@@ -23,7 +23,11 @@ class TensorViewChecker:
     def run(self) -> Iterator[tuple[int, int, str, type[Any]]]:
         # flake8 hands over the (possibly unsaved) text: never re-read the file
         source = "".join(self.lines)
+        if not might_match(source):
+            return  # most files: one substring search, and libcst is never imported
         try:
+            from .linter import lint_source  # libcst takes ~0.5 s to import: only candidates pay it
+
             diagnostics = lint_source(source, self.tree)
         except Exception as exc:  # never take flake8 down with us
             print(f"flake8-tensorview: internal error in {self.filename}: {exc!r}", file=sys.stderr)

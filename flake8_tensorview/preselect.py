@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import ast
 import re
-from itertools import accumulate
 from dataclasses import dataclass
+from itertools import accumulate
 
 from .ops import OPS, PRODUCERS
 

@@ -150,7 +150,7 @@ def test_the_plugin_never_raises(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     def explode(source, tree=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr("flake8_tensorview.plugin.lint_source", explode)
+    monkeypatch.setattr("flake8_tensorview.linter.lint_source", explode)
     lines = BUG.splitlines(keepends=True)
     assert list(TensorViewChecker(ast.parse(BUG), lines, "model.py").run()) == []
     assert "model.py" in capsys.readouterr().err
