@@ -140,22 +140,22 @@ def replay(walker, site, call: cst.Call, values: dict[str, int]) -> tuple[str, s
         return None
     sizes: dict[int, int] = {}
     for node in _names_and_numbers(site.attr.value, root):
-        value = walker.facts.get(id(node))
-        if isinstance(value, IntV):
-            sizes[id(node)] = value.value
-        elif isinstance(value, DimV) and value.dim.atoms() <= values.keys():
-            sizes[id(node)] = _value(value.dim, values)
-        elif not isinstance(value, Tensor):
+        known = walker.facts.get(id(node))
+        if isinstance(known, IntV):
+            sizes[id(node)] = known.value
+        elif isinstance(known, DimV) and known.dim.atoms() <= values.keys():
+            sizes[id(node)] = value(known.dim, values)
+        elif not isinstance(known, Tensor):
             return None
     atoms = {a for d in (*fact.shape, *fact.strides) for a in d.atoms()}
     if not atoms <= values.keys():
         return None
-    shape = [_value(d, values) for d in fact.shape]
-    strides = [_value(d, values) for d in fact.strides]
+    shape = [value(d, values) for d in fact.shape]
+    strides = [value(d, values) for d in fact.strides]
     base = torch.arange(1 + sum((n - 1) * st for n, st in zip(shape, strides)), dtype=torch.float32)
     chain = site.attr.value.visit(_Bind(root, sizes))
     text = cst.Module([]).code_for_node(chain)
-    target = [_value(d, values) for d in site.target]
+    target = [value(d, values) for d in site.target]
     try:
         receiver = eval(text, {"torch": torch, "root": base.as_strided(shape, strides)})
         receiver.view(target)
@@ -198,10 +198,6 @@ def _names_and_numbers(node: cst.CSTNode, root: cst.CSTNode) -> list[cst.CSTNode
         elif isinstance(current, cst.BinaryOperation):
             stack.extend((current.left, current.right))
     return found
-
-
-def _value(d: Dim, values: dict[str, int]) -> int:
-    return value(d, values)
 
 
 def runs_in_torch(shape: list[int], strides: list[int], target: list[int]) -> bool:
