@@ -1,18 +1,20 @@
 """Which functions of a file can hold a finding, decided on the ``ast`` tree flake8 already built,
 before libcst parses anything.
 
-libcst gets the file with the bodies of all other functions replaced by ``pass``, on the same
-lines, so every position stays exact and only what can matter is parsed and walked. The walker
-gives each function a fresh environment (methods also get ``__init__``'s ``self.`` state) and
-module-level code its own, so a stubbed body cannot change what is found elsewhere:
+libcst gets only those functions (and the ``__init__`` their methods start from): the other
+statements are cut, a ``pass`` standing in where a block needs one, blank and comment lines go too,
+and :class:`Pruned` maps each parsed line back to the file's. The walker gives each function a
+fresh environment (methods also get ``__init__``'s ``self.`` state) and module-level code its own,
+so what is cut cannot change what is found elsewhere:
 
 - TV201 needs ``masked_fill`` in the function.
-- TV101 needs a ``.view`` and a non-contiguous tensor, and only the layout producers of the op
-  table (``ops.PRODUCERS``) or basic slicing make one, in the function itself or, for a method,
-  in its class's ``__init__``.
+- TV101 needs a ``.view`` whose receiver a non-contiguous tensor can reach, and only the layout
+  producers of the op table (``ops.PRODUCERS``) or basic slicing make one, in the function itself
+  or, for a method, in its class's ``__init__``.
 
-``tests/test_preselect.py`` checks that the stubbed file gives the same findings as the whole one
-on the fixtures, on generated programs and on real model code.
+``tests/test_preselect.py`` checks that the preselected file gives the same findings as the whole
+one on the fixtures and on constructed cases, and that no op outside ``PRODUCERS`` makes a
+contiguous tensor non-contiguous; ``scripts/preselect_check.py`` does the comparison on real code.
 """
 
 from __future__ import annotations
