@@ -32,8 +32,8 @@ FUNCTIONAL = {"F", "torch.nn.functional", "nn.functional", "functional"}
 NN = {"nn", "torch.nn"}
 TENSOR_CLASS = {"Tensor", "torch.Tensor"}
 STAR = Opaque("*")
-NEVER_TENSORS = {"self", "cls", STAR.key}
 """A ``*args`` whose length is unknown: size lists containing it cannot be read."""
+NEVER_TENSORS = {"self", "cls", STAR.key}
 
 MAX_LOOP_PASSES = 3
 STATEMENT_BUDGET = 200_000
@@ -118,11 +118,14 @@ def dotted(node: cst.BaseExpression) -> str | None:
 def _plain(node: cst.BaseExpression) -> bool:
     """A dotted name written without parentheses or spaces: its code is its dotted key."""
     while isinstance(node, cst.Attribute):
-        if node.lpar or not isinstance(node.dot.whitespace_before, cst.SimpleWhitespace) or node.dot.whitespace_before.value \
-                or not isinstance(node.dot.whitespace_after, cst.SimpleWhitespace) or node.dot.whitespace_after.value:
+        if node.lpar or not all(_no_space(ws) for ws in (node.dot.whitespace_before, node.dot.whitespace_after)):
             return False
         node = node.value
     return isinstance(node, cst.Name) and not node.lpar
+
+
+def _no_space(ws: cst.BaseParenthesizableWhitespace) -> bool:
+    return isinstance(ws, cst.SimpleWhitespace) and not ws.value
 
 
 class LazyTexts(Sequence[str]):

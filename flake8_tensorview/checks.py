@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import libcst as cst
 from libcst.metadata import CodeRange

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
@@ -21,7 +21,7 @@ def parse(source: str) -> cst.Module | None:
         return None
 
 
-class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
+class LazyPositions:
     """Node positions in the original source, computed on first use and only for the top-level
     statement that holds the node: a file without findings never pays for them, a big file pays
     for a few statements.
@@ -76,15 +76,6 @@ class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
             wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
             self._whole = wrapper.resolve(PositionProvider)
         return self._whole
-
-    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
-        return self.at(node)
-
-    def __iter__(self) -> Iterator[cst.CSTNode]:
-        return iter(self._resolve())
-
-    def __len__(self) -> int:
-        return len(self._resolve())
 
 
 def _first_lines(module: cst.Module, tops: list[int]) -> list[int | None]:

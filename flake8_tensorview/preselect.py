@@ -35,6 +35,7 @@ PRODUCER = re.compile(r"\b(?:" + "|".join(_NAMES) + r")\b" r"|\.(?:" + "|".join(
 """Text of the producer ops: a function needs one of them, or :func:`slices_apart`, to make a
 tensor non-contiguous."""
 
+
 def slices_apart(node: ast.AST) -> bool:
     """Whether ``node`` indexes anything in a way that can leave a contiguous tensor non-contiguous."""
     return any(isinstance(sub, ast.Subscript) and _apart(sub) for sub in ast.walk(node))
