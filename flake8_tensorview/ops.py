@@ -730,6 +730,12 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     _op("squeeze", squeeze, {M, T}, "x[:, :1].squeeze(1)", "c[:, :, :1].squeeze()"),
 )
 
+DENSE_EFFECTS: tuple[Callable[[Tensor, Args], Value], ...] = (fresh, matmul, linear, cat, topk, create, full, arange)
+"""Effects whose result is a new dense tensor (or unknown) whatever the operand's layout: what
+flows into these ops cannot reach a ``.view`` through them (``preselect`` relies on this;
+``tests/test_preselect.py`` checks every example on non-contiguous operands)."""
+DENSE: frozenset[str] = frozenset(name for op in OPS if op.effect in DENSE_EFFECTS for name in op.names)
+
 MODULE_EFFECTS: dict[str, Callable[[Tensor, Args], Value]] = {
     "dropout": convert,
     "fresh": fresh,

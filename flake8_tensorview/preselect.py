@@ -23,8 +23,9 @@ import ast
 import re
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Any
 
-from .ops import OPS, PRODUCERS
+from .ops import DENSE, OPS, PRODUCERS
 
 TRIGGERS = (".view", "masked_fill")
 """Text every finding needs; files without any of these cost one substring search."""
@@ -64,8 +65,9 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str]) -> tuple[set[str
     """The names and dotted chains whose tensors can flow into the value of ``node`` (``self.k.T``
     reads ``self``, ``self.k``), and whether a producer's result can.
 
-    As in the walker, only op-table calls pass their operands on, and calls of what may hold an
-    ``nn`` module (a key in ``callables``) their arguments; any other call gives an unknown value.
+    As in the walker, only op-table calls pass their operands on (not those whose result is always
+    dense, ``ops.DENSE``), and calls of what may hold an ``nn`` module (a key in ``callables``) their
+    arguments; any other call gives an unknown value.
     """
     keys: set[str] = set()
     produces = False
@@ -75,6 +77,8 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str]) -> tuple[set[str
         if isinstance(sub, ast.Call):
             func = sub.func
             if isinstance(func, ast.Attribute) and func.attr in _OP_NAMES:
+                if func.attr in DENSE and _dotted(func) not in callables:
+                    continue  # a new dense tensor, whatever went in
                 stack.append(func)
             elif _dotted(func) not in callables:
                 continue
@@ -119,48 +123,52 @@ def _bound(target: ast.AST) -> set[str]:
 
 
 class _Scan:
-    """One pass over a subtree: its depth, its bindings and its ``.view`` receivers."""
+    """One pass over a subtree: its depth, its bindings, its ``.view`` receivers and its loops."""
 
-    __slots__ = ("too_deep", "pairs", "receivers", "apart")
+    __slots__ = ("too_deep", "pairs", "receivers", "apart", "loops")
 
     def __init__(self, root: ast.AST) -> None:
         self.too_deep = False
-        self.pairs: list[tuple[set[str], ast.AST]] = []
-        """(keys bound, value) of every binding form, ``self.register_buffer`` included."""
+        self.pairs: list[tuple[set[str], ast.AST, Position]] = []
+        """(keys bound, value, where the binding takes effect) of every binding form,
+        ``self.register_buffer`` included."""
         self.receivers: list[ast.AST] = []
         self.apart = False
-        pairs, receivers = self.pairs, self.receivers
-        level: list[object] = [root]
+        self.loops: list[tuple[Position, Position]] = []
+        """Spans of the loops and comprehensions: a binding in one reaches all of it."""
+        pairs, receivers, loops = self.pairs, self.receivers, self.loops
+        level: list[Any] = [root]
         depth = 0
         while level:  # level by level: the depth comes for free
             if depth > MAX_DEPTH:
                 self.too_deep = True
                 return
-            below: list[object] = []
+            below: list[Any] = []
             for node in level:
                 kind = type(node)
                 if kind in _LEAVES or not isinstance(node, ast.AST):
                     continue
                 if kind is ast.Call:
-                    func = node.func  # type: ignore[attr-defined]
+                    func = node.func
                     if type(func) is ast.Attribute:
                         if func.attr in ("view", "view_as"):
                             receivers.append(func.value)
-                        elif (func.attr == "register_buffer" and len(node.args) >= 2  # type: ignore[attr-defined]
-                              and type(node.args[0]) is ast.Constant and type(node.args[0].value) is str):  # type: ignore[attr-defined]
-                            pairs.append(({"self." + node.args[0].value}, node.args[1]))  # type: ignore[attr-defined]
+                        elif func.attr == "register_buffer" and (buffer := _buffer_name(node)):
+                            pairs.append(({"self." + buffer}, node.args[1], _end(node)))
                 elif kind is ast.Subscript:
                     if not self.apart:
-                        self.apart = _apart(node)  # type: ignore[arg-type]
+                        self.apart = _apart(node)
                 elif kind is ast.Assign:
-                    pairs.extend((_bound(target), node.value) for target in node.targets)  # type: ignore[attr-defined]
+                    pairs.extend((_bound(target), node.value, _end(node)) for target in node.targets)
                 elif kind in _TARGETED:
-                    if node.value is not None:  # type: ignore[attr-defined]
-                        pairs.append((_bound(node.target), node.value))  # type: ignore[attr-defined]
+                    if node.value is not None:
+                        pairs.append((_bound(node.target), node.value, _end(node)))
                 elif kind in _LOOPS:
-                    pairs.append((_bound(node.target), node.iter))  # type: ignore[attr-defined]
-                elif kind is ast.withitem and node.optional_vars is not None:  # type: ignore[attr-defined]
-                    pairs.append((_bound(node.optional_vars), node.context_expr))  # type: ignore[attr-defined]
+                    pairs.append((_bound(node.target), node.iter, _end(node.target)))
+                elif kind is ast.withitem and node.optional_vars is not None:
+                    pairs.append((_bound(node.optional_vars), node.context_expr, _end(node.optional_vars)))
+                if kind in _SPANS:
+                    loops.append((_start(node), _end(node)))
                 for name in node._fields:
                     child = getattr(node, name, None)
                     if type(child) is list:
@@ -171,45 +179,92 @@ class _Scan:
             depth += 1
 
 
+Position = tuple[int, int]
+"""(line, column) in the file, to order a binding before or after a read."""
+_BEFORE_ALL: Position = (0, -1)
+"""Where ``__init__``'s bindings take effect for its class's other methods."""
+
+
+def _start(node: ast.AST) -> Position:
+    return node.lineno, node.col_offset  # type: ignore[attr-defined]
+
+
+def _end(node: ast.AST) -> Position:
+    return node.end_lineno, node.end_col_offset  # type: ignore[attr-defined]
+
+
 _LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.alias, str, int, float, bytes,
                      type(None), bool, complex, type(...)})
 _TARGETED = (ast.AugAssign, ast.AnnAssign, ast.NamedExpr)
 _LOOPS = (ast.For, ast.AsyncFor, ast.comprehension)
+_SPANS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+"""Loops and comprehensions: a binding anywhere in one can feed a read anywhere in it."""
+
+
+def _buffer_name(call: ast.Call) -> str | None:
+    """``"k"`` of ``self.register_buffer("k", value)``."""
+    if len(call.args) >= 2 and type(call.args[0]) is ast.Constant and type(call.args[0].value) is str:
+        return call.args[0].value
+    return None
+
+
+class _Bindings:
+    """The bindings of one function by key, with its loops."""
+
+    __slots__ = ("values", "loops")
+
+    def __init__(self, scan: _Scan) -> None:
+        self.values: dict[str, list[tuple[ast.AST, Position, _Bindings]]] = {}
+        """key -> (value, where it takes effect, the function whose bindings its reads see)."""
+        self.loops = scan.loops
+        for keys, value, at in scan.pairs:
+            for key in keys:
+                self.values.setdefault(key, []).append((value, at, self))
+
+    def reach(self, at: Position, read: Position) -> bool:
+        """Whether a binding taking effect at ``at`` can be seen by a read at ``read``."""
+        return at <= read or any(start <= read and at <= end for start, end in self.loops)
 
 
 def view_may_fail(scan: _Scan, init: _Scan | None = None) -> bool:
     """Whether some ``.view``/``.view_as`` in the scanned code may be called on a non-contiguous
-    tensor: whether a producer's result can flow to its receiver through the bindings, in any
-    order (loops). ``init``: for a method, its class's ``__init__``, whose bindings (``self.``
-    state among them) the method starts from."""
+    tensor: whether a producer's result can flow to its receiver through bindings that take effect
+    before the read, or anywhere in a loop around both. ``init``: for a method, its class's
+    ``__init__``, whose ``self.`` state the method starts from (as the walker seeds it)."""
     if not scan.receivers:
         return False
-    pairs = scan.pairs + init.pairs if init is not None else scan.pairs
-    values: dict[str, list[ast.AST]] = {}
-    for keys, value in pairs:
-        for key in keys:
-            values.setdefault(key, []).append(value)
-    callables = values.keys()  # what may hold an nn module: anything bound
-    seen: set[str] = set()
-
-    def reaches(keys: set[str]) -> bool:
-        stack = list(keys)
-        while stack:
-            key = stack.pop()
-            if key in seen:
-                continue
-            seen.add(key)
-            for value in values.get(key, ()):
-                reads, produces = _reads(value, callables)
-                if produces:
-                    return True
-                stack.extend(reads)
-        return False
-
+    method = _Bindings(scan)
+    callables: set[str] = set(method.values)  # what may hold an nn module: anything bound
+    if init is not None:
+        before = _Bindings(init)
+        callables.update(before.values)
+        for key, bindings in before.values.items():
+            if key.startswith("self."):  # seen from the start of the method, as if bound first
+                seeded = [(value, _BEFORE_ALL, owner) for value, _, owner in bindings]
+                method.values.setdefault(key, []).extend(seeded)
+    read_by: dict[int, tuple[set[str], bool]] = {}
+    seen: set[tuple[str, Position, int]] = set()
     for receiver in scan.receivers:
         reads, produces = _reads(receiver, callables)
-        if produces or reaches(reads):
+        if produces:
             return True
+        start = _start(receiver)
+        stack = [(key, start, method) for key in reads]
+        while stack:
+            key, read, scope = stack.pop()
+            if (key, read, id(scope)) in seen:
+                continue
+            seen.add((key, read, id(scope)))
+            for value, at, owner in scope.values.get(key, ()):
+                if not scope.reach(at, read):
+                    continue  # bound after the read, and no loop brings it round
+                if id(value) not in read_by:
+                    read_by[id(value)] = _reads(value, callables)
+                value_reads, produces = read_by[id(value)]
+                if produces:
+                    return True
+                value_start = _start(value)
+                stack.extend((k, value_start, owner) for k in value_reads)
     return False
 
 

@@ -9,11 +9,14 @@ import ast
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from conftest import FIXTURES
+from flow_gen import flows
 from flake8_tensorview import ops
 from flake8_tensorview.layout import Tensor
 from flake8_tensorview.linter import analyze, lint_source
+from flake8_tensorview.values import TupleV
 from flake8_tensorview.preselect import PRODUCER, Pruned, preselect, slices_apart
 from test_ops import INPUTS
 
@@ -171,6 +174,85 @@ def test_deep_nesting_is_refused_only_where_libcst_would_see_it() -> None:
     assert preselect(stubbed, ast.parse(stubbed)) is not None
     kept = f"def g(x):\n    y = {deep}\n    return x.transpose(0, 1).view(-1)\n"
     assert preselect(kept, ast.parse(kept)) is None
+
+
+# ---- the order of bindings: a binding after the read (and outside any loop around both) cannot feed it
+
+FLOWS_FOUND: list[int] = []
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flows())
+def test_generated_flows_give_the_same_findings_preselected(source: str) -> None:
+    fast, whole = both(source)
+    assert fast == whole
+    FLOWS_FOUND.append(len(whole))
+
+
+def test_generated_flows_have_findings_to_lose() -> None:
+    """Otherwise the test above compares two empty lists."""
+    if not FLOWS_FOUND:
+        pytest.skip("runs after test_generated_flows_give_the_same_findings_preselected")
+    assert sum(FLOWS_FOUND) >= 30 and sum(1 for n in FLOWS_FOUND if n == 0) >= 30
+
+
+ORDERED = """\
+import torch
+
+
+def rebound_after_the_view(h):
+    x = h.view(2, 3, 4).transpose(1, 2)
+    return x
+
+
+def transposed_after_the_view():
+    x = torch.randn(2, 3, 4)
+    y = x.view(-1)
+    x = x.transpose(0, 1)
+    return y
+
+
+def made_dense_before_the_view(x):
+    return x.permute(0, 2, 1).contiguous().view(-1)
+
+
+def loop_brings_it_round(flag):
+    x = torch.randn(2, 3, 4)
+    while flag:
+        y = x.view(-1)
+        x = x.transpose(0, 1)
+    return y
+
+
+def transposed_before_the_view():
+    x = torch.randn(2, 3, 4).transpose(0, 1)
+    return x.view(-1)  # finding
+"""
+
+
+def kept_functions(pruned: Pruned) -> set[str]:
+    """Functions whose body libcst still sees (a cut one is a lone ``pass``)."""
+    return {f.name for f in ast.walk(ast.parse(pruned.text)) if isinstance(f, ast.FunctionDef)
+            and not (len(f.body) == 1 and isinstance(f.body[0], ast.Pass))}
+
+
+def test_bindings_after_the_view_or_dense_results_do_not_keep_a_function() -> None:
+    pruned = preselect(ORDERED, ast.parse(ORDERED))
+    assert pruned is not None
+    assert kept_functions(pruned) == {"loop_brings_it_round", "transposed_before_the_view"}
+    fast, whole = both(ORDERED)
+    assert fast == whole and [line for line, _, _ in whole] == [ORDERED.splitlines().index("    return x.view(-1)  # finding") + 1]
+
+
+@pytest.mark.parametrize("example", [e.lstrip("?") for op in ops.OPS if op.effect in ops.DENSE_EFFECTS
+                                     for e in op.examples])
+def test_dense_ops_give_no_non_contiguous_tensor_whatever_goes_in(example: str) -> None:
+    """``ops.DENSE``: preselect does not follow what flows into these calls."""
+    result = analyze(INPUTS + f"y = {example}\n", whole=True)
+    assert result is not None
+    y = result[0].module_env.vars["y"]
+    items = y.items if isinstance(y, TupleV) else (y,)
+    assert all(not isinstance(v, Tensor) or v.contiguous for v in items)
 
 
 # ---- the soundness premise: only producers and slicing make a contiguous tensor non-contiguous --
