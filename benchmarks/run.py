@@ -4,8 +4,9 @@
     python benchmarks/run.py --sizes 10 --repeat 1 # a quick look
 
 Fetches transformers 5.23.0, timm 1.0.31 and diffusers 0.42.1 with `pip download --no-deps` into
-`.corpora/` (git-ignored), installs ruff and TorchFix 0.7.0 into their own venvs there (TorchFix
-pins an older libcst), then runs every command interleaved, `--repeat` times, and prints medians
+`.corpora/` (git-ignored), makes venvs there for plain flake8, for the same flake8 with this checkout
+installed (afresh, not editable, on every run), for ruff and for TorchFix 0.7.0 (it pins an older
+libcst), then runs every command interleaved, `--repeat` times, and prints medians
 of CPU seconds (user + sys of the whole process tree), wall seconds, files/s and peak memory, and
 the ratio of each pair. Absolute times on a shared machine are noise; the ratios are the result.
 """
@@ -49,18 +50,29 @@ def fetch(cache: Path) -> list[Path]:
     return sorted(p for root in roots for p in root.rglob("*.py"))
 
 
-def tool_venv(cache: Path, name: str, requirement: str) -> Path | None:
-    """A venv with ``requirement``; None (and a note) when it cannot be installed."""
+def tool_venv(cache: Path, name: str, *requirements: str) -> Path | None:
+    """A venv with ``requirements``; None (and a note) when they cannot be installed."""
     venv = cache / ".venvs" / name
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        done = subprocess.run([str(python), "-m", "pip", "install", "-q", requirement], check=False)
+        done = subprocess.run([str(python), "-m", "pip", "install", "-q", *requirements], check=False)
         if done.returncode != 0:
-            print(f"note: could not install {requirement}; its rows are left out", file=sys.stderr)
+            print(f"note: could not install {' '.join(requirements)}; its rows are left out", file=sys.stderr)
             python.unlink()
             return None
     return venv / "bin"
+
+
+def ours_venv(cache: Path) -> Path:
+    """The baseline's flake8 plus this checkout, installed afresh (not editable) on every run:
+    the plugin rows differ from the baseline by the plugin and nothing else."""
+    bin_dir = tool_venv(cache, "flake8-tensorview", f"flake8=={version('flake8')}", f"libcst=={version('libcst')}")
+    if bin_dir is None:
+        raise SystemExit("could not install flake8 and libcst for this checkout")
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
+                    str(ROOT)], check=True)
+    return bin_dir
 
 
 def sample(files: list[Path], percent: int) -> list[Path]:
@@ -107,6 +119,19 @@ PEAK = (
 """A small parent for each command: a child forked from this script would start with its memory."""
 
 
+def schedule(names: list[str], pairs: list[tuple[str, str, str]], r: int) -> list[str]:
+    """Repeat ``r``'s order: the two sides of a ratio run back to back, so that a slow spell on a
+    shared machine falls on both; which side goes first alternates, and the pairs rotate."""
+    blocks: list[list[str]] = []
+    for a, b, _ in pairs:
+        block = [n for n in (a, b) if n in names and not any(n in done for done in blocks)]
+        if block:
+            blocks.append(block[::-1] if r % 2 else block)
+    blocks += [[n] for n in names if not any(n in done for done in blocks)]
+    blocks = blocks[r % len(blocks):] + blocks[: r % len(blocks)]
+    return [n for block in blocks for n in block]
+
+
 def measure(command: list[str], file_list: Path) -> tuple[float, float, float, str]:
     """(CPU s of the process tree, wall s, peak RSS MB, stdout) of ``command`` + the files.
 
@@ -137,7 +162,7 @@ def main() -> int:
     args = parser.parse_args()
 
     files = fetch(args.cache)
-    bin_dir = Path(sys.executable).parent
+    bin_dir = ours_venv(args.cache)
     # flake8 runs every installed plugin whatever --select says: the baseline needs its own venv
     plain = tool_venv(args.cache, "flake8", f"flake8=={version('flake8')}")
     ruff = tool_venv(args.cache, "ruff", RUFF)
@@ -148,8 +173,8 @@ def main() -> int:
     if plain is not None:
         commands["flake8 E,F,W"] = [str(plain / "python"), *flake8_args, "--select", "E,F,W"]
     commands.update({
-        "flake8 E,F,W,TV": [sys.executable, *flake8_args, "--select", "E,F,W,TV"],
-        "plugin alone": [sys.executable, "-c", PLUGIN_ALONE],
+        "flake8 E,F,W,TV": [str(bin_dir / "python"), *flake8_args, "--select", "E,F,W,TV"],
+        "plugin alone": [str(bin_dir / "python"), "-c", PLUGIN_ALONE],
         "flake8-tensorview": [str(bin_dir / "flake8-tensorview"), "--exit-zero", "-j", jobs],
     })
     if ruff is not None:
@@ -177,7 +202,7 @@ def main() -> int:
             names = [n for n in commands if not n.startswith("TorchFix") or percent <= args.torchfix_max]
             runs = {name: Runs() for name in names}
             for r in range(args.repeat):
-                for name in names[r % len(names):] + names[: r % len(names)]:  # rotate the order
+                for name in schedule(names, pairs, r):
                     if name.startswith("TorchFix") and len(runs[name].cpu) >= args.torchfix_repeat:
                         continue
                     cpu, wall, peak, out = measure(commands[name], file_list)
@@ -193,11 +218,13 @@ def main() -> int:
                 cpu = runs[name].median("cpu")
                 print(f"| {name} | {cpu:.2f} | {runs[name].median('wall'):.2f} | {len(chosen) / max(cpu, 1e-9):.0f} "
                       f"| {runs[name].median('peak_mb'):.0f} |")
-            print("\n| ratio | CPU | what it says |")
-            print("| --- | ---: | --- |")
+            print("\n| ratio | CPU, medians | CPU, run by run | what it says |")
+            print("| --- | ---: | --- | --- |")
             for a, b, meaning in pairs:
                 if a in runs and b in runs:
-                    print(f"| {a} / {b} | {runs[a].median('cpu') / runs[b].median('cpu'):.3f} | {meaning} |")
+                    each = [x / y for x, y in zip(runs[a].cpu, runs[b].cpu)]
+                    print(f"| {a} / {b} | {runs[a].median('cpu') / runs[b].median('cpu'):.3f} "
+                          f"| {', '.join(f'{x:.3f}' for x in each)} | {meaning} |")
             sys.stdout.flush()
     return 0
 
