@@ -67,7 +67,8 @@ def tool_venv(cache: Path, name: str, *requirements: str) -> Path | None:
 def ours_venv(cache: Path) -> Path:
     """The baseline's flake8 plus this checkout, installed afresh (not editable) on every run:
     the plugin rows differ from the baseline by the plugin and nothing else."""
-    bin_dir = tool_venv(cache, "flake8-tensorview", f"flake8=={version('flake8')}", f"libcst=={version('libcst')}")
+    pins = [f"flake8=={version('flake8')}", f"libcst=={version('libcst')}"]
+    bin_dir = tool_venv(cache, "flake8-tensorview", *pins)
     if bin_dir is None:
         raise SystemExit("could not install flake8 and libcst for this checkout")
     subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",

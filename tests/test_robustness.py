@@ -229,3 +229,35 @@ def test_code_ast_accepts_but_libcst_rejects_is_silent(monkeypatch: pytest.Monke
     monkeypatch.setattr(linter.cst, "parse_module", reject)
     assert lint_source(BUG) == []
     assert fix_source(BUG) == BUG
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_is_left_as_it_was(enabled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The linter pauses the cyclic GC while it analyses a file: flake8's own state must come back,
+    also when the analysis raises."""
+    import gc
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        seen: list[bool] = []
+        real = linter.analyze
+
+        def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+            seen.append(gc.isenabled())
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(linter, "analyze", spy)
+        assert [d.code for d in lint_source(BUG)] == ["TV101"]
+        assert fix_source(BUG) != BUG
+        assert seen == [False, False] and gc.isenabled() is enabled
+
+        def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise MemoryError
+
+        monkeypatch.setattr(linter, "analyze", boom)
+        with pytest.raises(MemoryError):
+            lint_source(BUG)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
