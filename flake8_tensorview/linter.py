@@ -134,16 +134,12 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@collector_paused()
 def lint_source(source: str, tree: ast.AST | None = None, whole: bool = False) -> list[Diagnostic]:
     """Every finding in ``source``, sorted by position, each with its fix (``whole``: walk every
     function, not only the preselected ones; the findings are the same, only slower)."""
     if not might_match(source):
         return []
-    with collector_paused():
-        return _lint(source, tree, whole)
-
-
-def _lint(source: str, tree: ast.AST | None, whole: bool) -> list[Diagnostic]:
     result = analyze(source, tree, whole)
     if result is None:
         return []
@@ -181,16 +177,12 @@ class _Apply(cst.CSTTransformer):
         return self.edits.get(id(original_node), updated_node)
 
 
+@collector_paused()
 def fix_source(source: str, keep: Callable[[Diagnostic], bool] = lambda d: True, alternative: bool = False) -> str:
     """``source`` with the fixes of the kept findings applied (their alternative fix where one is
     offered and ``alternative`` is set); unchanged if the result would not parse."""
     if not might_match(source):
         return source
-    with collector_paused():
-        return _fix(source, keep, alternative)
-
-
-def _fix(source: str, keep: Callable[[Diagnostic], bool], alternative: bool) -> str:
     result = analyze(source, whole=True)
     if result is None:
         return source
