@@ -1,11 +1,13 @@
 """Which functions of a file can hold a finding, decided on the ``ast`` tree flake8 already built,
 before libcst parses anything.
 
-libcst gets only those functions (and the ``__init__`` their methods start from): the other
-statements are cut, a ``pass`` standing in where a block needs one, blank and comment lines go too,
-and :class:`Pruned` maps each parsed line back to the file's. The walker gives each function a
-fresh environment (methods also get ``__init__``'s ``self.`` state) and module-level code its own,
-so what is cut cannot change what is found elsewhere:
+libcst gets only those functions (and the ``__init__`` their methods start from), without the
+statements after their last ``.view`` (the walker goes forward; not with ``masked_fill``, whose
+check reads every use of a mask): the other statements are cut, a ``pass`` standing in where a
+block needs one, blank and comment lines go too, and :class:`Pruned` maps each parsed line back to
+the file's. The walker gives each function a fresh environment (methods also get ``__init__``'s
+``self.`` state) and module-level code its own, so what is cut cannot change what is found
+elsewhere:
 
 - TV201 needs ``masked_fill`` in the function.
 - TV101 needs a ``.view`` whose receiver a non-contiguous tensor can reach, and only the layout
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-from .ops import DENSE, OPS, PRODUCERS
+from .ops import DENSE, OPS, PRODUCERS, PROPERTIES
 
 TRIGGERS = (".view", "masked_fill")
 """Text every finding needs; files without any of these cost one substring search."""
@@ -59,15 +61,18 @@ def _is_ellipsis(node: ast.AST) -> bool:
 _PRODUCER_NAMES = frozenset(n for op in PRODUCERS for n in op.names)
 _BARE_NAMES = frozenset(_NAMES)
 _OP_NAMES = frozenset(n for op in OPS for n in op.names)
+_THROUGH = frozenset({*PROPERTIES, "data"})
+"""Attributes whose value the walker takes from the object's (``x.T``, ``x.data``)."""
 
 
 def _reads(node: ast.AST, callables: frozenset[str] | set[str]) -> tuple[set[str], bool]:
     """The names and dotted chains whose tensors can flow into the value of ``node`` (``self.k.T``
-    reads ``self``, ``self.k``), and whether a producer's result can.
+    reads ``self.k``), and whether a producer's result can.
 
     As in the walker, only op-table calls pass their operands on (not those whose result is always
     dense, ``ops.DENSE``), and calls of what may hold an ``nn`` module (a key in ``callables``) their
-    arguments; any other call gives an unknown value.
+    arguments; any other call gives an unknown value. An attribute is its own binding, or a value
+    the walker does not take from the object (``x.shape``), except those in ``_THROUGH``.
     """
     keys: set[str] = set()
     produces = False
@@ -79,7 +84,8 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str]) -> tuple[set[str
             if isinstance(func, ast.Attribute) and func.attr in _OP_NAMES:
                 if func.attr in DENSE and _dotted(func) not in callables:
                     continue  # a new dense tensor, whatever went in
-                stack.append(func)
+                produces = produces or func.attr in _PRODUCER_NAMES
+                stack.append(func.value)
             elif _dotted(func) not in callables:
                 continue
             stack.extend(sub.args)
@@ -93,6 +99,9 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str]) -> tuple[set[str
             key = _dotted(sub)
             if key is not None:
                 keys.add(key)
+            if sub.attr in _THROUGH:
+                stack.append(sub.value)
+            continue  # `x.shape`, `self.proj`: its own binding, or a value the walker never ties to `x`
         elif isinstance(sub, ast.Subscript):
             produces = produces or _apart(sub)
         stack.extend(ast.iter_child_nodes(sub))
@@ -374,7 +383,9 @@ class _Selection:
             elif not module_code and not self.has(stmt, *TRIGGERS) and self.drop(stmt):
                 continue
             elif isinstance(stmt, _FUNCTIONS):
-                if self.relevant(stmt) is None and (module_code or not self.drop(stmt)):
+                if self.relevant(stmt) is not None:
+                    self.trim(stmt)
+                elif module_code or not self.drop(stmt):
                     self.stub(stmt)  # module code may read its name
             elif isinstance(stmt, ast.ClassDef):
                 self.klass(stmt)
@@ -402,6 +413,7 @@ class _Selection:
         self.filled = False
         for stmt in node.body:
             if stmt in needed:
+                self.trim(stmt)
                 self.filled = True
                 continue
             if stmt is init and needed:  # kept: the other methods start from its `self.` state
@@ -409,10 +421,23 @@ class _Selection:
             elif isinstance(stmt, ast.ClassDef):
                 self.klass(stmt)
             elif stmt is init and self.relevant(stmt) is not None:
+                self.trim(stmt)
                 continue
             elif not self.drop(stmt):  # not read by the walker, or cannot hold a finding
                 self.stub(stmt) if isinstance(stmt, _FUNCTIONS) else self.keep(stmt)
             self.filled = True
+
+    def trim(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """Cut the statements of a kept function after its last ``.view``: the walker goes forward,
+        so nothing after the last site can change a layout it sees. Not with ``masked_fill``: TV201
+        looks at every later use of a mask."""
+        if self.has(function, "masked_fill"):
+            return
+        body = function.body
+        last = max((i for i, stmt in enumerate(body) if self.has(stmt, ".view")), default=len(body) - 1)
+        self.filled = True
+        for stmt in body[last + 1 :]:
+            self.drop(stmt)
 
     def drop(self, stmt: ast.stmt) -> bool:
         """Replace the whole statement by ``pass``, if it has its lines to itself."""

@@ -29,6 +29,9 @@ def values(read: str) -> list[str]:
         f"self.proj({read})",
         f"helper({read})",
         f"{read}.permute(0, 2, 1).contiguous()",
+        f"{read}.mT",
+        f"{read}.data",
+        f"torch.ones({read}.shape[0], 3, 4) * {read}.shape[1]",
     ]
 
 

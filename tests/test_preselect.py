@@ -232,6 +232,25 @@ def loop_brings_it_round(flag):
 def transposed_before_the_view():
     x = torch.randn(2, 3, 4).transpose(0, 1)
     return x.view(-1)  # finding
+
+
+def only_a_size_reaches_the_view(x):
+    t = x.transpose(0, 1)
+    y = x * t.shape[0]
+    return y.view(-1)
+
+
+def through_data():
+    x = torch.randn(2, 3, 4).transpose(0, 1)
+    y = x.data
+    return y.view(-1)  # finding
+
+
+def code_after_the_last_view():
+    x = torch.randn(2, 3, 4).transpose(0, 1)
+    y = x.view(-1)  # finding
+    z = y * 2
+    return z
 """
 
 
@@ -244,9 +263,12 @@ def kept_functions(pruned: Pruned) -> set[str]:
 def test_bindings_after_the_view_or_dense_results_do_not_keep_a_function() -> None:
     pruned = preselect(ORDERED, ast.parse(ORDERED))
     assert pruned is not None
-    assert kept_functions(pruned) == {"loop_brings_it_round", "transposed_before_the_view"}
+    assert kept_functions(pruned) == {"loop_brings_it_round", "transposed_before_the_view", "through_data",
+                                      "code_after_the_last_view"}
+    assert "z = y * 2" not in pruned.text  # after the last view: nothing there changes a layout it sees
     fast, whole = both(ORDERED)
-    assert fast == whole and [line for line, _, _ in whole] == [ORDERED.splitlines().index("    return x.view(-1)  # finding") + 1]
+    lines = ORDERED.splitlines()
+    assert fast == whole and [line for line, _, _ in whole] == [n for n, text in enumerate(lines, 1) if "# finding" in text]
 
 
 def test_the_ordered_cases_do_what_torch_does() -> None:
@@ -257,8 +279,10 @@ def test_the_ordered_cases_do_what_torch_does() -> None:
     scope["rebound_after_the_view"](torch.randn(24))  # type: ignore[operator]
     scope["transposed_after_the_view"]()  # type: ignore[operator]
     scope["made_dense_before_the_view"](torch.randn(2, 3, 4))  # type: ignore[operator]
-    with pytest.raises(RuntimeError, match="view size is not compatible"):
-        scope["transposed_before_the_view"]()  # type: ignore[operator]
+    scope["only_a_size_reaches_the_view"](torch.randn(2, 3, 4))  # type: ignore[operator]
+    for flagged in ("transposed_before_the_view", "through_data", "code_after_the_last_view"):
+        with pytest.raises(RuntimeError, match="view size is not compatible"):
+            scope[flagged]()  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("example", [e.lstrip("?") for op in ops.OPS if op.effect in ops.DENSE_EFFECTS

@@ -140,7 +140,7 @@ def test_an_internal_error_is_contained_and_said_once(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(analysis.Walker, "attribute", attribute)
     # functions the preselection keeps: a .view after a layout producer
-    source = BUG + "\n\ndef broken(x):\n    return x.t().boom.view(-1)\n\n\ndef broken_too(x):\n    return x.t().boom.view(-1)\n"
+    source = BUG + "\n\ndef broken(x):\n    y = x.boom\n    return x.t().view(-1)\n\n\ndef broken_too(x):\n    y = x.boom\n    return x.t().view(-1)\n"
     found = lint_source(source)
     assert [(d.code, d.line) for d in found] == [("TV101", 6), ("TV901", 9)]
     assert "broken" in found[1].text and "KeyError" in found[1].text
