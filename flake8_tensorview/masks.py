@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import libcst as cst
-import libcst.matchers as m
 
 from .analysis import MaskSite, Walker, dotted
 from .dims import Dim
@@ -20,8 +19,23 @@ from .layout import Tensor
 TRANSPARENT_METHODS = {"bool", "logical_not", "to", "float", "byte", "int", "long", "half", "detach"}
 """Elementwise calls that keep whatever broadcasting the mask does."""
 
-LITERAL = m.Integer() | m.Float() | m.Name("True") | m.Name("False") | m.Name("None")
-FULL_SLICE = m.Slice(lower=None, upper=None, step=None)
+
+def _named(node: cst.CSTNode, *values: str) -> bool:
+    return isinstance(node, cst.Name) and node.value in values
+
+
+def _literal(node: cst.CSTNode) -> bool:
+    return isinstance(node, (cst.Integer, cst.Float)) or _named(node, "True", "False", "None")
+
+
+def _none_index(s: cst.CSTNode) -> bool:
+    """``None`` in a subscript (a new dim)."""
+    return isinstance(s, cst.Index) and _named(s.value, "None")
+
+
+def _full_slice(s: cst.CSTNode) -> bool:
+    """A bare ``:``."""
+    return isinstance(s, cst.Slice) and s.lower is None and s.upper is None and s.step is None
 
 
 @dataclass(frozen=True)
@@ -39,10 +53,10 @@ def peel(expr: cst.BaseExpression) -> cst.BaseExpression:
     while True:
         if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
             right = expr.comparisons[0].comparator
-            if m.matches(right, LITERAL):
+            if _literal(right):
                 expr = expr.left
                 continue
-            if m.matches(expr.left, LITERAL):
+            if _literal(expr.left):
                 expr = right
                 continue
         if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.BitInvert, cst.Not)):
@@ -56,8 +70,9 @@ def peel(expr: cst.BaseExpression) -> cst.BaseExpression:
         ):
             expr = expr.func.value
             continue
-        if m.matches(expr, m.Call(func=m.Attribute(value=m.Name("torch"), attr=m.Name("logical_not")))):
-            expr = expr.args[0].value  # type: ignore[attr-defined]
+        if (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and _named(expr.func.value, "torch")
+                and expr.func.attr.value == "logical_not"):
+            expr = expr.args[0].value
             continue
         return expr
 
@@ -98,9 +113,9 @@ def chain(expr: cst.BaseExpression, facts: dict[int, object]) -> Chain | None:
         if unsq is not None:
             steps.append(node)
             node = unsq[0]
-        elif isinstance(node, cst.Call) and m.matches(node.func, m.Attribute(attr=m.Name("view") | m.Name("reshape"))):
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and _named(node.func.attr, "view", "reshape"):
             steps.append(node)
-            node = node.func.value  # type: ignore[attr-defined]
+            node = node.func.value
         elif isinstance(node, cst.Subscript) and _insertion_index(node):
             steps.append(node)
             node = node.value
@@ -181,14 +196,14 @@ def _index_dims(node: cst.Subscript, dims: list[Dim | None]) -> list[Dim | None]
     out: list[Dim | None] = []
     rest = list(dims)
     for n, s in enumerate(elements):
-        if m.matches(s, m.Index(value=m.Name("None"))):
+        if _none_index(s):
             out.append(INSERTED)
-        elif m.matches(s, FULL_SLICE):
+        elif _full_slice(s):
             if not rest:
                 return None
             out.append(rest.pop(0))
         else:  # '...'
-            later = sum(1 for e in elements[n + 1 :] if m.matches(e, FULL_SLICE))
+            later = sum(1 for e in elements[n + 1 :] if _full_slice(e))
             if later > len(rest):
                 return None
             out.extend(rest[: len(rest) - later])
@@ -197,7 +212,7 @@ def _index_dims(node: cst.Subscript, dims: list[Dim | None]) -> list[Dim | None]
 
 
 def _first_none(node: cst.Subscript) -> cst.CSTNode:
-    return next(e for e in node.slice if m.matches(e.slice, m.Index(value=m.Name("None"))))
+    return next(e for e in node.slice if _none_index(e.slice))
 
 
 def _insertion_index(node: cst.Subscript) -> bool:
@@ -205,11 +220,11 @@ def _insertion_index(node: cst.Subscript) -> bool:
     kinds = []
     for element in node.slice:
         s = element.slice
-        if m.matches(s, m.Index(value=m.Name("None"))):
+        if _none_index(s):
             kinds.append("none")
-        elif m.matches(s, m.Index(value=m.Ellipsis())):
+        elif isinstance(s, cst.Index) and isinstance(s.value, cst.Ellipsis):
             kinds.append("...")
-        elif m.matches(s, FULL_SLICE):
+        elif _full_slice(s):
             kinds.append(":")
         else:
             return False
@@ -221,11 +236,11 @@ def _index_lead(node: cst.Subscript, lead: int) -> int | None:
     past_original = False
     for element in node.slice:
         s = element.slice
-        if m.matches(s, m.Index(value=m.Name("None"))):
+        if _none_index(s):
             if past_original:
                 return None
             out += 1
-        elif m.matches(s, FULL_SLICE) and consumed < lead:
+        elif _full_slice(s) and consumed < lead:
             consumed += 1
             out += 1
         else:  # ':' on an original dim, or '...': everything after sits behind the originals
