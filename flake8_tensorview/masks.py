@@ -71,7 +71,7 @@ def peel(expr: cst.BaseExpression) -> cst.BaseExpression:
             expr = expr.func.value
             continue
         if (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and _named(expr.func.value, "torch")
-                and expr.func.attr.value == "logical_not"):
+                and expr.func.attr.value == "logical_not" and expr.args):
             expr = expr.args[0].value
             continue
         return expr
