@@ -31,7 +31,7 @@ def values(read: str) -> list[str]:
         f"{read}.permute(0, 2, 1).contiguous()",
         f"{read}.mT",
         f"{read}.data",
-        f"torch.ones({read}.shape[0], 3, 4) * {read}.shape[1]",
+        f"h * {read}.shape[1]",
     ]
 
 

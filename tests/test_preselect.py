@@ -260,7 +260,7 @@ def kept_functions(pruned: Pruned) -> set[str]:
             and not (len(f.body) == 1 and isinstance(f.body[0], ast.Pass))}
 
 
-def test_bindings_after_the_view_or_dense_results_do_not_keep_a_function() -> None:
+def test_only_what_can_bring_a_non_contiguous_tensor_to_a_view_is_parsed() -> None:
     pruned = preselect(ORDERED, ast.parse(ORDERED))
     assert pruned is not None
     assert kept_functions(pruned) == {"loop_brings_it_round", "transposed_before_the_view", "through_data",
