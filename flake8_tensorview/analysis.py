@@ -602,7 +602,7 @@ class Walker:
             base = self.eval(node.value, env)
             tensor = self.as_tensor(base)
             return ShapeV(dotted(node.value), tensor) if tensor is not None else UNKNOWN
-        if name == "data":
+        if name in ops.ALIASES:
             return self.eval(node.value, env)
         if key is not None:
             return Opaque(key)

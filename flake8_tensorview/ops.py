@@ -776,6 +776,8 @@ METHODS = _index(Form.METHOD)
 TORCH_FUNCTIONS = _index(Form.TORCH)
 FUNCTIONAL = {**_index(Form.FUNCTIONAL), **{n: o for n, o in TORCH_FUNCTIONS.items() if Form.FUNCTIONAL in o.forms}}
 PROPERTIES = _index(Form.PROPERTY)
+ALIASES = frozenset({"data"})
+"""Attributes that are the tensor itself, layout and all (``x.data``)."""
 
 
 # ---- indexing: x[..., :k, None, ::2] -------------------------------------------------------

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-from .ops import DENSE, OPS, PRODUCERS, PROPERTIES
+from .ops import ALIASES, DENSE, OPS, PRODUCERS, PROPERTIES
 
 TRIGGERS = (".view", "masked_fill")
 """Text every finding needs; files without any of these cost one substring search."""
@@ -61,8 +61,9 @@ def _is_ellipsis(node: ast.AST) -> bool:
 _PRODUCER_NAMES = frozenset(n for op in PRODUCERS for n in op.names)
 _BARE_NAMES = frozenset(_NAMES)
 _OP_NAMES = frozenset(n for op in OPS for n in op.names)
-_THROUGH = frozenset({*PROPERTIES, "data"})
-"""Attributes whose value the walker takes from the object's (``x.T``, ``x.data``)."""
+_THROUGH = frozenset(PROPERTIES) | ALIASES
+"""Attributes whose value the walker takes from the object's (``x.T``, ``x.data``): the rest are
+their own bindings, or values it never ties to the object (``x.shape``)."""
 
 
 def _reads(node: ast.AST, callables: frozenset[str] | set[str]) -> tuple[set[str], bool]:
