@@ -10,8 +10,8 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from .analysis import ViewSite, Walker
-from .dims import product
-from .layout import broken_merge, view_strides
+from .dims import ONE, product
+from .layout import Tensor, broken_merge, view_strides
 from .masks import redundant_unsqueezes
 from .rules import message
 
@@ -22,6 +22,19 @@ class Edit:
 
     old: cst.CSTNode
     new: cst.CSTNode
+
+
+@dataclass(frozen=True)
+class Step:
+    """One labelled place in a finding's story (rustc's secondary labels, SARIF's related
+    locations and code flow, LSP's related information): the op that changed the layout, a call
+    that carried the tensor into another function. Lines 1-based, columns 0-based as in flake8."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    label: str
 
 
 @dataclass(frozen=True, order=True)
@@ -36,6 +49,14 @@ class Diagnostic:
     """A second fix offered on request (TV101: ``.reshape(...)`` instead of ``.contiguous()``)."""
     end: tuple[int, int] = field(default=(0, 0), compare=False, hash=False)
     """Line and column where the reported node ends."""
+    story: tuple[Step, ...] = field(default=(), compare=False, hash=False)
+    """The steps that lead to the finding, in program order (the reported node itself excluded)."""
+    label: str = field(default="", compare=False, hash=False)
+    """What happens at the reported node, for the label under it in a code frame."""
+    note: str = field(default="", compare=False, hash=False)
+    """Why it can go unnoticed (``runs only when t == 1 or h == 1``)."""
+    help: str = field(default="", compare=False, hash=False)
+    """The fix, in words and code."""
 
 
 class Positions(Protocol):
@@ -82,13 +103,19 @@ def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
         if not view_is_incompatible(site):
             continue
         origin = site.tensor.origin
+        story: tuple[Step, ...] = ()
         if origin is None:
             op, line = "an earlier op", 0
         else:
             op, node = walker.describe(origin)
-            line = positions.at(node, walker.anchors[origin.anchor]).start.line
+            where = positions.at(node, walker.anchors[origin.anchor])
+            line = where.start.line
+            story = (Step(where.start.line, where.start.column, where.end.line, where.end.column,
+                          f"{op} leaves {_layout(site.tensor)}"),)
         start, end = positions.at(site.attr.dot, site.attr).start, positions.at(site.attr.attr, site.attr).end
-        text = message("TV101", method=site.attr.attr.value, merged=_merged(site), op=op, line=line)
+        merged = _merged(site)
+        method = site.attr.attr.value
+        text = message("TV101", method=method, merged=merged, op=op, line=line)
         yield Diagnostic(
             start.line,
             start.column,
@@ -97,7 +124,46 @@ def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
             contiguous_first(site.attr),
             as_reshape(site.attr),
             (end.line, end.column),
+            story=story,
+            label=f"merges {merged}",
+            note=_runs_when(site),
+            help=f"call .contiguous() before .{method}() (one copy), or use .reshape{'_as' if method == 'view_as' else ''}()",
         )
+
+
+def _layout(t: Tensor) -> str:
+    """``(b, t, h, hd), strides (t*h*hd, hd, t*hd, 1)`` by the code's own names where it has them."""
+    assert t.shape is not None
+    names = ", ".join(t.label(d) for d in range(len(t.shape)))
+    strides = ", ".join(str(s) for s in t.strides) if t.strides is not None else "unknown"
+    return f"shape ({names}), strides ({strides})"
+
+
+def _runs_when(site: ViewSite) -> str:
+    """Which sizes being 1 would make the view run: why a small test can pass."""
+    t, target = site.tensor, site.target
+    assert t.shape is not None and t.strides is not None and target is not None
+    atoms = sorted(set().union(*(d.atoms() for d in t.shape)))
+    ones = []
+    for atom in atoms:
+        subst = {atom: ONE}
+        shape = tuple(d.substitute(subst) for d in t.shape)
+        strides = tuple(d.substitute(subst) for d in t.strides)
+        goal = tuple(d.substitute(subst) for d in target)
+        if product(goal) == product(shape) and view_strides(shape, strides, goal) is not None:
+            ones.append(_name_of(t, atom))
+    if not ones:
+        return "raises for every size of these dims other than 1"
+    return f"runs only when {' or '.join(f'{n} == 1' for n in ones)}; that is why small tests can pass"
+
+
+def _name_of(t: Tensor, atom: str) -> str:
+    """The code's name for a size atom: the label of a dim that is exactly that atom, else the atom."""
+    assert t.shape is not None
+    for d, size in enumerate(t.shape):
+        if size.powers == ((atom, 1),) and size.coef == 1 and t.labels and t.labels[d]:
+            return t.labels[d]  # type: ignore[return-value]
+    return atom
 
 
 # ---- TV201 ------------------------------------------------------------------------------------

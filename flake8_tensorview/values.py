@@ -51,6 +51,8 @@ class ModuleV:
 
     effect: str
     out: Dim | None = None
+    config: object = None
+    """What the module table's constructor reader kept (``batch_first``, ``out_channels``, ...)."""
 
 
 @dataclass(frozen=True)
