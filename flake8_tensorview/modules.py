@@ -349,7 +349,7 @@ def _pool_forward(cfg: object, t: Tensor, a: ops.Args) -> Value:
         pick = lambda v: None if v is None else v[i]  # noqa: E731
         return _window(size, pick(cfg.kernel), pick(cfg.stride), pick(cfg.padding), pick(cfg.dilation), cfg.ceil_mode)
 
-    out = _spatial(t, a, cfg.k, cfg.rule, None, lambda s, l: _each(s, l, a, "pool", one))
+    out = _spatial(t, a, cfg.k, cfg.rule, None, lambda spatial, labels: _each(spatial, labels, a, "pool", one))
     return _with_indices(out, cfg.indices)
 
 
@@ -390,7 +390,7 @@ def _adaptive_forward(cfg: object, t: Tensor, a: ops.Args) -> Value:
             return None
         return cfg.output[i] or size
 
-    out = _spatial(t, a, cfg.k, cfg.rule, None, lambda s, l: _each(s, l, a, "pool", one))
+    out = _spatial(t, a, cfg.k, cfg.rule, None, lambda spatial, labels: _each(spatial, labels, a, "pool", one))
     return _with_indices(out, cfg.indices)
 
 
@@ -415,7 +415,7 @@ def _norm_forward(cfg: object, t: Tensor, a: ops.Args) -> Value:
         return UNKNOWN
     if cfg.k is None and len(t.shape) not in (4, 5):  # GroupNorm: only 4-D/5-D inputs can be channels-last
         return Tensor.dense(t.shape, t.labels)
-    return _spatial(t, a, k, cfg.rule, None, lambda s, l: (s, l))
+    return _spatial(t, a, k, cfg.rule, None, lambda spatial, labels: (spatial, labels))
 
 
 # ---- dense results: linear layers, layer norms, softmax, embeddings ----------------------------
@@ -785,7 +785,11 @@ class ModuleRow:
     key, ``ks3`` a sequence-first key, ``q2``/``k2`` unbatched; a leading ``?`` marks an example
     whose main output's layout the effect leaves unknown."""
     produces: bool = False
-    """Can turn a contiguous input into a non-contiguous output (the preselection reads this)."""
+    """Can turn a contiguous input into a non-contiguous output (the preselection reads this).
+    Not counted: channels-last parameters (``model.to(memory_format=torch.channels_last)``, which
+    the linter cannot see) and a contiguous ``(N, C, 1, 1)`` input whose size-1 strides read as
+    channels-last, which ``ConvTranspose2d`` or a padded ``Conv2d`` grows into a channels-last
+    output (the forward models that case; the preselection does not look for it)."""
 
 
 def _row(

@@ -34,6 +34,7 @@ k3 = torch.randn(2, 4, 8)
 ks3 = torch.randn(4, 3, 8)
 q2 = torch.randn(3, 8)
 k2 = torch.randn(4, 8)
+n11 = torch.randn(2, 1, 1, 5).permute(0, 3, 1, 2)
 """
 
 ORIGIN = Origin("function", 1)
@@ -323,3 +324,26 @@ def test_attention_self_attention_layout_is_left_open() -> None:
     with torch.no_grad():
         assert m(q, q, q)[0].is_contiguous()
     assert not m(q, q, q)[0].is_contiguous()
+
+
+@pytest.mark.parametrize("example", ["nn.ConvTranspose2d(5, 4, 3)(n11)", "nn.Conv2d(5, 4, 1, padding=1)(n11)", "nn.Conv2d(5, 4, 1)(n11)"])
+def test_contiguous_input_read_as_channels_last(example: str) -> None:
+    """``(N, C, 1, 1)`` with channels-last strides is contiguous, yet ATen suggests channels-last:
+    an output that grows the spatial dims is non-contiguous. The forward follows ATen on the facts
+    (the ``produces`` flags leave this corner out, see ``ModuleRow.produces``)."""
+    names = scope()
+    assert names["n11"].is_contiguous()
+    real = eval(example, names)
+    model = run_model(example, names)
+    assert isinstance(model, Tensor) and model.strides is not None
+    shape = tuple(d.literal for d in model.shape)  # type: ignore[union-attr]
+    strides = tuple(d.literal for d in model.strides)
+    assert significant(shape, strides) == significant(tuple(real.shape), real.stride())  # type: ignore[arg-type]
+    assert model.contiguous == real.is_contiguous()
+
+
+def test_channels_last_parameters_are_not_modelled() -> None:
+    """Why ``produces`` assumes contiguous parameters: channels-last weights make the output
+    channels-last even for a contiguous input, and the linter cannot see ``.to(memory_format=...)``."""
+    m = nn.Conv2d(5, 4, 3, padding=1).to(memory_format=torch.channels_last)
+    assert not m(scope()["c4"]).is_contiguous()
