@@ -1,90 +1,101 @@
 """``flake8-tensorview``: the same analysis as the flake8 plugin, without flake8, with fixes.
 
-Exit status: 0 clean, 1 findings (or fixes shown by ``--diff``), 2 usage or internal error.
+Exit status: 0 clean, 1 findings (unreadable files included, or fixes shown by ``--diff``),
+2 usage, configuration or internal error.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
-import fnmatch
 import io
-import json
 import os
 import re
 import sys
 import tempfile
 import tokenize
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import __version__, notebook
+from . import __version__, config, notebook
 from .checks import Diagnostic
+from .formats import FORMATS, Finding, Mark, Style, format_statistics, format_text
 from .linter import FixError, fix_source, lint_source
-from .rules import RULES
+from .preselect import might_match
+from .rules import RULES, message
 
 DEFAULT_EXCLUDE = (
     ".git,.hg,.svn,.bzr,__pycache__,.tox,.nox,.venv,venv,env,.env,build,dist,.eggs,*.egg-info,"
     "node_modules,.mypy_cache,.pytest_cache,.ruff_cache,site-packages"
 )
-NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?", re.IGNORECASE)
+STDIN = "-"
 
 
 @dataclass(frozen=True)
 class Options:
     select: tuple[str, ...] = ("TV",)
     ignore: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     fix: bool = False
     diff: bool = False
     unsafe_fixes: bool = False
     reshape: bool = False
+    show_source: bool = False
 
     def selected(self, code: str) -> bool:
-        return code.startswith(self.select) and not (self.ignore and code.startswith(self.ignore))
+        """flake8's decision: the longest matching prefix wins, and ignore wins a tie."""
+        chosen = max((len(p) for p in self.select if code.startswith(p)), default=-1)
+        dropped = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
+        return chosen >= 0 and chosen > dropped
 
     def fixable(self, code: str) -> bool:
-        return RULES[code].fix == "safe" or (self.unsafe_fixes and RULES[code].fix == "unsafe")
+        rule = RULES.get(code)
+        return rule is not None and (rule.fix == "safe" or (self.unsafe_fixes and rule.fix == "unsafe"))
 
-
-@dataclass(frozen=True)
-class Finding:
-    path: str
-    line: int
-    column: int
-    """1-based, as flake8 prints it."""
-    end_line: int
-    end_column: int
-    code: str
-    message: str
-    fix_available: bool
-    cell: int | None = None
-    cell_line: int | None = None
-
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.line, self.column, self.code)
+    def for_path(self, path: str) -> Options:
+        """These options with the per-file ignores whose glob matches ``path`` added to ``ignore``."""
+        extra = tuple(c for glob, codes in self.per_file_ignores if config.matches(path, [glob]) for c in codes)
+        return replace(self, ignore=self.ignore + extra, per_file_ignores=()) if extra else self
 
 
 @dataclass
 class FileResult:
     path: str
     findings: list[Finding] = field(default_factory=list)
-    fixed: int = 0
+    fixed: Counter[str] = field(default_factory=Counter)
+    """Fixes applied (or, with ``--diff``, shown) per code."""
     diff: str = ""
+    fixed_text: str | None = None
+    """With stdin and ``--fix``: the text to print."""
     error: str | None = None
 
 
 # ---- reading and writing ----------------------------------------------------------------------
 
 
-def read_source(path: Path) -> tuple[str, str, bytes]:
-    """Text, encoding and raw bytes; line endings kept as they are."""
-    raw = path.read_bytes()
-    if path.suffix == ".ipynb":
-        return raw.decode("utf-8"), "utf-8", raw
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
-    return raw.decode(encoding), encoding, raw
+def decode(raw: bytes) -> tuple[str, str, Diagnostic | None]:
+    """Text and encoding as flake8 reads a file: its coding cookie (UTF-8 without one), else
+    latin-1, which never fails; a file that needed latin-1 is also a TV902 where the bad byte is."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError as exc:  # an unknown codec in the cookie, or a cookie that contradicts the BOM
+        return raw.decode("latin-1"), "latin-1", unreadable(1, 0, f"{exc}; it was checked as latin-1")
+    try:
+        return raw.decode(encoding), encoding, None
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1)
+        problem = (f"byte 0x{raw[exc.start]:02x} is not {encoding} ({exc.reason}); save the file as {encoding} "
+                   f"or name its encoding in a coding comment (it was checked as latin-1)")
+        return raw.decode("latin-1"), "latin-1", unreadable(line, col, problem)
+
+
+def unreadable(line: int, col: int, error: str) -> Diagnostic:
+    return Diagnostic(line, col, "TV902", message("TV902", error=error), end=(line, col + 1))
 
 
 def write_atomic(path: Path, text: str, encoding: str, expected: bytes) -> None:
@@ -107,136 +118,294 @@ def write_atomic(path: Path, text: str, encoding: str, expected: bytes) -> None:
         raise
 
 
-# ---- one file ---------------------------------------------------------------------------------
+# ---- noqa, as flake8 reads it -----------------------------------------------------------------
+
+TENSORVIEW_FILE_NOQA = re.compile(
+    r"^[ \t]*#[ \t]*tensorview:[ \t]*noqa(?::[ \t]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+class Suppressions:
+    """``# noqa`` on the reported line (flake8's own pattern and code matching), and for the file
+    ``# flake8: noqa`` (as flake8: on a line of its own) or ``# tensorview: noqa[: CODES]``."""
+
+    def __init__(self, text: str) -> None:
+        from flake8.defaults import NOQA_FILE
+
+        self.lines = text.splitlines()
+        self.whole_file = any(NOQA_FILE.match(line) for line in self.lines)
+        self.file_codes: tuple[str, ...] = ()
+        for match in TENSORVIEW_FILE_NOQA.finditer(text):
+            if not match.group("codes"):
+                self.whole_file = True
+            else:
+                self.file_codes += tuple(re.split(r"[,\s]+", match.group("codes").strip()))
+
+    def __call__(self, d: Diagnostic) -> bool:
+        from flake8.defaults import NOQA_INLINE_REGEXP
+        from flake8.utils import parse_comma_separated_list
+
+        if self.whole_file or d.code.startswith(self.file_codes or ("\0",)):
+            return True
+        if not 1 <= d.line <= len(self.lines):
+            return False
+        match = NOQA_INLINE_REGEXP.search(self.lines[d.line - 1])
+        if match is None:
+            return False
+        if match.group("codes") is None:
+            return True
+        codes = set(parse_comma_separated_list(match.group("codes")))
+        return d.code in codes or d.code.startswith(tuple(codes))
 
 
 def suppressed(d: Diagnostic, lines: Sequence[str]) -> bool:
-    if not 1 <= d.line <= len(lines):
-        return False
-    match = NOQA.search(lines[d.line - 1])
-    if match is None:
-        return False
-    codes = match.group("codes")
-    if not codes:
-        return True
-    return d.code.upper().startswith(tuple(c.upper() for c in re.split(r"[,\s]+", codes) if c))
+    """Whether ``d`` is silenced by a ``# noqa`` comment in ``lines``."""
+    return Suppressions("\n".join(lines))(d)
 
 
-def _kept(source: str, options: Options) -> list[Diagnostic]:
-    lines = source.splitlines()
-    return [d for d in lint_source(source) if options.selected(d.code) and not suppressed(d, lines)]
+# ---- one file ---------------------------------------------------------------------------------
 
 
-def process(path_str: str, options: Options) -> FileResult:
-    path = Path(path_str)
-    result = FileResult(path_str)
+def lint_text(text: str, filename: str, top_level_await: bool = False) -> list[Diagnostic]:
+    """The findings in ``text``; a syntax error is a TV902. Only files that can hold a finding
+    are parsed: the others cost one substring search, as under flake8."""
+    if not might_match(text):
+        return []
+    flags = ast.PyCF_ONLY_AST | (ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if top_level_await else 0)
     try:
-        text, encoding, raw = read_source(path)
-        if path.suffix == ".ipynb":
-            return _process_notebook(path, text, raw, options, result)
-        source = text
-        findings = _kept(text, options)
-        if (options.fix or options.diff) and any(d.edit is not None and options.fixable(d.code) for d in findings):
-            lines = text.splitlines()
+        tree = compile(text, filename, "exec", flags, dont_inherit=True)
+    except SyntaxError as exc:
+        line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
+        return [unreadable(line, col, f"{type(exc).__name__}: {exc.msg}")]
+    except ValueError as exc:  # null bytes
+        return [unreadable(1, 0, f"ValueError: {exc}")]
+    except (RecursionError, MemoryError):  # nested too deep for Python's own parser: skipped, as before
+        return []
+    return lint_source(text, tree)
 
-            def keep(d: Diagnostic) -> bool:
-                return options.selected(d.code) and options.fixable(d.code) and not suppressed(d, lines)
 
-            try:  # a fix rewrites the module: only files with a fixable finding pay for a whole parse
-                fixed = fix_source(text, keep, alternative=options.reshape)
-                if fixed != text:
-                    if options.diff:
-                        result.diff = "".join(
-                            difflib.unified_diff(
-                                text.splitlines(keepends=True), fixed.splitlines(keepends=True), path_str, path_str
-                            )
-                        )
-                    else:
-                        write_atomic(path, fixed, encoding, raw)
-                        source = fixed
-                    result.fixed = len([d for d in findings if keep(d)])
-            except (OSError, FixError) as exc:  # not fixed: say why, and still report the findings
-                result.error = f"{path_str}: {exc}"
-        if source is not text:
-            findings = _kept(source, options)
-        for d in findings:
-            result.findings.append(_finding(path_str, d, options))
-    except (OSError, UnicodeDecodeError, SyntaxError, ValueError, FixError) as exc:
-        result.error = f"{path_str}: {exc}"
+def process(path_str: str, options: Options, raw: bytes | None = None) -> FileResult:
+    """Lint (and fix) one file; ``raw``: its bytes when they come from stdin, never written."""
+    result = FileResult(path_str)
+    options = options.for_path(path_str)
+    try:
+        if raw is None:
+            try:
+                raw = Path(path_str).read_bytes()
+            except OSError as exc:
+                d = unreadable(1, 0, f"{type(exc).__name__}: {exc.strerror or exc}")
+                if options.selected(d.code):
+                    result.findings.append(_finding(path_str, d, options, []))
+                return result
+            write = True
+        else:
+            write = False
+        if path_str.endswith(".ipynb"):
+            return _process_notebook(path_str, raw, options, result, write)
+        return _process_python(path_str, raw, options, result, write)
     except Exception as exc:  # an internal error is reported, never a traceback
         result.error = f"{path_str}: internal error: {exc!r}"
     return result
 
 
-def _finding(path: str, d: Diagnostic, options: Options, cell: tuple[int, int] | None = None) -> Finding:
-    message = d.text[len(d.code) + 1 :]
+def _process_python(path_str: str, raw: bytes, options: Options, result: FileResult, write: bool) -> FileResult:
+    text, encoding, problem = decode(raw)
+    diagnostics = ([problem] if problem else []) + lint_text(text, path_str)
+    noqa = Suppressions(text) if diagnostics else None
+    kept = [d for d in diagnostics if options.selected(d.code) and not (noqa and noqa(d))]
+    source = text
+    if (options.fix or options.diff) and noqa and any(d.edit is not None and options.fixable(d.code) for d in kept):
+
+        def keep(d: Diagnostic) -> bool:
+            return options.selected(d.code) and options.fixable(d.code) and not noqa(d)
+
+        try:  # a fix rewrites the module: only files with a fixable finding pay for a whole parse
+            fixed = fix_source(text, keep, alternative=options.reshape)
+            if fixed != text:
+                if options.diff:
+                    result.diff = _diff(text, fixed, path_str)
+                elif write:
+                    write_atomic(Path(path_str), fixed, encoding, raw)
+                    source = fixed
+                else:
+                    source = fixed
+                result.fixed = Counter(d.code for d in kept if keep(d))
+        except (OSError, FixError) as exc:  # not fixed: say why, and still report the findings
+            result.error = f"{path_str}: {exc}"
+    if options.fix and not write:
+        result.fixed_text = source
+    if source is not text:
+        noqa = Suppressions(source)
+        kept = [d for d in lint_text(source, path_str) if options.selected(d.code) and not noqa(d)]
+    lines = source.splitlines(keepends=True)
+    result.findings = [_finding(path_str, d, options, lines) for d in kept]
+    return result
+
+
+def _diff(old: str, new: str, path: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), path, path))
+
+
+Where = Callable[[int], "tuple[int | None, int]"]
+
+
+def _plain(line: int) -> tuple[int | None, int]:
+    return None, line
+
+
+def _finding(path: str, d: Diagnostic, options: Options, lines: Sequence[str], where: Where = _plain,
+             words: Callable[[str], str] = lambda s: s) -> Finding:
+    """``d`` as the command reports it; ``where`` maps a line of the linted text to (cell, line)."""
+    from .frames import lines_to_show
+
+    cell, line = where(d.line)
+    end_line, end_col = d.end if d.end != (0, 0) else (d.line, d.col + 1)
+    end_cell, end_at = where(end_line)
+    story = []
+    for step in d.story:
+        step_cell, step_line = where(step.line)
+        step_end_cell, step_end = where(step.end_line)
+        story.append(Mark(step_line, step.col + 1, step_end if step_end_cell == step_cell else step_line,
+                          step.end_col + 1, words(step.label), step_cell))
+    source: tuple[tuple[int | None, int, str], ...] = ()
+    if options.show_source:  # only reported findings pay for their frame's lines
+        shown = lines_to_show([d.line, *(s.line for s in d.story)])
+        source = tuple((*where(n), lines[n - 1]) for n in shown if 0 < n <= len(lines))
     return Finding(
         path,
-        d.line,
+        line,
         d.col + 1,
-        d.end[0] or d.line,
-        d.end[1] + 1,
+        end_at if end_cell == cell else line,
+        end_col + 1,
         d.code,
-        message,
+        words(d.text[len(d.code) + 1 :]),
         d.edit is not None and options.fixable(d.code),
-        cell[0] if cell else None,
-        cell[1] if cell else None,
+        cell,
+        line if cell else None,
+        words(d.label),
+        words(d.note),
+        words(d.help),
+        tuple(story),
+        source,
     )
 
 
-def _process_notebook(path: Path, text: str, raw: bytes, options: Options, result: FileResult) -> FileResult:
-    nb = notebook.load(text)
+def _process_notebook(path_str: str, raw: bytes, options: Options, result: FileResult, write: bool) -> FileResult:
+    try:
+        text = raw.decode("utf-8")
+        nb = notebook.load(text)
+    except (UnicodeDecodeError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        d = unreadable(1, 0, f"not a Jupyter notebook ({type(exc).__name__}: {exc})")
+        if options.selected(d.code):
+            result.findings.append(_finding(path_str, d, options, []))
+        return result
     source = nb.source
-    if options.fix or options.diff:
-        lines = source.splitlines()
+
+    def lint(nb_source: str) -> list[Diagnostic]:
+        noqa = Suppressions(nb_source)
+        return [d for d in lint_text(nb_source, path_str, top_level_await=True)
+                if options.selected(d.code) and not noqa(d)]
+
+    kept = lint(source)
+    if (options.fix or options.diff) and any(d.edit is not None and options.fixable(d.code) for d in kept):
+        noqa = Suppressions(source)
 
         def keep(d: Diagnostic) -> bool:
-            return options.selected(d.code) and options.fixable(d.code) and not suppressed(d, lines)
+            return options.selected(d.code) and options.fixable(d.code) and not noqa(d)
 
-        fixed = fix_source(source, keep, alternative=options.reshape)
+        try:
+            fixed = fix_source(source, keep, alternative=options.reshape)
+        except FixError as exc:
+            fixed, result.error = source, f"{path_str}: {exc}"
         if fixed != source:
             if not notebook.round_trips(text):
-                result.error = f"{path}: not fixed: writing this notebook back would reformat it"
+                result.error = f"{path_str}: not fixed: writing this notebook back would reformat it"
             else:
                 new_text = notebook.apply(nb, fixed)
-                result.fixed = len([d for d in lint_source(source) if keep(d)])
+                result.fixed = Counter(d.code for d in kept if keep(d))
                 if options.diff:
-                    result.diff = "".join(
-                        difflib.unified_diff(
-                            text.splitlines(keepends=True), new_text.splitlines(keepends=True), str(path), str(path)
-                        )
-                    )
+                    result.diff = _diff(text, new_text, path_str)
                 else:
-                    write_atomic(path, new_text, "utf-8", raw)
+                    if write:
+                        write_atomic(Path(path_str), new_text, "utf-8", raw)
+                    else:
+                        result.fixed_text = new_text
                     nb = notebook.load(new_text)
                     source = nb.source
-    def where(line: int) -> tuple[int, int]:
-        return nb.lines[line] if 0 < line < len(nb.lines) else (0, 0)
+                    kept = lint(source)
+    if options.fix and not write and result.fixed_text is None:
+        result.fixed_text = text
+
+    def where(line: int) -> tuple[int | None, int]:
+        return nb.lines[line] if 0 < line < len(nb.lines) else (None, line)
 
     def in_cells(match: re.Match[str]) -> str:
         cell, line = where(int(match.group(1)))
-        return f"on cell {cell} line {line}"
+        return f"on cell {cell} line {line}" if cell else match.group(0)
 
-    for d in _kept(source, options):
-        f = _finding(str(path), d, options, where(d.line))
-        end_cell, end_line = where(f.end_line)
-        result.findings.append(
-            replace(
-                f,
-                line=f.cell_line or f.line,
-                end_line=end_line if end_cell == f.cell else f.cell_line or f.line,
-                message=re.sub(r"on line (\d+)", in_cells, f.message),
-            )
-        )
+    def words(text: str) -> str:
+        return re.sub(r"on line (\d+)", in_cells, text)
+
+    lines = source.splitlines(keepends=True)
+    result.findings = [_finding(path_str, d, options, lines, where, words) for d in kept]
     return result
 
 
 # ---- many files -------------------------------------------------------------------------------
 
 
-def discover(paths: Iterable[str], exclude: Sequence[str]) -> list[str]:
-    def excluded(p: Path) -> bool:
-        return any(fnmatch.fnmatch(p.name, pattern) or fnmatch.fnmatch(str(p), pattern) for pattern in exclude)
+class GitIgnore:
+    """The ``.gitignore`` files that apply below a folder (those of its parents up to the work
+    tree's root, then each folder's own), read with ``pathspec`` as git reads them."""
+
+    def __init__(self) -> None:
+        self.specs: dict[Path, object | None] = {}
+
+    def _spec(self, folder: Path) -> object | None:
+        if folder not in self.specs:
+            file = folder / ".gitignore"
+            spec = None
+            if file.is_file():
+                import pathspec  # only repositories with a .gitignore pay for the import
+
+                spec = pathspec.GitIgnoreSpec.from_lines(file.read_text(encoding="utf-8", errors="replace").splitlines())
+            self.specs[folder] = spec
+        return self.specs[folder]
+
+    @staticmethod
+    def _bases(folder: Path) -> list[Path]:
+        """``folder`` and its parents up to the enclosing work tree's root (or itself alone)."""
+        chain = [folder]
+        for parent in folder.parents:
+            if (chain[-1] / ".git").exists():
+                break
+            chain.append(parent)
+        else:
+            return [folder]
+        return chain if (chain[-1] / ".git").exists() else [folder]
+
+    def ignored(self, path: Path, is_dir: bool) -> bool:
+        """The deepest ``.gitignore`` with a verdict on ``path`` decides (a ``!pattern`` included)."""
+        path = path.absolute()
+        for base in self._bases(path.parent):
+            spec = self._spec(base)
+            if spec is None:
+                continue
+            relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+            verdict = spec.check_file(relative).include  # type: ignore[attr-defined]
+            if verdict is not None:
+                return bool(verdict)
+        return False
+
+
+def discover(paths: Iterable[str], exclude: Sequence[str], gitignore: bool = False) -> list[str]:
+    """The files to check: files named are always checked; folders are walked, leaving out what
+    ``exclude`` names (flake8's matching) and, with ``gitignore``, what git ignores."""
+    ignore = GitIgnore() if gitignore else None
+
+    def excluded(p: Path, is_dir: bool) -> bool:
+        return config.matches(str(p), exclude) or (ignore is not None and ignore.ignored(p, is_dir))
 
     found: set[str] = set()
     for given in paths:
@@ -247,11 +416,11 @@ def discover(paths: Iterable[str], exclude: Sequence[str]) -> list[str]:
         if not root.is_dir():
             raise FileNotFoundError(given)
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not excluded(Path(dirpath, d)))
+            dirnames[:] = sorted(d for d in dirnames if not excluded(Path(dirpath, d), True))
             for name in filenames:
                 candidate = Path(dirpath, name)
-                if candidate.suffix in (".py", ".pyi", ".ipynb") and not excluded(candidate):
-                    found.add(str(candidate))
+                if candidate.suffix in (".py", ".pyi", ".ipynb") and not excluded(candidate, False):
+                    found.add(os.path.normpath(candidate))
     return sorted(found)
 
 
@@ -262,48 +431,21 @@ def run(files: list[str], options: Options, jobs: int) -> list[FileResult]:
         return list(pool.map(process, files, [options] * len(files), chunksize=8))
 
 
-# ---- output -----------------------------------------------------------------------------------
-
-
-def format_text(findings: list[Finding]) -> str:
-    out = []
-    for f in findings:
-        where = f"{f.path}:cell {f.cell}:line {f.cell_line}" if f.cell else f"{f.path}:{f.line}"
-        out.append(f"{where}:{f.column}: {f.code} {f.message}")
-    return "".join(line + "\n" for line in out)
-
-
-def format_json(findings: list[Finding]) -> str:
-    return json.dumps([{k: v for k, v in asdict(f).items() if v is not None} for f in findings], indent=2) + "\n"
-
-
-def _gh_escape(text: str, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
-
-
-def format_github(findings: list[Finding]) -> str:
-    lines = []
-    for f in findings:
-        props = (
-            f"file={_gh_escape(f.path, True)},line={f.line},col={f.column},"
-            f"endLine={f.end_line},endColumn={f.end_column},title={f.code}"
-        )
-        lines.append(f"::error {props}::{_gh_escape(f'{f.code} {f.message}')}")
-    return "".join(line + "\n" for line in lines)
-
-
-def format_sarif(findings: list[Finding]) -> str:
-    from .sarif import sarif_log
-
-    return json.dumps(sarif_log(findings), indent=2) + "\n"
-
-
-FORMATS = {"text": format_text, "json": format_json, "github": format_github, "sarif": format_sarif}
+# ---- the command line -------------------------------------------------------------------------
 
 
 def _codes(value: str) -> tuple[str, ...]:
-    return tuple(c.strip().upper() for c in value.split(",") if c.strip())
+    try:
+        return config.codes(value.upper(), "code")
+    except config.ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).partition(": ")[2]) from None
+
+
+def _jobs(value: str) -> str:
+    try:
+        return config.jobs(value)
+    except config.ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).partition(": ")[2]) from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -311,53 +453,177 @@ def parser() -> argparse.ArgumentParser:
         prog="flake8-tensorview",
         description="Find .view() calls that cannot work and redundant mask unsqueezes in PyTorch code.",
     )
-    p.add_argument("paths", nargs="*", help="files and folders (.py, .ipynb)")
-    p.add_argument("--select", type=_codes, default=("TV",), help="codes or prefixes to report (default: TV)")
-    p.add_argument("--ignore", type=_codes, default=(), help="codes or prefixes to leave out")
-    p.add_argument("--exclude", default=DEFAULT_EXCLUDE, help=f"comma-separated globs (default: {DEFAULT_EXCLUDE})")
-    p.add_argument("--extend-exclude", default="", help="globs added to --exclude")
-    p.add_argument("--fix", action="store_true", help="apply safe fixes in place")
-    p.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes marked unsafe")
-    p.add_argument("--diff", action="store_true", help="show the fixes as a diff, write nothing")
-    p.add_argument("--reshape", action="store_true", help="fix TV101 with .reshape(...) instead of .contiguous()")
-    p.add_argument("--format", choices=sorted(FORMATS), default="text", help="output format")
-    p.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
-    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="parallel processes")
+    p.add_argument("paths", nargs="*", help="files and folders (.py, .ipynb), '-' for stdin (default: .)")
+    rules = p.add_argument_group("rule selection (the longest matching prefix wins; ignore wins a tie)")
+    rules.add_argument("--select", type=_codes, help="codes or prefixes to report (default: TV)")
+    rules.add_argument("--ignore", type=_codes, help="codes or prefixes to leave out")
+    rules.add_argument("--extend-select", type=_codes, action="append", default=[], help="added to --select")
+    rules.add_argument("--extend-ignore", type=_codes, action="append", default=[], help="added to --ignore")
+    files = p.add_argument_group("files")
+    files.add_argument("--exclude", help=f"comma-separated globs (default: {DEFAULT_EXCLUDE})")
+    files.add_argument("--extend-exclude", default="", help="globs added to --exclude")
+    files.add_argument("--respect-gitignore", dest="respect_gitignore", action="store_true", default=None,
+                       help="leave out files git ignores (the default)")
+    files.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false",
+                       help="check files git ignores too")
+    files.add_argument("--stdin-filename", help="the name of the file read from '-' (for messages, per-file "
+                                                "ignores, and .ipynb)")
+    files.add_argument("--config", type=Path, help="read this config file only (pyproject.toml, a .toml of "
+                                                    "our keys, or setup.cfg/tox.ini/.flake8)")
+    files.add_argument("--isolated", action="store_true", help="read no config file")
+    fixes = p.add_argument_group("fixes")
+    fixes.add_argument("--fix", action="store_true", help="apply safe fixes in place (stdin: print the fixed text)")
+    fixes.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes marked unsafe")
+    fixes.add_argument("--diff", action="store_true", help="show the fixes as a diff, write nothing")
+    fixes.add_argument("--reshape", action="store_true", help="fix TV101 with .reshape(...) instead of .contiguous()")
+    fixes.add_argument("--show-fixes", action="store_true", help="list the fixes applied, mark fixable findings [*]")
+    fixes.add_argument("--exit-non-zero-on-fix", action="store_true",
+                       help="exit 1 when a fix was applied, even if nothing is left to report")
+    out = p.add_argument_group("output")
+    out.add_argument("--format", choices=sorted(FORMATS), default="text", help="output format")
+    out.add_argument("--show-source", dest="show_source", action="store_true", default=None,
+                     help="draw each finding's code frame (default: when writing to a terminal)")
+    out.add_argument("--no-show-source", dest="show_source", action="store_false", help="one line per finding")
+    out.add_argument("--statistics", action="store_true", help="a count per code instead of the findings")
+    out.add_argument("--output-file", "-o", type=Path, help="write the report there instead of stdout")
+    out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                     help="colour the text output (auto: on a terminal, unless NO_COLOR is set)")
+    out.add_argument("-q", "--quiet", action="store_true", help="no summary line on stderr")
+    out.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
+    out.add_argument("--explain", metavar="CODE", help="print the docs of a rule and exit")
+    p.add_argument("-j", "--jobs", type=_jobs, help="parallel processes, or 'auto' (default: auto)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
 
+def _explain(code: str) -> int:
+    from .docs import render_rule
+
+    rule = RULES.get(code.upper())
+    if rule is None:
+        print(f"flake8-tensorview: no rule {code!r} (known: {', '.join(RULES)})", file=sys.stderr)
+        return 2
+    sys.stdout.write(render_rule(rule))
+    return 0
+
+
+def _options(args: argparse.Namespace, cfg: config.Config, cwd: Path) -> Options:
+    select = args.select or cfg.select or ("TV",)
+    ignore = args.ignore if args.ignore is not None else (cfg.ignore or ())
+    select += cfg.extend_select + tuple(c for group in args.extend_select for c in group)
+    ignore += cfg.extend_ignore + tuple(c for group in args.extend_ignore for c in group)
+    return Options(
+        select=select, ignore=ignore, per_file_ignores=cfg.per_file_ignores, fix=args.fix, diff=args.diff,
+        unsafe_fixes=args.unsafe_fixes, reshape=args.reshape, show_source=bool(args.show_source),
+    )
+
+
+def _color(choice: str, stream: object) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _fix_summary(results: Sequence[FileResult], diff: bool) -> str:
+    lines = [f"{'Would fix' if diff else 'Fixed'} {sum(sum(r.fixed.values()) for r in results)} finding(s):"]
+    for r in results:
+        if r.fixed:
+            lines.append(f"- {r.path}:")
+            lines += [f"    {n} x {code} ({RULES[code].name})" for code, n in sorted(r.fixed.items())]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if not args.paths:
-        return 0  # nothing staged: a pre-commit run with no files
-    options = Options(
-        select=args.select, ignore=args.ignore, fix=args.fix, diff=args.diff,
-        unsafe_fixes=args.unsafe_fixes, reshape=args.reshape,
-    )
-    exclude = [g.strip() for g in (args.exclude + "," + args.extend_exclude).split(",") if g.strip()]
-    try:
-        files = discover(args.paths, exclude)
-    except FileNotFoundError as exc:
-        print(f"flake8-tensorview: no such file or folder: {exc}", file=sys.stderr)
+    if args.explain:
+        return _explain(args.explain)
+    cwd = Path.cwd()
+    paths = args.paths or ["."]
+    stdin = paths == [STDIN]
+    if STDIN in paths and not stdin:
+        print("flake8-tensorview: '-' (stdin) cannot be mixed with paths", file=sys.stderr)
         return 2
-    results = run(files, options, args.jobs)
+    start = Path(args.stdin_filename or ".") if stdin else Path(paths[0])
+    try:
+        cfg = config.load(start if start.exists() else cwd, args.config, args.isolated)
+    except config.ConfigError as exc:
+        print(f"flake8-tensorview: {exc}", file=sys.stderr)
+        return 2
+    options = _options(args, cfg, cwd)
+    report = sys.stdout if args.output_file is None else None
+    if args.show_source is None:
+        options = replace(options, show_source=args.format == "text" and report is not None and report.isatty()
+                          and not args.statistics)
+
+    if stdin:
+        name = args.stdin_filename or STDIN
+        files = [name]
+        results = [process(name, options, sys.stdin.buffer.read())]
+    else:
+        exclude = list(cfg.exclude) if cfg.exclude is not None and args.exclude is None else [
+            config.anchor(g.strip(), cwd) for g in (args.exclude or DEFAULT_EXCLUDE).split(",") if g.strip()]
+        exclude += list(cfg.extend_exclude)
+        exclude += [config.anchor(g.strip(), cwd) for g in args.extend_exclude.split(",") if g.strip()]
+        gitignore = args.respect_gitignore if args.respect_gitignore is not None else cfg.respect_gitignore
+        try:
+            files = discover(paths, exclude, gitignore is not False)
+        except FileNotFoundError as exc:
+            print(f"flake8-tensorview: no such file or folder: {exc}", file=sys.stderr)
+            return 2
+        if not files:
+            return 0  # nothing to check (an empty folder, everything excluded)
+        jobs = args.jobs or cfg.jobs or "auto"
+        results = run(files, options, os.cpu_count() or 1 if jobs == "auto" else int(jobs))
+
     findings = sorted((f for r in results for f in r.findings), key=Finding.sort_key)
     errors = [r.error for r in results if r.error]
     diffs = "".join(r.diff for r in results)
-    fixed = sum(r.fixed for r in results)
+    fixed = sum(sum(r.fixed.values()) for r in results)
+
+    out = io.StringIO()
+    style = Style(_color(args.color, report) if report is not None else args.color == "always")
+    if stdin and args.fix and not args.diff:
+        sys.stdout.write(results[0].fixed_text or "")  # as Ruff: the fixed text out, the report to stderr
+        report = sys.stderr if args.output_file is None else None
     if args.diff:
-        sys.stdout.write(diffs)
+        out.write(diffs)
+    elif args.statistics:
+        out.write(format_statistics(findings, as_json=args.format == "json"))
+    elif args.format == "text" and options.show_source:
+        from .frames import render
+
+        out.write("\n".join(render(f, style) for f in findings))
+    elif args.format == "text":
+        out.write(format_text(findings, style, args.show_fixes))
     else:
-        sys.stdout.write(FORMATS[args.format](findings))
+        out.write(FORMATS[args.format](findings))
+    if args.output_file is not None and not args.diff:
+        args.output_file.parent.mkdir(parents=True, exist_ok=True)
+        args.output_file.write_text(out.getvalue(), encoding="utf-8")
+    else:
+        (report or sys.stdout).write(out.getvalue())
+
     for error in errors:
         print(f"flake8-tensorview: {error}", file=sys.stderr)
-    summary = f"checked {len(files)} file{'s' * (len(files) != 1)}: {len(findings)} finding{'s' * (len(findings) != 1)}"
-    if fixed:
-        summary += f", {fixed} fixed" if not args.diff else f", {fixed} fixable"
-    print(summary, file=sys.stderr)
-    if errors and any("internal error" in e for e in errors):
+    if not args.quiet:
+        if args.show_fixes and fixed:
+            print(_fix_summary(results, args.diff), file=sys.stderr)
+        summary = (f"checked {len(files)} file{'s' * (len(files) != 1)}: "
+                   f"{len(findings)} finding{'s' * (len(findings) != 1)}")
+        if fixed:
+            summary += f", {fixed} fixed" if not args.diff else f", {fixed} fixable"
+        elif args.show_fixes and not args.fix:
+            fixable = sum(f.fix_available for f in findings)
+            summary += f", {fixable} fixable with --fix" if fixable else ""
+        print(summary, file=sys.stderr)
+    if any("internal error" in e for e in errors):
         return 2
     if args.exit_zero:
         return 0
+    if args.exit_non_zero_on_fix and fixed and args.fix:
+        return 1
     return 1 if findings or (args.diff and diffs) else 0

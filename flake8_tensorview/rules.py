@@ -27,6 +27,9 @@ class Rule:
     alternative_title: str = ""
     """The second fix offered on request, if the rule has one."""
     default: bool = True
+    severity: str = "warning"
+    """``error`` (the code raises, or the file cannot be read) or ``warning``: the level of SARIF
+    results, GitHub annotations and GitLab Code Quality issues."""
 
 
 RULES: dict[str, Rule] = {
@@ -40,6 +43,7 @@ RULES: dict[str, Rule] = {
                 "call .contiguous() first or use .reshape()"
             ),
             fix="safe",
+            severity="error",
             fix_title="Call .contiguous() before .view()",
             alternative_title="Use .reshape() instead of .view()",
             what=(
@@ -129,7 +133,36 @@ RULES: dict[str, Rule] = {
             example="def forward(self, x):  # TV901 internal error while analysing forward (...)",
             use_instead="Nothing to change in your code: report the message and the function.",
             fix_safety="No fix.",
-            limitations="Inputs Python itself cannot parse, or nested deeper than 400 levels, are skipped silently.",
+            limitations=(
+                "Inputs nested deeper than 400 levels are skipped silently. Files Python cannot read are "
+                "TV902 in the `flake8-tensorview` command (flake8 says E999/E902 itself)."
+            ),
+        ),
+        Rule(
+            code="TV902",
+            name="unreadable-file",
+            message="cannot read this file as Python: {error}",
+            fix="none",
+            severity="error",
+            what=(
+                "Reports, in the `flake8-tensorview` command, a file it could not read: a syntax error, bytes "
+                "that are not valid in the file's encoding (UTF-8 unless a coding cookie says otherwise; the "
+                "file is then read as latin-1, as flake8 does, and still checked), or an error from the file "
+                "system. The command exits 1, as Ruff does."
+            ),
+            why=(
+                "Python refuses to import such a file, and a linter that passes it in silence claims to have "
+                "checked code it never read. flake8 reports the same files as E999 (syntax) or E902 (I/O), "
+                "so under flake8 the plugin leaves them to flake8."
+            ),
+            example="def forward(self, x:  # TV902 cannot read this file as Python: SyntaxError: '(' was never closed",
+            use_instead="def forward(self, x):",
+            fix_safety="No fix.",
+            limitations=(
+                "Only files that can hold a finding (that contain `.view` or `masked_fill`) are parsed, so a "
+                "syntax error elsewhere is left to flake8 or Ruff (E999): parsing every file would cost the "
+                "command about a fifth more time."
+            ),
         ),
     )
 }

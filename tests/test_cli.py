@@ -56,6 +56,14 @@ def test_no_files_is_a_quiet_success(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
+def test_the_default_path_is_the_working_folder(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "bug.py").write_text(BUG)
+    result = cli(cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.startswith("pkg/bug.py:6:13: TV101")
+
+
 def test_select_ignore_and_noqa(tmp_path: Path) -> None:
     (tmp_path / "bug.py").write_text(BUG)
     assert cli("--select", "TV2", "bug.py", cwd=tmp_path).returncode == 0
@@ -111,7 +119,8 @@ def test_sarif_is_valid_and_carries_rule_metadata(tmp_path: Path) -> None:
     run = log["runs"][0]
     rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
     assert {"TV101", "TV201"} <= set(rules)
-    assert all(r["help"]["text"] and r["helpUri"] and r["fullDescription"]["text"] for r in rules.values())
+    assert all(r["help"]["text"] and r["fullDescription"]["text"] for r in rules.values())
+    assert "pypi.org" not in json.dumps(log)  # the package is not published: no link to a missing page
     assert run["tool"]["driver"]["version"] == __import__("flake8_tensorview").__version__
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]}
     assert uris == {"bug.py", "mask_patterns.py"}
@@ -217,7 +226,7 @@ def test_notebook_positions_and_fix(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "mha_notebook.ipynb", nb)
     before = nb.read_text()
     text = cli("mha.ipynb", cwd=tmp_path).stdout.splitlines()
-    assert [line.split(": ")[0] for line in text] == ["mha.ipynb:cell 3:line 19:43", "mha.ipynb:cell 3:line 22:27"]
+    assert [line.split(": ")[0] for line in text] == ["mha.ipynb:cell 3:19:43", "mha.ipynb:cell 3:22:27"]
     [_, view] = json.loads(cli("--format", "json", "mha.ipynb", cwd=tmp_path).stdout)
     assert (view["cell"], view["line"], view["code"]) == (3, 22, "TV101")
     assert cli("--fix", "mha.ipynb", cwd=tmp_path).returncode == 0
