@@ -1,13 +1,18 @@
-"""python-lsp-server plugin: the TV fixes as quick-fix code actions.
+"""python-lsp-server plugin: the story of each TV finding, and its fixes as quick-fix code actions.
 
 The diagnostics themselves come from pylsp's flake8 plugin, which runs flake8 and so this
-package's checks. This module only answers ``textDocument/codeAction``: for each TV finding on the
-requested lines it offers the rule's fix (and its alternative, for TV101) as an edit of the
-unsaved text. pylsp loads it through the ``pylsp`` entry point; nothing here runs without pylsp.
+package's checks (with the user's flake8 config and ``# noqa``). This module wraps pylsp's lint
+hook to give each TV diagnostic flake8 reported what flake8's one line cannot carry: the exact
+range of the reported span and, as LSP ``relatedInformation``, every step of the finding's story
+(the op that changed the layout, ...) with its label, then the note and the help. It also answers
+``textDocument/codeAction``: for each TV finding on the requested lines it offers the rule's fix
+(and its alternative, for TV101) as an edit of the unsaved text. pylsp loads it through the
+``pylsp`` entry point; nothing here runs without pylsp.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 from pylsp import hookimpl
@@ -82,3 +87,50 @@ def pylsp_code_actions(config: Any, workspace: Any, document: Any, range: dict[s
             if action is not None:
                 actions.append(action)
     return actions
+
+
+def _range(line: int, col: int, end_line: int, end_col: int, lines: list[str]) -> dict[str, Position]:
+    """LSP range (0-based lines, UTF-16 columns) from 1-based lines and 0-based code point columns."""
+
+    def at(n: int, c: int) -> Position:
+        text = lines[n - 1] if 0 < n <= len(lines) else ""
+        return {"line": n - 1, "character": _utf16_len(text[:c])}
+
+    return {"start": at(line, col), "end": at(end_line, end_col)}
+
+
+def related_information(uri: str, d: Diagnostic, lines: list[str]) -> list[dict[str, Any]]:
+    """The story's steps in program order, then the note and the help at the reported span."""
+    here = _range(d.line, d.col, *(d.end if d.end != (0, 0) else (d.line, d.col + 1)), lines)
+    info = [{"location": {"uri": uri, "range": _range(s.line, s.col, s.end_line, s.end_col, lines)},
+             "message": s.label} for s in d.story if s.label]
+    info += [{"location": {"uri": uri, "range": here}, "message": f"{kind}: {text}"}
+             for kind, text in (("note", d.note), ("help", d.help)) if text]
+    return info
+
+
+@hookimpl(wrapper=True)
+def pylsp_lint(document: Any) -> Generator[None, list[list[dict[str, Any]]], list[list[dict[str, Any]]]]:
+    """After the other linters ran: flake8's TV diagnostics get their exact range and their story."""
+    results = yield
+    reported = [d for group in results or () for d in group
+                if str(d.get("code", "")).startswith("TV") and d.get("source") == "flake8"]
+    if not reported:
+        return results
+    try:
+        source = document.source
+        lines = source.splitlines()
+        found = {(d.line - 1, d.col, d.code): d for d in lint_source(source)}  # pylsp: flake8's column - 1
+    except Exception:  # never take the editor's diagnostics down with us
+        return results
+    for diagnostic in reported:
+        start = diagnostic["range"]["start"]
+        d = found.get((start["line"], start["character"], diagnostic["code"]))
+        if d is None:
+            continue
+        if d.end != (0, 0):
+            diagnostic["range"] = _range(d.line, d.col, d.end[0], d.end[1], lines)
+        info = related_information(document.uri, d, lines)
+        if info:
+            diagnostic["relatedInformation"] = info
+    return results

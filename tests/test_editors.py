@@ -136,6 +136,25 @@ def test_pylsp_reports_tv101_on_unsaved_text_with_the_view_range(server: Languag
     assert diagnostic["message"].startswith("TV101 .view() merges dims 2 and 3 (self.num_heads, self.head_dim)")
 
 
+def test_pylsp_diagnostic_carries_the_story_as_related_information(server: LanguageServer, tmp_path: Path) -> None:
+    uri = open_unsaved(server, tmp_path / "mha.py", BUGGY)
+    [diagnostic] = [d for d in server.diagnostics(uri) if d["code"] == "TV101"]
+    line = BUGGY.splitlines()[VIEW_LINE - 1]
+    # the squiggle covers `.view`, not the rest of the line as flake8's row/col alone would give
+    assert diagnostic["range"] == {"start": {"line": VIEW_LINE - 1, "character": line.index(".view")},
+                                   "end": {"line": VIEW_LINE - 1, "character": line.index(".view") + len(".view")}}
+    info = diagnostic["relatedInformation"]
+    transpose_line = BUGGY.splitlines()[VIEW_LINE - 2]
+    [step, *rest] = info
+    assert step["location"]["uri"] == uri
+    span = step["location"]["range"]
+    assert span["start"]["line"] == span["end"]["line"] == VIEW_LINE - 2
+    assert "transpose" in transpose_line[span["start"]["character"]:span["end"]["character"]]
+    assert step["message"].startswith("transpose(1, 2) leaves")
+    assert [r["message"].split(":")[0] for r in rest] == ["note", "help"]
+    assert "== 1" in rest[0]["message"]
+
+
 def test_pylsp_honours_noqa(server: LanguageServer, tmp_path: Path) -> None:
     lines = BUGGY.splitlines(keepends=True)
     lines[VIEW_LINE - 1] = lines[VIEW_LINE - 1].rstrip("\n") + "  # noqa: TV101\n"
