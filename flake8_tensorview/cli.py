@@ -82,16 +82,20 @@ def decode(raw: bytes) -> tuple[str, str, Diagnostic | None]:
     latin-1, which never fails; a file that needed latin-1 is also a TV902 where the bad byte is."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
-    except SyntaxError as exc:  # an unknown codec in the cookie, or a cookie that contradicts the BOM
-        return raw.decode("latin-1"), "latin-1", unreadable(1, 0, f"{exc}; it was checked as latin-1")
-    try:
         return raw.decode(encoding), encoding, None
+    except SyntaxError as exc:  # an unknown codec in the cookie, a cookie against the BOM, or bad bytes in the first lines
+        encoding, problem = "utf-8", f"{exc}"
+    except UnicodeDecodeError:
+        problem = ""
+    try:
+        raw.decode(encoding)
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1)
-        problem = (f"byte 0x{raw[exc.start]:02x} is not {encoding} ({exc.reason}); save the file as {encoding} "
-                   f"or name its encoding in a coding comment (it was checked as latin-1)")
-        return raw.decode("latin-1"), "latin-1", unreadable(line, col, problem)
+        error = (f"byte 0x{raw[exc.start]:02x} is not {encoding} ({exc.reason}); save the file as {encoding} "
+                 f"or name its encoding in a coding comment (it was checked as latin-1)")
+        return raw.decode("latin-1"), "latin-1", unreadable(line, col, error)
+    return raw.decode("latin-1"), "latin-1", unreadable(1, 0, f"{problem} (it was checked as latin-1)")
 
 
 def unreadable(line: int, col: int, error: str) -> Diagnostic:
@@ -237,7 +241,8 @@ def _process_python(path_str: str, raw: bytes, options: Options, result: FileRes
         result.fixed_text = source
     if source is not text:
         noqa = Suppressions(source)
-        kept = [d for d in lint_text(source, path_str) if options.selected(d.code) and not noqa(d)]
+        kept = [d for d in ([problem] if problem else []) + lint_text(source, path_str)
+                if options.selected(d.code) and not noqa(d)]
     lines = source.splitlines(keepends=True)
     result.findings = [_finding(path_str, d, options, lines) for d in kept]
     return result

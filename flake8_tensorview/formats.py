@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -125,11 +126,11 @@ def format_github(findings: Sequence[Finding]) -> str:
 
 def format_gitlab(findings: Sequence[Finding]) -> str:
     """GitLab Code Quality JSON: one issue per finding, with a fingerprint that stays put when
-    lines move (path, code, message and the how-many-th such finding it is)."""
+    lines move (path, code, message without its line numbers, and the how-many-th such finding)."""
     seen: Counter[tuple[str, str, str]] = Counter()
     issues = []
     for f in findings:
-        key = (f.path, f.code, f.message)
+        key = (f.path, f.code, re.sub(r"\bline \d+", "line", f.message))
         seen[key] += 1
         digest = hashlib.sha256("\0".join((*key, str(seen[key]))).encode()).hexdigest()
         issues.append(

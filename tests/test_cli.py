@@ -256,3 +256,239 @@ def test_console_script_is_installed() -> None:
     assert exe is not None
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith(__import__("flake8_tensorview").__version__)
+
+
+# ---- noqa: the command and flake8 agree ---------------------------------------------------------
+
+# comment on the reported line -> whether it silences TV101 (flake8's own reading of `# noqa`)
+NOQA_CASES = {
+    "# noqa": True,
+    "# NOQA": True,
+    "# noqa: TV101": True,
+    "# noqa:TV101": True,
+    "# noqa: TV1": True,  # a prefix
+    "# noqa: E501,TV101": True,
+    "# noqa: E501, TV101": True,
+    "# noqa: E501 TV101": True,
+    "# noqa: TV201": False,  # the bug: two letters acted as a bare # noqa
+    "# noqa:TV201": False,
+    "# noqa: E501": False,  # one letter
+    "# noqa: PLR2004": False,  # three letters
+    "# noqa: PLR2004,TV201": False,
+    "# noqa: TV102": False,
+    "# noqa: X1": False,
+    "#noqa: TV101": False,  # flake8 wants `# noqa`
+}
+
+
+def test_noqa_codes_of_any_length_agree_with_flake8(tmp_path: Path) -> None:
+    names = {}
+    for n, comment in enumerate(NOQA_CASES):
+        name = f"case{n:02d}.py"
+        names[name] = comment
+        (tmp_path / name).write_text(BUG.replace("t * c)", f"t * c)  {comment}"))
+    command = {f["path"] for f in json.loads(cli("--format", "json", ".", cwd=tmp_path).stdout)}
+    flake8_out = subprocess.run([sys.executable, "-m", "flake8", "--isolated", "--select", "TV", "."], cwd=tmp_path,
+                                capture_output=True, text=True, check=False).stdout
+    flake8_paths = {line.split(":")[0].removeprefix("./") for line in flake8_out.splitlines()}
+    expected = {name for name, comment in names.items() if not NOQA_CASES[comment]}
+    assert command == expected, {names[n] for n in command ^ expected}
+    assert flake8_paths == expected, {names[n] for n in flake8_paths ^ expected}
+
+
+@pytest.mark.parametrize("header, skipped", [
+    ("# flake8: noqa\n", True),
+    ("# flake8: NOQA\n", True),
+    ("x = 1  # flake8: noqa\n", False),  # flake8 honours it only on a line of its own
+    ("# tensorview: noqa\n", True),
+    ("# tensorview: noqa: TV101\n", True),
+    ("# tensorview: noqa: TV201\n", False),
+])
+def test_file_level_noqa(header: str, skipped: bool, tmp_path: Path) -> None:
+    (tmp_path / "bug.py").write_text(header + BUG)
+    result = cli("bug.py", cwd=tmp_path)
+    assert result.returncode == (0 if skipped else 1)
+    assert ("TV101" in result.stdout) is not skipped
+    if "flake8" in header:
+        flake8_out = subprocess.run([sys.executable, "-m", "flake8", "--isolated", "--select", "TV", "bug.py"],
+                                    cwd=tmp_path, capture_output=True, text=True, check=False).stdout
+        assert ("TV101" in flake8_out) is not skipped
+
+
+# ---- unreadable input ---------------------------------------------------------------------------
+
+
+def test_syntax_error_is_tv902_and_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("import torch\nx = torch.randn(2, 3).t(\ny = x.view(-1)\n")
+    result = cli("broken.py", cwd=tmp_path)
+    assert result.returncode == 1
+    [line] = result.stdout.splitlines()
+    assert line.startswith("broken.py:2:") and " TV902 cannot read this file as Python: SyntaxError: " in line
+    assert "checked 1 file: 1 finding" in result.stderr
+    assert cli("broken.py", "--extend-ignore", "TV9", cwd=tmp_path).returncode == 0
+
+
+def test_non_utf8_file_is_tv902_and_still_checked_as_latin1(tmp_path: Path) -> None:
+    raw = ("# caf\xe9\n" + BUG).encode("latin-1")  # no coding cookie: Python would refuse to import it
+    (tmp_path / "latin.py").write_bytes(raw)
+    result = cli("latin.py", cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("latin.py:1:6: TV902 cannot read this file as Python: byte 0xe9 is not utf-8")
+    assert lines[1].startswith("latin.py:7:13: TV101")  # read as latin-1, as flake8 does
+    assert "decode" not in result.stderr
+    assert cli("--fix", "latin.py", cwd=tmp_path).returncode == 1  # TV902 stays; the fix keeps every byte
+    assert (tmp_path / "latin.py").read_bytes() == raw.replace(b"x.view(", b"x.contiguous().view(")
+
+
+def test_unknown_coding_cookie_is_tv902(tmp_path: Path) -> None:
+    (tmp_path / "odd.py").write_bytes(b"# -*- coding: klingon -*-\n" + BUG.encode())
+    result = cli("odd.py", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "odd.py:1:1: TV902" in result.stdout
+
+
+def test_a_notebook_that_is_not_json_is_tv902(tmp_path: Path) -> None:
+    (tmp_path / "nb.ipynb").write_text("{not json")
+    result = cli("nb.ipynb", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.startswith("nb.ipynb:1:1: TV902 cannot read this file as Python: not a Jupyter notebook")
+
+
+# ---- command line -------------------------------------------------------------------------------
+
+
+def test_extend_select_and_extend_ignore(tmp_path: Path) -> None:
+    (tmp_path / "bug.py").write_text(BUG)
+    assert cli("--extend-ignore", "TV9", "bug.py", cwd=tmp_path).returncode == 1  # the TV901 docs' advice
+    assert cli("--extend-ignore", "TV1", "bug.py", cwd=tmp_path).returncode == 0
+    assert cli("--select", "TV2", "--extend-select", "TV101", "bug.py", cwd=tmp_path).returncode == 1
+    assert cli("--ignore", "TV", "--extend-select", "TV101", "bug.py", cwd=tmp_path).returncode == 1  # more specific
+    assert cli("--select", "TV1", "--ignore", "TV101", "bug.py", cwd=tmp_path).returncode == 0
+    assert cli("--extend-ignore", "tv101x", "bug.py", cwd=tmp_path).returncode == 2
+
+
+def test_stdin_with_a_filename(tmp_path: Path) -> None:
+    def piped(*args: str, text: str = BUG) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "flake8_tensorview", *args], cwd=tmp_path, input=text,
+                              capture_output=True, text=True, check=False)
+
+    (tmp_path / "model.py").write_text("x = 1\n")  # stale on disk: the buffer is what counts
+    result = piped("-", "--stdin-filename", "model.py")
+    assert result.returncode == 1
+    assert result.stdout.startswith("model.py:6:13: TV101")
+    assert piped("-").stdout.startswith("-:6:13: TV101")
+    (tmp_path / "pyproject.toml").write_text('[tool.flake8-tensorview]\nper-file-ignores = {"model.py" = ["TV1"]}\n')
+    assert piped("-", "--stdin-filename", "model.py").returncode == 0  # per-file ignores apply to the name
+    fixed = piped("-", "--stdin-filename", "other.py", "--fix")
+    assert fixed.stdout == BUG.replace("x.view(", "x.contiguous().view(")  # the fixed text, as Ruff
+    assert (tmp_path / "model.py").read_text() == "x = 1\n"
+
+
+def test_statistics(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "mask_patterns.py", tmp_path)
+    (tmp_path / "bug.py").write_text(BUG * 3)
+    found = json.loads(cli("--format", "json", ".", cwd=tmp_path).stdout)
+    counts = {code: sum(f["code"] == code for f in found) for code in {f["code"] for f in found}}
+    result = cli("--statistics", ".", cwd=tmp_path)
+    assert result.returncode == 1
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert {code: int(n) for n, code, _ in rows} == counts
+    assert [int(n) for n, _, _ in rows] == sorted(counts.values(), reverse=True)
+    assert ["TV101", "[*] view-of-non-contiguous"] in [row[1:] for row in rows]
+    stats = json.loads(cli("--statistics", "--format", "json", ".", cwd=tmp_path).stdout)
+    assert {s["code"]: s["count"] for s in stats} == counts
+
+
+def test_output_file_quiet_and_color(tmp_path: Path) -> None:
+    (tmp_path / "bug.py").write_text(BUG)
+    result = cli("bug.py", "--output-file", "out/report.txt", "-q", cwd=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", "")
+    assert (tmp_path / "out" / "report.txt").read_text().startswith("bug.py:6:13: TV101")
+    assert "\x1b[" not in cli("bug.py", "--color", "auto", cwd=tmp_path).stdout  # a pipe
+    assert "\x1b[" not in cli("bug.py", "--color", "never", cwd=tmp_path, env={"FORCE_COLOR": "1"}).stdout
+    colored = cli("bug.py", "--color", "always", cwd=tmp_path).stdout
+    assert "\x1b[1;31mTV101\x1b[0m" in colored
+    assert "\x1b[" in cli("bug.py", cwd=tmp_path, env={"FORCE_COLOR": "1"}).stdout
+
+
+def test_jobs_auto_and_bad_jobs(tmp_path: Path) -> None:
+    for n in range(3):
+        (tmp_path / f"m{n}.py").write_text(BUG)
+    assert cli("-j", "auto", ".", cwd=tmp_path).stdout == cli("-j", "1", ".", cwd=tmp_path).stdout
+    assert cli("-j", "0", ".", cwd=tmp_path).returncode == 2
+
+
+def test_show_fixes_and_exit_non_zero_on_fix(tmp_path: Path) -> None:
+    (tmp_path / "bug.py").write_text(BUG)
+    shown = cli("--show-fixes", "bug.py", cwd=tmp_path)
+    assert shown.stdout.startswith("bug.py:6:13: TV101 [*] .view()")
+    assert "1 fixable with --fix" in shown.stderr
+    fixed = cli("--fix", "--show-fixes", "bug.py", cwd=tmp_path)
+    assert fixed.returncode == 0
+    assert "Fixed 1 finding(s):\n- bug.py:\n    1 x TV101 (view-of-non-contiguous)" in fixed.stderr
+    (tmp_path / "bug.py").write_text(BUG)
+    assert cli("--fix", "--exit-non-zero-on-fix", "bug.py", cwd=tmp_path).returncode == 1
+    assert cli("--fix", "--exit-non-zero-on-fix", "bug.py", cwd=tmp_path).returncode == 0  # nothing left to fix
+
+
+def test_explain_prints_the_rule_docs(tmp_path: Path) -> None:
+    from flake8_tensorview.docs import render_rule
+    from flake8_tensorview.rules import RULES
+
+    result = cli("--explain", "TV101", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout == render_rule(RULES["TV101"])
+    assert "### Why is this bad?" in result.stdout
+    assert cli("--explain", "tv201", cwd=tmp_path).stdout.startswith("## TV201 `redundant-leading-unsqueeze-on-mask`")
+    assert cli("--explain", "TV999", cwd=tmp_path).returncode == 2
+
+
+def test_github_annotation_level_is_the_rules_severity(tmp_path: Path) -> None:
+    from flake8_tensorview.rules import RULES
+
+    shutil.copy(FIXTURES / "mask_patterns.py", tmp_path)
+    (tmp_path / "bug.py").write_text(BUG)
+    lines = cli("--format", "github", ".", cwd=tmp_path).stdout.splitlines()
+    levels = {line.split("title=")[1].split("::")[0]: line.split(" ")[0] for line in lines}
+    assert levels == {"TV101": "::error", "TV201": "::warning"}
+    assert {code: "::" + RULES[code].severity for code in levels} == levels
+    sarif = json.loads(cli("--format", "sarif", ".", cwd=tmp_path).stdout)
+    assert {r["ruleId"]: "::" + r["level"] for r in sarif["runs"][0]["results"]} == levels
+
+
+def test_gitlab_code_quality(tmp_path: Path) -> None:
+    (tmp_path / "bug.py").write_text(BUG + BUG.replace("def merge", "def merge2"))
+    issues = json.loads(cli("--format", "gitlab", "bug.py", cwd=tmp_path).stdout)
+    assert [i["location"]["positions"]["begin"] for i in issues] == [{"line": 6, "column": 13}, {"line": 12, "column": 13}]
+    assert all(i["check_name"] == "TV101" and i["severity"] == "major" and i["location"]["path"] == "bug.py"
+               for i in issues)
+    assert len({i["fingerprint"] for i in issues}) == 2
+    # a fingerprint survives lines moving above the finding
+    (tmp_path / "bug.py").write_text("# a new comment\n" + BUG + BUG.replace("def merge", "def merge2"))
+    moved = json.loads(cli("--format", "gitlab", "bug.py", cwd=tmp_path).stdout)
+    assert [i["fingerprint"] for i in moved] == [i["fingerprint"] for i in issues]
+
+
+def test_junit(tmp_path: Path) -> None:
+    from xml.etree import ElementTree as ET
+
+    (tmp_path / "bug.py").write_text(BUG)
+    (tmp_path / "clean.py").write_text(CLEAN)
+    root = ET.fromstring(cli("--format", "junit", ".", cwd=tmp_path).stdout)
+    assert (root.tag, root.get("failures")) == ("testsuites", "1")
+    [suite] = root.findall("testsuite")
+    [case] = suite.findall("testcase")
+    assert (suite.get("name"), case.get("line"), case.get("name")) == ("bug.py", "6", "org.flake8-tensorview.TV101")
+    assert case.find("failure").text.startswith("bug.py:6:13: TV101")  # type: ignore[union-attr]
+    clean = ET.fromstring(cli("--format", "junit", "clean.py", cwd=tmp_path).stdout)
+    assert clean.get("failures") == "0"
+
+
+def test_notebook_locations_parse_as_file_line_col(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "mha_notebook.ipynb", tmp_path / "mha.ipynb")
+    for line in cli("mha.ipynb", cwd=tmp_path).stdout.splitlines():
+        where, _, rest = line.partition(": ")
+        path, cell, row, col = where.rsplit(":", 3)
+        assert (path, cell) == ("mha.ipynb", "cell 3") and row.isdigit() and col.isdigit()
+        assert "on line" not in rest
