@@ -45,21 +45,23 @@ class Options:
     unsafe_fixes: bool = False
     reshape: bool = False
     show_source: bool = False
+    file_ignore: tuple[str, ...] = ()
+    """The per-file ignores of the file at hand: they win over any select, as in Ruff."""
 
     def selected(self, code: str) -> bool:
         """flake8's decision: the longest matching prefix wins, and ignore wins a tie."""
         chosen = max((len(p) for p in self.select if code.startswith(p)), default=-1)
         dropped = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
-        return chosen >= 0 and chosen > dropped
+        return chosen >= 0 and chosen > dropped and not (self.file_ignore and code.startswith(self.file_ignore))
 
     def fixable(self, code: str) -> bool:
         rule = RULES.get(code)
         return rule is not None and (rule.fix == "safe" or (self.unsafe_fixes and rule.fix == "unsafe"))
 
     def for_path(self, path: str) -> Options:
-        """These options with the per-file ignores whose glob matches ``path`` added to ``ignore``."""
+        """These options for ``path``: the per-file ignores whose glob matches it."""
         extra = tuple(c for glob, codes in self.per_file_ignores if config.matches(path, [glob]) for c in codes)
-        return replace(self, ignore=self.ignore + extra, per_file_ignores=()) if extra else self
+        return replace(self, file_ignore=extra, per_file_ignores=()) if extra else self
 
 
 @dataclass
