@@ -94,9 +94,10 @@ def cases(folder: Path = REALWORLD) -> list[Case]:
 
 
 def lint(case: Case) -> set[tuple[int, str]]:
+    """Every ``(line, code)`` the linter reports, its own errors (TV9xx) included."""
     from flake8_tensorview.linter import lint_source
 
-    return {(d.line, d.code) for d in lint_source(case.path.read_text()) if d.code in RULES}
+    return {(d.line, d.code) for d in lint_source(case.path.read_text())}
 
 
 @dataclass
@@ -126,6 +127,8 @@ class Report:
     misses: list[tuple[str, int, str, str]] = field(default_factory=list)
     """(file, line, code, category) for each truth label the linter did not report."""
     false_alarms: list[tuple[str, int, str, str]] = field(default_factory=list)
+    linter_errors: list[tuple[str, int, str, str]] = field(default_factory=list)
+    """(file, line, code, category) for each TV9xx: the linter's own trouble on real code."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -137,6 +140,7 @@ class Report:
             },
             "misses": [dict(zip(("file", "line", "code", "category"), m)) for m in self.misses],
             "false_alarms": [dict(zip(("file", "line", "code", "category"), m)) for m in self.false_alarms],
+            "linter_errors": [dict(zip(("file", "line", "code", "category"), m)) for m in self.linter_errors],
         }
 
 
@@ -148,6 +152,7 @@ def score(all_cases: Iterable[Case], found: Mapping[Path, set[tuple[int, str]]])
         report.files_per_category[category] = report.files_per_category.get(category, 0) + 1
         per_rule = report.categories.setdefault(category, {rule: Tally() for rule in RULES})
         findings = found[case.path]
+        report.linter_errors += [(case.name, line, code, category) for line, code in sorted(findings) if code.startswith("TV9")]
         for line, code in sorted(case.truth | findings):
             if code not in RULES:
                 continue
@@ -182,6 +187,9 @@ def render(report: Report, folder: Path = REALWORLD) -> str:
     out += [f"  {f}:{line}: {code}  [{cat}]" for f, line, code, cat in sorted(report.misses, key=lambda m: (m[3], m[0], m[1]))]
     out += ["", f"false alarms ({len(report.false_alarms)}):"]
     out += [f"  {f}:{line}: {code}  [{cat}]" for f, line, code, cat in sorted(report.false_alarms)]
+    if report.linter_errors:
+        out += ["", f"linter errors ({len(report.linter_errors)}):"]
+        out += [f"  {f}:{line}: {code}  [{cat}]" for f, line, code, cat in sorted(report.linter_errors)]
     return "\n".join(out)
 
 

@@ -161,15 +161,20 @@ def test_recall_does_not_drop_below_the_floor(report, rule: str) -> None:  # typ
     assert tally.recall >= RECALL_FLOORS[rule], misses
 
 
+def test_the_linter_does_not_fail_on_real_code(report) -> None:  # type: ignore[no-untyped-def]
+    assert not report.linter_errors
+
+
 def test_the_scorer_counts_what_it_should(tmp_path: Path) -> None:
     """The scoring itself: a hit, a miss and a false alarm land in the right columns."""
     path = tmp_path / "case.py"
     path.write_text('"""x\n\nSource: here\nCategory: method\n"""\na = 1  # truth: TV101\nb = 2  # truth: TV101\n')
     case = realworld.load_case(path)
     assert case.category == "method" and case.source == "here"
-    report = realworld.score([case], {path: {(6, "TV101"), (1, "TV101")}})
+    report = realworld.score([case], {path: {(6, "TV101"), (1, "TV101"), (2, "TV901")}})
     tally = report.rules["TV101"]
     assert (tally.tp, tally.fp, tally.fn) == (1, 1, 1)
+    assert report.linter_errors == [("case.py", 2, "TV901", "method")]
     assert report.misses == [("case.py", 7, "TV101", "method")]
     assert report.false_alarms == [("case.py", 1, "TV101", "method")]
     assert report.categories["method"]["TV101"].recall == 0.5
