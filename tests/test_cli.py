@@ -492,3 +492,28 @@ def test_notebook_locations_parse_as_file_line_col(tmp_path: Path) -> None:
         path, cell, row, col = where.rsplit(":", 3)
         assert (path, cell) == ("mha.ipynb", "cell 3") and row.isdigit() and col.isdigit()
         assert "on line" not in rest
+
+
+# ---- the README's install and pre-commit instructions ---------------------------------------------
+
+
+def test_readme_installs_from_what_exists() -> None:
+    """The package is not published: no bare `pip install flake8-tensorview`, and the pre-commit
+    example's `rev:` is a commit of this repository that has the hooks."""
+    import re
+
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    assert not re.search(r"pip install (?:-U )?flake8-tensorview\b(?! @)", readme)
+    assert "additional_dependencies: [flake8-tensorview]" not in readme
+    revs = re.findall(r"^\s+rev: (\S+)", readme, re.MULTILINE)
+    ours = [rev for rev in revs if rev != "7.5.0"]  # flake8's own hook
+    assert ours and all(re.fullmatch(r"[0-9a-f]{40}", rev) for rev in ours)
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    for rev in ours:
+        hooks = subprocess.run(["git", "show", f"{rev}:.pre-commit-hooks.yaml"], cwd=ROOT, capture_output=True,
+                               text=True, check=False)
+        assert hooks.returncode == 0, hooks.stderr
+        assert "id: flake8-tensorview" in hooks.stdout
