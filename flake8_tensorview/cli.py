@@ -381,21 +381,23 @@ class GitIgnore:
         return self.specs[folder]
 
     @staticmethod
-    def _bases(folder: Path) -> list[Path]:
-        """``folder`` and its parents up to the enclosing work tree's root (or itself alone)."""
+    def _bases(folder: Path, floor: Path | None) -> list[Path]:
+        """``folder`` and its parents up to the enclosing work tree's root (or itself alone), not
+        above ``floor``."""
         chain = [folder]
         for parent in folder.parents:
-            if (chain[-1] / ".git").exists():
+            if (chain[-1] / ".git").exists() or chain[-1] == floor:
                 break
             chain.append(parent)
         else:
             return [folder]
-        return chain if (chain[-1] / ".git").exists() else [folder]
+        return chain if (chain[-1] / ".git").exists() or chain[-1] == floor else [folder]
 
-    def ignored(self, path: Path, is_dir: bool) -> bool:
-        """The deepest ``.gitignore`` with a verdict on ``path`` decides (a ``!pattern`` included)."""
+    def ignored(self, path: Path, is_dir: bool, floor: Path | None = None) -> bool:
+        """The deepest ``.gitignore`` with a verdict on ``path`` decides (a ``!pattern`` included);
+        ``floor``: read none above this folder."""
         path = path.absolute()
-        for base in self._bases(path.parent):
+        for base in self._bases(path.parent, floor):
             spec = self._spec(base)
             if spec is None:
                 continue
@@ -410,9 +412,10 @@ def discover(paths: Iterable[str], exclude: Sequence[str], gitignore: bool = Fal
     """The files to check: files named are always checked; folders are walked, leaving out what
     ``exclude`` names (flake8's matching) and, with ``gitignore``, what git ignores."""
     ignore = GitIgnore() if gitignore else None
+    floor: Path | None = None
 
     def excluded(p: Path, is_dir: bool) -> bool:
-        return config.matches(str(p), exclude) or (ignore is not None and ignore.ignored(p, is_dir))
+        return config.matches(str(p), exclude) or (ignore is not None and ignore.ignored(p, is_dir, floor))
 
     found: set[str] = set()
     for given in paths:
@@ -422,6 +425,9 @@ def discover(paths: Iterable[str], exclude: Sequence[str], gitignore: bool = Fal
             continue
         if not root.is_dir():
             raise FileNotFoundError(given)
+        # a folder named on the command line is checked even if git ignores it (as Ruff does): then
+        # only the .gitignore files inside it apply
+        floor = root.absolute() if ignore is not None and ignore.ignored(root, True) else None
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not excluded(Path(dirpath, d), True))
             for name in filenames:

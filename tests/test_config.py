@@ -195,3 +195,8 @@ def test_gitignore_is_respected_by_default(tmp_path: Path) -> None:
     assert reported("pkg/local.py", cwd=tmp_path) == {("pkg/local.py", "TV101")}  # named files are checked
     (tmp_path / "pyproject.toml").write_text("[tool.flake8-tensorview]\nrespect-gitignore = false\n")
     assert reported(cwd=tmp_path) == everything
+    # a folder named on the command line is checked even if git ignores it; its own .gitignore applies
+    (tmp_path / "generated" / ".gitignore").write_text("skip.py\n")
+    (tmp_path / "generated" / "skip.py").write_text(BUG)
+    (tmp_path / "pyproject.toml").unlink()
+    assert reported("generated", cwd=tmp_path) == {("generated/bug.py", "TV101")}
