@@ -24,7 +24,7 @@ from pathlib import Path
 from . import __version__, config, notebook
 from .checks import Diagnostic
 from .formats import FORMATS, Finding, Mark, Style, format_statistics, format_text
-from .linter import FixError, fix_source, lint_source
+from .linter import FixError, collector_paused, fix_source, lint_source
 from .preselect import might_match
 from .rules import RULES, message
 
@@ -180,7 +180,8 @@ def lint_text(text: str, filename: str, top_level_await: bool = False) -> list[D
         return []
     flags = ast.PyCF_ONLY_AST | (ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if top_level_await else 0)
     try:
-        tree = compile(text, filename, "exec", flags, dont_inherit=True)
+        with collector_paused():  # the tree's nodes all live until the file is done (see linter)
+            tree = compile(text, filename, "exec", flags, dont_inherit=True)
     except SyntaxError as exc:
         line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
         return [unreadable(line, col, f"{type(exc).__name__}: {exc.msg}")]

@@ -18,11 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.9 and 3.10
-    import tomli as tomllib
-
 SECTION = "flake8-tensorview"
 INI_FILES = ("setup.cfg", "tox.ini", ".flake8")
 INI_KEYS = ("per-file-ignores", "extend-exclude", "extend-ignore")
@@ -144,6 +139,10 @@ def jobs(value: str, where: str = "--jobs") -> str:
 
 
 def _toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):  # imported here: worker processes never read config
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.9 and 3.10
+        import tomli as tomllib
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
