@@ -109,20 +109,25 @@ def related_information(uri: str, d: Diagnostic, lines: list[str]) -> list[dict[
     return info
 
 
-@hookimpl(wrapper=True)
-def pylsp_lint(document: Any) -> Generator[None, list[list[dict[str, Any]]], list[list[dict[str, Any]]]]:
-    """After the other linters ran: flake8's TV diagnostics get their exact range and their story."""
-    results = yield
-    reported = [d for group in results or () for d in group
+@hookimpl(hookwrapper=True)
+def pylsp_lint(document: Any) -> Generator[None, Any, None]:
+    """After the other linters ran: flake8's TV diagnostics get their exact range and their story
+    (edited in place; pluggy's old-style wrapper, which every pluggy 1.x that pylsp accepts has)."""
+    outcome = yield
+    try:
+        results = outcome.get_result()
+    except BaseException:  # a linter failed: pylsp reports that, not us
+        return
+    reported = [d for group in results or () for d in group or ()
                 if str(d.get("code", "")).startswith("TV") and d.get("source") == "flake8"]
     if not reported:
-        return results
+        return
     try:
         source = document.source
         lines = source.splitlines()
         found = {(d.line - 1, d.col, d.code): d for d in lint_source(source)}  # pylsp: flake8's column - 1
     except Exception:  # never take the editor's diagnostics down with us
-        return results
+        return
     for diagnostic in reported:
         start = diagnostic["range"]["start"]
         d = found.get((start["line"], start["character"], diagnostic["code"]))
@@ -133,4 +138,3 @@ def pylsp_lint(document: Any) -> Generator[None, list[list[dict[str, Any]]], lis
         info = related_information(document.uri, d, lines)
         if info:
             diagnostic["relatedInformation"] = info
-    return results

@@ -141,3 +141,18 @@ def test_tabs_and_wide_characters_keep_markers_under_their_code() -> None:
     assert markers.index("-") - len("  | ") == len(line[: line.index("t()")].expandtabs(4)) + 2
     assert markers.endswith("^^^^^ here")
     assert frame[5].index("there") == markers.index("-")
+
+
+def test_a_step_far_away_is_shown_after_a_gap_and_one_in_another_cell_by_its_place() -> None:
+    lines = {3: "    y = x.permute(0, 2, 1)\n", 40: "    return helper(y).view(-1)\n"}
+    f = Finding("m.py", 40, 22, 40, 27, "TV101", "msg", True, label="merges", note="runs only when n == 1",
+                help="call .contiguous() first",
+                story=(Mark(3, 9, 3, 26, "permute(0, 2, 1) in helper"), Mark(5, 1, 5, 4, "in cell 1", cell=1)),
+                source=tuple((None, n, text) for n, text in lines.items()))
+    frame = render(f).splitlines()
+    assert frame[1] == "  --> m.py:40:22"
+    assert frame[2] == "  ::: m.py:cell 1:5:1: in cell 1"  # not this cell (here: no cell at all)
+    numbered = [line for line in frame if line[:2].strip().isdigit()]
+    assert [line.split("|")[0].strip() for line in numbered] == ["3", "40"]
+    assert frame[frame.index(numbered[1]) - 1] == "..."
+    assert frame[-2:] == ["   = note: runs only when n == 1", "   = help: call .contiguous() first"]

@@ -115,9 +115,12 @@ def test_flake8_hook_with_the_plugin_as_additional_dependency(tmp_path: Path, ho
                                                              pre_commit_home: Path) -> None:
     """flake8's own hook plus `additional_dependencies`: the README's second wiring. The real
     config names `repo: https://github.com/pycqa/flake8`; this one is the same hook as a local
-    repo, with the plugin installed from the scratch copy instead of the registry."""
+    repo, with the plugin installed as the README says, from a git URL and a commit (here the
+    scratch copy's), since the package is not on the registry."""
     work = scratch_repo(tmp_path / "flake8-hook")
     (work / "mha.py").write_text(BUGGY.read_text())
+    commit = git("rev-parse", "HEAD", cwd=hooks_repo).strip()
+    requirement = f"flake8-tensorview @ git+{hooks_repo.as_uri()}@{commit}"  # the README's form
     (work / ".pre-commit-config.yaml").write_text(
         "repos:\n"
         "-   repo: local\n"
@@ -127,7 +130,7 @@ def test_flake8_hook_with_the_plugin_as_additional_dependency(tmp_path: Path, ho
         "        entry: flake8 --extend-select TV\n"
         "        language: python\n"
         "        types: [python]\n"
-        f"        additional_dependencies: ['flake8>=7', '{hooks_repo}']\n"
+        f"        additional_dependencies: ['flake8>=7', '{requirement}']\n"
     )
     git("add", "-A", cwd=work)
     result = pre_commit("run", "--all-files", cwd=work, home=pre_commit_home)
