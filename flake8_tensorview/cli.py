@@ -165,11 +165,6 @@ class Suppressions:
         return d.code in codes or d.code.startswith(tuple(codes))
 
 
-def suppressed(d: Diagnostic, lines: Sequence[str]) -> bool:
-    """Whether ``d`` is silenced by a ``# noqa`` comment in ``lines``."""
-    return Suppressions("\n".join(lines))(d)
-
-
 # ---- one file ---------------------------------------------------------------------------------
 
 
