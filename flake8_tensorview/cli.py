@@ -169,14 +169,15 @@ class Suppressions:
 
 
 def lint_text(text: str, filename: str, top_level_await: bool = False) -> list[Diagnostic]:
-    """The findings in ``text``; a syntax error is a TV902. Only files that can hold a finding
-    are parsed: the others cost one substring search, as under flake8."""
-    if not might_match(text):
-        return []
+    """The findings in ``text``; a syntax error is a TV902. Every file is parsed, as Ruff does
+    (a fifth more CPU than parsing only the files the substring search lets into the analysis)."""
     flags = ast.PyCF_ONLY_AST | (ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if top_level_await else 0)
     try:
         with collector_paused():  # the tree's nodes all live until the file is done (see linter)
             tree = compile(text, filename, "exec", flags, dont_inherit=True)
+            if not might_match(text):
+                del tree  # most files: freed before the collector could walk it
+                return []
     except SyntaxError as exc:
         line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
         return [unreadable(line, col, f"{type(exc).__name__}: {exc.msg}")]

@@ -326,6 +326,11 @@ def test_syntax_error_is_tv902_and_exits_1(tmp_path: Path) -> None:
     assert line.startswith("broken.py:2:") and " TV902 cannot read this file as Python: SyntaxError: " in line
     assert "checked 1 file: 1 finding" in result.stderr
     assert cli("broken.py", "--extend-ignore", "TV9", cwd=tmp_path).returncode == 0
+    (tmp_path / "plain.py").write_text("def f(:\n    pass\n")  # nothing the analysis would look at: still read
+    plain = cli("plain.py", cwd=tmp_path)
+    assert plain.returncode == 1 and plain.stdout.startswith("plain.py:1:7: TV902")
+    (tmp_path / "nul.py").write_bytes(b"x = 1\0\n")
+    assert "nul.py:1:1: TV902" in cli("nul.py", cwd=tmp_path).stdout
 
 
 def test_non_utf8_file_is_tv902_and_still_checked_as_latin1(tmp_path: Path) -> None:
