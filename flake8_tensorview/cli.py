@@ -52,7 +52,8 @@ class Options:
         """flake8's decision: the longest matching prefix wins, and ignore wins a tie."""
         chosen = max((len(p) for p in self.select if code.startswith(p)), default=-1)
         dropped = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
-        return chosen >= 0 and chosen > dropped and not (self.file_ignore and code.startswith(self.file_ignore))
+        per_file = bool(self.file_ignore) and code.startswith(self.file_ignore)
+        return chosen >= 0 and chosen > dropped and not per_file
 
     def fixable(self, code: str) -> bool:
         rule = RULES.get(code)
@@ -60,7 +61,8 @@ class Options:
 
     def for_path(self, path: str) -> Options:
         """These options for ``path``: the per-file ignores whose glob matches it."""
-        extra = tuple(c for glob, codes in self.per_file_ignores if config.matches(path, [glob]) for c in codes)
+        extra = tuple(c for glob, codes in self.per_file_ignores if config.matches(path, [glob])
+                      for c in codes)
         return replace(self, file_ignore=extra, per_file_ignores=()) if extra else self
 
 
@@ -85,7 +87,7 @@ def decode(raw: bytes) -> tuple[str, str, Diagnostic | None]:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
         return raw.decode(encoding), encoding, None
-    except SyntaxError as exc:  # an unknown codec in the cookie, a cookie against the BOM, or bad bytes in the first lines
+    except SyntaxError as exc:  # an unknown codec, a cookie against the BOM, bad bytes in the first lines
         encoding, problem = "utf-8", f"{exc}"
     except UnicodeDecodeError:
         problem = ""
@@ -212,13 +214,15 @@ def process(path_str: str, options: Options, raw: bytes | None = None) -> FileRe
     return result
 
 
-def _process_python(path_str: str, raw: bytes, options: Options, result: FileResult, write: bool) -> FileResult:
+def _process_python(path_str: str, raw: bytes, options: Options, result: FileResult,
+                    write: bool) -> FileResult:
     text, encoding, problem = decode(raw)
     diagnostics = ([problem] if problem else []) + lint_text(text, path_str)
     noqa = Suppressions(text) if diagnostics else None
     kept = [d for d in diagnostics if options.selected(d.code) and not (noqa and noqa(d))]
     source = text
-    if (options.fix or options.diff) and noqa and any(d.edit is not None and options.fixable(d.code) for d in kept):
+    fixable = any(d.edit is not None and options.fixable(d.code) for d in kept)
+    if (options.fix or options.diff) and noqa and fixable:
 
         def keep(d: Diagnostic) -> bool:
             return options.selected(d.code) and options.fixable(d.code) and not noqa(d)
@@ -248,7 +252,8 @@ def _process_python(path_str: str, raw: bytes, options: Options, result: FileRes
 
 
 def _diff(old: str, new: str, path: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), path, path))
+    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    return "".join(difflib.unified_diff(old_lines, new_lines, path, path))
 
 
 Where = Callable[[int], "tuple[int | None, int]"]
@@ -295,7 +300,8 @@ def _finding(path: str, d: Diagnostic, options: Options, lines: Sequence[str], w
     )
 
 
-def _process_notebook(path_str: str, raw: bytes, options: Options, result: FileResult, write: bool) -> FileResult:
+def _process_notebook(path_str: str, raw: bytes, options: Options, result: FileResult,
+                      write: bool) -> FileResult:
     try:
         text = raw.decode("utf-8")
         nb = notebook.load(text)
@@ -373,7 +379,8 @@ class GitIgnore:
             if file.is_file():
                 import pathspec  # only repositories with a .gitignore pay for the import
 
-                spec = pathspec.GitIgnoreSpec.from_lines(file.read_text(encoding="utf-8", errors="replace").splitlines())
+                lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+                spec = pathspec.GitIgnoreSpec.from_lines(lines)
             self.specs[folder] = spec
         return self.specs[folder]
 
@@ -478,22 +485,26 @@ def parser() -> argparse.ArgumentParser:
                        help="check files git ignores too")
     files.add_argument("--stdin-filename", help="the name of the file read from '-' (for messages, per-file "
                                                 "ignores, and .ipynb)")
-    files.add_argument("--config", type=Path, help="read this config file only (pyproject.toml, a .toml of "
-                                                    "our keys, or setup.cfg/tox.ini/.flake8)")
+    files.add_argument("--config", type=Path, help="read this config file only (pyproject.toml, a .toml "
+                       "of our keys, or setup.cfg/tox.ini/.flake8)")
     files.add_argument("--isolated", action="store_true", help="read no config file")
     fixes = p.add_argument_group("fixes")
-    fixes.add_argument("--fix", action="store_true", help="apply safe fixes in place (stdin: print the fixed text)")
+    fixes.add_argument("--fix", action="store_true",
+                       help="apply safe fixes in place (stdin: print the fixed text)")
     fixes.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes marked unsafe")
     fixes.add_argument("--diff", action="store_true", help="show the fixes as a diff, write nothing")
-    fixes.add_argument("--reshape", action="store_true", help="fix TV101 with .reshape(...) instead of .contiguous()")
-    fixes.add_argument("--show-fixes", action="store_true", help="list the fixes applied, mark fixable findings [*]")
+    fixes.add_argument("--reshape", action="store_true",
+                       help="fix TV101 with .reshape(...) instead of .contiguous()")
+    fixes.add_argument("--show-fixes", action="store_true",
+                       help="list the fixes applied, mark fixable findings [*]")
     fixes.add_argument("--exit-non-zero-on-fix", action="store_true",
                        help="exit 1 when a fix was applied, even if nothing is left to report")
     out = p.add_argument_group("output")
     out.add_argument("--format", choices=sorted(FORMATS), default="text", help="output format")
     out.add_argument("--show-source", dest="show_source", action="store_true", default=None,
                      help="draw each finding's code frame (default: when writing to a terminal)")
-    out.add_argument("--no-show-source", dest="show_source", action="store_false", help="one line per finding")
+    out.add_argument("--no-show-source", dest="show_source", action="store_false",
+                     help="one line per finding")
     out.add_argument("--statistics", action="store_true", help="a count per code instead of the findings")
     out.add_argument("--output-file", "-o", type=Path, help="write the report there instead of stdout")
     out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
@@ -517,7 +528,7 @@ def _explain(code: str) -> int:
     return 0
 
 
-def _options(args: argparse.Namespace, cfg: config.Config, cwd: Path) -> Options:
+def _options(args: argparse.Namespace, cfg: config.Config) -> Options:
     select = args.select or cfg.select or ("TV",)
     ignore = args.ignore if args.ignore is not None else (cfg.ignore or ())
     select += cfg.extend_select + tuple(c for group in args.extend_select for c in group)
@@ -547,6 +558,42 @@ def _fix_summary(results: Sequence[FileResult], diff: bool) -> str:
     return "\n".join(lines)
 
 
+def _exclude(args: argparse.Namespace, cfg: config.Config, cwd: Path) -> list[str]:
+    """``--exclude`` (else the config's ``exclude``, else the defaults), then every ``extend-exclude``."""
+    if args.exclude is None and cfg.exclude is not None:
+        exclude = list(cfg.exclude)
+    else:
+        globs = (args.exclude or DEFAULT_EXCLUDE).split(",")
+        exclude = [config.anchor(g.strip(), cwd) for g in globs if g.strip()]
+    return exclude + list(cfg.extend_exclude) + [
+        config.anchor(g.strip(), cwd) for g in args.extend_exclude.split(",") if g.strip()]
+
+
+def _report(args: argparse.Namespace, findings: list[Finding], diffs: str, show_source: bool,
+            style: Style) -> str:
+    if args.diff:
+        return diffs
+    if args.statistics:
+        return format_statistics(findings, as_json=args.format == "json")
+    if args.format == "text" and show_source:
+        from .frames import render  # only reported findings are drawn
+
+        return "\n".join(render(f, style) for f in findings)
+    if args.format == "text":
+        return format_text(findings, style, args.show_fixes)
+    return FORMATS[args.format](findings)
+
+
+def _summary(args: argparse.Namespace, files: int, findings: list[Finding], fixed: int) -> str:
+    summary = f"checked {files} file{'s' * (files != 1)}: {len(findings)} finding{'s' * (len(findings) != 1)}"
+    if fixed:
+        summary += f", {fixed} fixed" if not args.diff else f", {fixed} fixable"
+    elif args.show_fixes and not args.fix:
+        fixable = sum(f.fix_available for f in findings)
+        summary += f", {fixable} fixable with --fix" if fixable else ""
+    return summary
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.explain:
@@ -563,24 +610,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"flake8-tensorview: {exc}", file=sys.stderr)
         return 2
-    options = _options(args, cfg, cwd)
     report = sys.stdout if args.output_file is None else None
-    if args.show_source is None:
-        options = replace(options, show_source=args.format == "text" and report is not None and report.isatty()
-                          and not args.statistics)
+    show_source = args.show_source
+    if show_source is None:  # as Ruff: frames for a person at a terminal, lines for pipes and files
+        show_source = args.format == "text" and not args.statistics and report is not None and report.isatty()
+    options = replace(_options(args, cfg), show_source=show_source)
 
     if stdin:
-        name = args.stdin_filename or STDIN
-        files = [name]
-        results = [process(name, options, sys.stdin.buffer.read())]
+        files = [args.stdin_filename or STDIN]
+        results = [process(files[0], options, sys.stdin.buffer.read())]
     else:
-        exclude = list(cfg.exclude) if cfg.exclude is not None and args.exclude is None else [
-            config.anchor(g.strip(), cwd) for g in (args.exclude or DEFAULT_EXCLUDE).split(",") if g.strip()]
-        exclude += list(cfg.extend_exclude)
-        exclude += [config.anchor(g.strip(), cwd) for g in args.extend_exclude.split(",") if g.strip()]
         gitignore = args.respect_gitignore if args.respect_gitignore is not None else cfg.respect_gitignore
         try:
-            files = discover(paths, exclude, gitignore is not False)
+            files = discover(paths, _exclude(args, cfg, cwd), gitignore is not False)
         except FileNotFoundError as exc:
             print(f"flake8-tensorview: no such file or folder: {exc}", file=sys.stderr)
             return 2
@@ -594,42 +636,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     diffs = "".join(r.diff for r in results)
     fixed = sum(sum(r.fixed.values()) for r in results)
 
-    out = io.StringIO()
     style = Style(_color(args.color, report) if report is not None else args.color == "always")
     if stdin and args.fix and not args.diff:
         sys.stdout.write(results[0].fixed_text or "")  # as Ruff: the fixed text out, the report to stderr
         report = sys.stderr if args.output_file is None else None
-    if args.diff:
-        out.write(diffs)
-    elif args.statistics:
-        out.write(format_statistics(findings, as_json=args.format == "json"))
-    elif args.format == "text" and options.show_source:
-        from .frames import render
-
-        out.write("\n".join(render(f, style) for f in findings))
-    elif args.format == "text":
-        out.write(format_text(findings, style, args.show_fixes))
-    else:
-        out.write(FORMATS[args.format](findings))
+    text = _report(args, findings, diffs, options.show_source, style)
     if args.output_file is not None and not args.diff:
         args.output_file.parent.mkdir(parents=True, exist_ok=True)
-        args.output_file.write_text(out.getvalue(), encoding="utf-8")
+        args.output_file.write_text(text, encoding="utf-8")
     else:
-        (report or sys.stdout).write(out.getvalue())
+        (report or sys.stdout).write(text)
 
     for error in errors:
         print(f"flake8-tensorview: {error}", file=sys.stderr)
     if not args.quiet:
         if args.show_fixes and fixed:
             print(_fix_summary(results, args.diff), file=sys.stderr)
-        summary = (f"checked {len(files)} file{'s' * (len(files) != 1)}: "
-                   f"{len(findings)} finding{'s' * (len(findings) != 1)}")
-        if fixed:
-            summary += f", {fixed} fixed" if not args.diff else f", {fixed} fixable"
-        elif args.show_fixes and not args.fix:
-            fixable = sum(f.fix_available for f in findings)
-            summary += f", {fixable} fixable with --fix" if fixable else ""
-        print(summary, file=sys.stderr)
+        print(_summary(args, len(files), findings, fixed), file=sys.stderr)
     if any("internal error" in e for e in errors):
         return 2
     if args.exit_zero:

@@ -122,7 +122,8 @@ def read_ini(path: Path) -> Config:
         values["extend_ignore"] = codes(parse_comma_separated_list(section["extend-ignore"]),
                                         f"{path} [flake8] extend-ignore")
     if "extend-exclude" in section:
-        values["extend_exclude"] = tuple(anchor(p, base) for p in parse_comma_separated_list(section["extend-exclude"]))
+        patterns = parse_comma_separated_list(section["extend-exclude"])
+        values["extend_exclude"] = tuple(anchor(p, base) for p in patterns)
     if "per-file-ignores" in section:
         try:
             mapping = parse_files_to_codes_mapping(section["per-file-ignores"])
@@ -213,7 +214,7 @@ def merge(low: Config, high: Config) -> Config:
         extend_exclude=low.extend_exclude + high.extend_exclude,
         per_file_ignores=low.per_file_ignores + high.per_file_ignores,
         jobs=high.jobs or low.jobs,
-        respect_gitignore=high.respect_gitignore if high.respect_gitignore is not None else low.respect_gitignore,
+        respect_gitignore=low.respect_gitignore if high.respect_gitignore is None else high.respect_gitignore,
         sources=low.sources + high.sources,
     )
 

@@ -158,7 +158,8 @@ def format_junit(findings: Sequence[Finding]) -> str:
     for f in findings:
         by_path.setdefault(f.path, []).append(f)
     if not findings:
-        suite = ET.SubElement(suites, "testsuite", name="flake8-tensorview", tests="1", failures="0", errors="0")
+        suite = ET.SubElement(suites, "testsuite", name="flake8-tensorview", tests="1", failures="0",
+                              errors="0")
         ET.SubElement(suite, "testcase", name="No errors found")
     for path, group in by_path.items():
         suite = ET.SubElement(suites, "testsuite", name=path, tests=str(len(group)), failures=str(len(group)),

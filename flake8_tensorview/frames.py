@@ -69,7 +69,8 @@ def render(f: Finding, style: Style = Style()) -> str:
     gutter = max(len(str(line)) for _, line, _ in f.source) if f.source else len(str(f.line))
     pad = " " * gutter
     bar = style.accent("|")
-    out = [f"{style.severity(f.code, f.severity)} {style.bold(f.message)}", f"{pad}{style.accent('-->')} {f.location}"]
+    out = [f"{style.severity(f.code, f.severity)} {style.bold(f.message)}",
+           f"{pad}{style.accent('-->')} {f.location}"]
     # steps in other notebook cells: where they are, since their lines are not in this frame
     for m in f.story:
         if m.cell != f.cell:
@@ -84,8 +85,8 @@ def render(f: Finding, style: Style = Style()) -> str:
         previous = line
         source = text[(f.cell, line)].rstrip("\r\n")
         out.append(f"{style.accent(str(line).rjust(gutter))} {bar} {source.expandtabs(TAB)}".rstrip())
-        out.extend(f"{pad} {bar} {row}".rstrip() for row in _underlines(source, [s for s in spans if s.line == line],
-                                                                           style))
+        rows = _underlines(source, [s for s in spans if s.line == line], style)
+        out.extend(f"{pad} {bar} {row}".rstrip() for row in rows)
     for kind, text_ in (("note", f.note), ("help", f.help)):
         if text_:
             out.append(f"{pad} {style.accent('=')} {style.bold(kind + ':')} {text_}")

@@ -93,7 +93,8 @@ def test_every_pyproject_key(tmp_path: Path) -> None:
         "sub/mask_ok.py": MASK,  # a bare name matches in every folder, as in flake8
         "build/bug.py": BUG,  # `exclude` replaces the default excludes
     })
-    assert reported(cwd=tmp_path) == {("bug.py", "TV101"), ("tests/mask.py", "TV201"), ("build/bug.py", "TV101")}
+    assert reported(cwd=tmp_path) == {("bug.py", "TV101"), ("tests/mask.py", "TV201"),
+                                      ("build/bug.py", "TV101")}
 
 
 def test_per_file_ignores_are_relative_to_the_configs_folder(tmp_path: Path) -> None:
@@ -105,11 +106,13 @@ def test_per_file_ignores_are_relative_to_the_configs_folder(tmp_path: Path) -> 
     })
     expected = {("new/bug.py", "TV101")}
     assert reported(".", cwd=tmp_path / "proj" / "src") == expected  # run from below the config
-    assert reported("proj", cwd=tmp_path) == {("proj/src/new/bug.py", "TV101"), ("proj/legacy/bug.py", "TV101")}
+    assert reported("proj", cwd=tmp_path) == {("proj/src/new/bug.py", "TV101"),
+                                              ("proj/legacy/bug.py", "TV101")}
 
 
 def test_the_command_line_overrides_the_config(tmp_path: Path) -> None:
-    project(tmp_path, {"pyproject.toml": '[tool.flake8-tensorview]\nselect = ["TV2"]\n', "bug.py": BUG, "mask.py": MASK})
+    project(tmp_path, {"pyproject.toml": '[tool.flake8-tensorview]\nselect = ["TV2"]\n', "bug.py": BUG,
+                       "mask.py": MASK})
     assert reported(cwd=tmp_path) == {("mask.py", "TV201")}
     assert reported("--select", "TV1", cwd=tmp_path) == {("bug.py", "TV101")}
     assert reported("--extend-select", "TV1", cwd=tmp_path) == {("bug.py", "TV101"), ("mask.py", "TV201")}

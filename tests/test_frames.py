@@ -147,7 +147,8 @@ def test_a_step_far_away_is_shown_after_a_gap_and_one_in_another_cell_by_its_pla
     lines = {3: "    y = x.permute(0, 2, 1)\n", 40: "    return helper(y).view(-1)\n"}
     f = Finding("m.py", 40, 22, 40, 27, "TV101", "msg", True, label="merges", note="runs only when n == 1",
                 help="call .contiguous() first",
-                story=(Mark(3, 9, 3, 26, "permute(0, 2, 1) in helper"), Mark(5, 1, 5, 4, "in cell 1", cell=1)),
+                story=(Mark(3, 9, 3, 26, "permute(0, 2, 1) in helper"),
+                       Mark(5, 1, 5, 4, "in cell 1", cell=1)),
                 source=tuple((None, n, text) for n, text in lines.items()))
     frame = render(f).splitlines()
     assert frame[1] == "  --> m.py:40:22"

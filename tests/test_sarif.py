@@ -41,8 +41,8 @@ def command_sarif(*args: str, cwd: Path) -> dict[str, Any]:
 
 
 def flake8_sarif(*args: str, cwd: Path) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "flake8", "--isolated", "--format=tensorview-sarif", *args], cwd=cwd,
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run([sys.executable, "-m", "flake8", "--isolated", "--format=tensorview-sarif", *args],
+                         cwd=cwd, capture_output=True, text=True, check=False)
     log = json.loads(out.stdout)
     jsonschema.validate(log, schema())
     return log
@@ -55,7 +55,8 @@ def region(location: dict[str, Any]) -> dict[str, int]:
 def test_story_as_related_locations_and_code_flow(tmp_path: Path) -> None:
     (tmp_path / "bug.py").write_text(BUG)
     [result] = command_sarif("bug.py", cwd=tmp_path)["runs"][0]["results"]
-    assert region(result["locations"][0]) == {"startLine": 7, "startColumn": 13, "endLine": 7, "endColumn": 18}
+    assert region(result["locations"][0]) == {"startLine": 7, "startColumn": 13,
+                                              "endLine": 7, "endColumn": 18}
     [related] = result["relatedLocations"]
     assert related["id"] == 1
     assert region(related)["startLine"] == 6
@@ -76,8 +77,8 @@ def test_flake8_formatter_columns_are_flake8s(tmp_path: Path) -> None:
     by_code = {r["ruleId"]: region(r["locations"][0]) for r in results}
     assert by_code["F401"]["startColumn"] == 1  # `import os` starts the line
     assert by_code["TV101"] == {"startLine": 7, "startColumn": 13, "endLine": 7, "endColumn": 18}
-    text = subprocess.run([sys.executable, "-m", "flake8", "--isolated", "--select", "TV,F", "bug.py"], cwd=tmp_path,
-                          capture_output=True, text=True, check=False).stdout
+    text = subprocess.run([sys.executable, "-m", "flake8", "--isolated", "--select", "TV,F", "bug.py"],
+                          cwd=tmp_path, capture_output=True, text=True, check=False).stdout
     printed = {line.split(": ")[1].split()[0]: int(line.split(":")[2]) for line in text.splitlines()}
     assert {code: r["startColumn"] for code, r in by_code.items()} == printed
 
@@ -108,8 +109,8 @@ def test_notebook_results_name_their_cell(tmp_path: Path) -> None:
 def test_levels_come_from_the_registry(tmp_path: Path) -> None:
     from flake8_tensorview.rules import RULES
 
-    log = command_sarif("--isolated", str(FIXTURES / "mask_patterns.py"), str(FIXTURES / "llms_from_scratch_mha.py"),
-                        cwd=tmp_path)
+    log = command_sarif("--isolated", str(FIXTURES / "mask_patterns.py"),
+                        str(FIXTURES / "llms_from_scratch_mha.py"), cwd=tmp_path)
     rules = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
     assert {code: r["defaultConfiguration"]["level"] for code, r in rules.items()} == {
         code: rule.severity for code, rule in RULES.items()}
