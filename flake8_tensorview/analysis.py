@@ -1,7 +1,14 @@
-"""The dataflow walker: one pass over each function body that tracks a fact per tensor value.
+"""The interpreter: one pass over a function body that tracks a fact per tensor value.
+
+Names resolve through the module's semantic model (:mod:`semantic`): a call reaches an op-table
+row, a library ``nn`` module, or a function or class of this module, whose body is evaluated with
+the arguments' facts (a summary, memoised per function and argument facts; see :meth:`Walker.invoke`).
+A function that nothing in the module calls is evaluated once with the prior: its parameters are
+contiguous tensors of unknown shape.
 
 Rules do not walk the tree themselves; they read the sites recorded here (:class:`ViewSite`,
-:class:`MaskSite`), each carrying the facts known about its operands at that point of the program.
+:class:`MaskSite`), each carrying the facts known about its operands at that point of the program
+(one site per context a function was evaluated in).
 """
 
 from __future__ import annotations
@@ -11,13 +18,18 @@ from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
-from . import ops
+from . import modules, ops
 from .dims import Dim
 from .layout import Origin, Shape, Tensor, resolve_target
+from .semantic import MODULE, Semantic
 from .values import (
     UNKNOWN,
+    ClassV,
     DimV,
+    FunctionV,
+    InstanceV,
     IntV,
+    ListV,
     ModuleV,
     Opaque,
     PiecesV,
@@ -27,17 +39,22 @@ from .values import (
     Value,
 )
 
-TORCH = {"torch"}
-FUNCTIONAL = {"F", "torch.nn.functional", "nn.functional", "functional"}
-NN = {"nn", "torch.nn"}
-TENSOR_CLASS = {"Tensor", "torch.Tensor"}
+FUNCTION_NAMESPACES = {"torch": "torch", "torch.nn.functional": "functional", "torch.Tensor": "method"}
+"""Qualified namespaces whose functions are op-table rows, and which table form they take."""
+PRIOR = Tensor(contiguous=True, prior=True)
+"""A parameter or attribute with no facts: see :attr:`Tensor.prior` (and ``docs/rules.md``)."""
 STAR = Opaque("*")
 """A ``*args`` whose length is unknown: size lists containing it cannot be read."""
-NEVER_TENSORS = {"self", "cls", STAR.key}
+NEVER_TENSORS = {"self", "cls", "None", "True", "False", STAR.key}
 
 MAX_LOOP_PASSES = 3
 STATEMENT_BUDGET = 200_000
 """Statements one file may cost (loops are walked more than once): bounds pathological input."""
+MAX_CALL_DEPTH = 12
+"""Nested evaluations of the module's own functions; deeper calls give no facts."""
+MAX_EVALUATIONS = 2_000
+"""Calls of the module's own functions one file may evaluate (memoised ones are free; the prior
+runs of uncalled functions are bounded by ``STATEMENT_BUDGET``): bounds call-heavy modules."""
 
 
 class BudgetExhausted(Exception):
@@ -46,11 +63,38 @@ class BudgetExhausted(Exception):
 
 @dataclass(frozen=True)
 class ViewSite:
-    """A ``.view(...)`` call and what was known when it ran."""
+    """A ``.view(...)`` call and what was known when it ran (in one context of its function)."""
 
     attr: cst.Attribute
     tensor: Tensor
     target: Shape | None
+    function: str = MODULE
+    """The qualname of the function it is in."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a call of the module's own function gives its caller."""
+
+    result: Value
+    state: tuple[tuple[str, Value], ...] | None
+    """A method's ``self.`` facts afterwards (None: not a method, or no facts)."""
+    subst: tuple[tuple[str, Dim], ...] = ()
+
+
+NO_SUMMARY = Summary(UNKNOWN, None)
+
+
+@dataclass
+class Frame:
+    """One evaluation of a function body: where its sites go and what it returns."""
+
+    qualname: str
+    owner: str | None
+    """The class whose method this is (``self.m()`` resolves there)."""
+    context: int
+    top: int
+    returns: list[Value] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -145,6 +189,59 @@ class LazyTexts(Sequence[str]):
         return item if isinstance(item, str) else self.render(item)
 
 
+def _constant(key: str) -> bool:
+    """An :class:`Opaque` that is no tensor and no size: ``self``, ``None``, a flag, a string."""
+    return key in NEVER_TENSORS or key[:1] in "'\""
+
+
+def _unit(qualname: str) -> str:
+    """The unit of the call graph a function belongs to: a nested function's outermost function."""
+    return qualname.split(".<locals>.")[0].split("#")[0]
+
+
+def _callable(value: Value | None) -> bool:
+    return isinstance(value, (ModuleV, FunctionV, ClassV, InstanceV)) or (isinstance(value, ListV) and value.sequential)
+
+
+def _instance_env(instance: InstanceV) -> Env:
+    return Env(dict(instance.state), dict(instance.subst))
+
+
+def _item(value: Value) -> Value:
+    """What a ``for`` over ``value`` binds each time: the join of a list's (or module list's) items."""
+    if isinstance(value, (ListV, TupleV)) and value.items:
+        out = value.items[0]
+        for other in value.items[1:]:
+            out = join_values(out, other)
+        return out
+    return UNKNOWN
+
+
+def _before_star(pos: list[Value]) -> list[Value]:
+    """Positional arguments up to a ``*args`` of unknown length (after it, positions are unknown)."""
+    return pos[: pos.index(STAR)] if STAR in pos else pos
+
+
+def _bind_param(env: Env, name: str, value: Value) -> None:
+    """A parameter takes the argument's facts, none when the argument has none: the prior
+    (contiguous, every size >= 2) is for functions nothing in the module calls, and a value the
+    analysis could not follow may well have size-1 dims (a pooled map) that make a view run."""
+    env.vars[name] = value
+    env.defs.pop(name, None)
+
+
+def _blocks(stmt: cst.CSTNode) -> list[Sequence[cst.BaseStatement]]:
+    """The statement blocks of a compound statement (body, else, handlers, finally)."""
+    out: list[Sequence[cst.BaseStatement]] = []
+    for part in (getattr(stmt, "body", None), getattr(stmt, "orelse", None), getattr(stmt, "finalbody", None),
+                 *getattr(stmt, "handlers", ())):
+        while part is not None and not isinstance(part, cst.BaseSuite) and hasattr(part, "body"):
+            part = part.body  # Else, ExceptHandler, Finally wrap their suite
+        if isinstance(part, cst.IndentedBlock):
+            out.append(part.body)
+    return out
+
+
 def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
     if not subst or t.shape is None:
         return t
@@ -154,15 +251,24 @@ def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
 
 
 class Walker:
-    """Walks one module: every function, method and the module body itself, each with its own env."""
+    """Interprets one module: its module-level code in order, then each function that nothing has
+    evaluated yet, with the prior; calls of the module's own functions and classes are evaluated
+    with their arguments' facts, memoised, bounded in depth and count."""
 
-    def __init__(self, module: cst.Module, imported: set[str]) -> None:
+    def __init__(self, module: cst.Module, semantic: Semantic, scope: frozenset[str] = frozenset()) -> None:
         self.module = module
-        self.imported = imported
+        self.semantic = semantic
+        self.scope = scope
+        """The units between which calls are evaluated (the preselection's scope); a call from or
+        to a unit outside it gives no facts, and a function outside it takes the prior."""
+        self.imported = set(semantic.imports)
         """Modules and functions the file imports: never tensors, nor anything under them."""
         self.anchors: dict[int, cst.CSTNode] = {}
         """id -> node, for every node an :class:`Origin` points at."""
-        self.views: dict[int, ViewSite] = {}
+        self.function_of: dict[int, str] = {}
+        """Origin anchor id -> qualname of the function where that op ran."""
+        self.views: dict[tuple[int, int], ViewSite] = {}
+        """(id of the ``.view`` attribute, evaluation context) -> the site in that context."""
         self.masks: dict[int, MaskSite] = {}
         self.failures: list[tuple[cst.CSTNode, BaseException]] = []
         """Functions (or the module) whose analysis raised: their sites are dropped, the rest stand."""
@@ -180,46 +286,202 @@ class Walker:
         self.binding_of: dict[int, int] = {}
         """id(Name node read) -> its binding id."""
         self.tainted: set[int] = set()
+        # the module's functions and classes (qualnames as in :mod:`semantic`)
+        self.functions: dict[str, tuple[cst.FunctionDef, int, str | None]] = {}
+        """qualname -> (def, top-level statement index, owning class)."""
+        self.closures: dict[str, Env] = {}
+        """Nested function qualname -> the environment it was defined in."""
+        self.classes: dict[str, tuple[list[str], dict[str, str]]] = {}
+        """Class qualname -> (its bases, qualified or local; method name -> qualname)."""
+        self.top_level: dict[str, Value] = {}
+        """Module-level name -> the FunctionV/ClassV a def or class statement binds to it."""
+        self.evaluated: set[str] = set()
+        self.memo: dict[tuple[object, ...], Summary] = {}
+        self.stack: list[str] = []
+        self.evaluations = MAX_EVALUATIONS
+        self.contexts = 0
+        self.frame = Frame(MODULE, None, 0, -1)
+        self.init_states: dict[str, Env] = {}
+        self.tags: dict[int, str] = {}
+        self.tag_counts: dict[str, int] = {}
 
     # ---- scopes ---------------------------------------------------------------------------
 
     def run(self) -> Env:
-        """Walk the module; returns the module-level env (scripts and notebooks live there)."""
+        """Interpret the module; returns the module-level env (scripts and notebooks live there)."""
         env = Env()
+        for index, stmt in enumerate(self.module.body):
+            self._register(stmt, "", None, index)
         try:
             for index, stmt in enumerate(self.module.body):
-                self.current_top = index
+                self.current_top = self.frame.top = index
                 self.top_of[id(stmt)] = index
                 self.statement(stmt, env)
         except Exception as exc:
             self.failures.append((self.module, exc))
+        self.module_env = env
+        self._roots()
         return env
 
-    def _function(self, node: cst.FunctionDef, seed: Env | None = None) -> Env:
-        env = seed.copy() if seed else Env()
-        self.top_of[id(node)] = self.current_top
-        params = node.params
-        for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
-            env.vars.pop(param.name.value, None)
+    def _register(self, stmt: cst.CSTNode, prefix: str, owner: str | None, top: int) -> None:
+        """Record the functions and classes ``stmt`` defines, named as :mod:`semantic` names them."""
+        if isinstance(stmt, cst.FunctionDef):
+            qualname = prefix + stmt.name.value
+            if qualname in self.functions:  # redefined: each body is checked, the last one is called
+                qualname = f"{qualname}#{len(self.functions)}"
+                if owner is not None:
+                    self.classes[owner][1][stmt.name.value] = qualname
+            self.functions[qualname] = (stmt, top, owner)
+            if not prefix:
+                self.top_level[stmt.name.value] = FunctionV(qualname)
+        elif isinstance(stmt, cst.ClassDef):
+            qualname = prefix + stmt.name.value
+            bases = [self._base(arg.value) for arg in stmt.bases if arg.keyword is None and not arg.star]
+            methods = {s.name.value: f"{qualname}.{s.name.value}" for s in stmt.body.body if isinstance(s, cst.FunctionDef)}
+            self.classes[qualname] = ([b for b in bases if b], methods)
+            if not prefix:
+                self.top_level[stmt.name.value] = ClassV(qualname)
+            for item in stmt.body.body:
+                self._register(item, qualname + ".", qualname, top)
+        elif not prefix and isinstance(stmt, (cst.If, cst.Try, cst.TryStar, cst.With, cst.For, cst.While)):
+            for block in _blocks(stmt):
+                for item in block:
+                    self._register(item, "", None, top)
+
+    def _base(self, node: cst.BaseExpression) -> str:
+        key = dotted(node)
+        if key is None:
+            return ""
+        local = self.top_level.get(key)
+        if isinstance(local, ClassV):
+            return local.qualname
+        return self.semantic.qualify(key) or key
+
+    def is_module_class(self, qualname: str, seen: frozenset[str] = frozenset()) -> bool:
+        """A subclass of ``torch.nn.Module``: calling an instance calls its ``forward``."""
+        if qualname in seen or qualname not in self.classes:
+            return False
+        return any(
+            b.startswith("torch.nn.") or self.is_module_class(b, seen | {qualname}) for b in self.classes[qualname][0]
+        )
+
+    def method(self, klass: str, name: str) -> str | None:
+        """The function ``name`` is on an instance of ``klass``: its own, or its bases' in order."""
+        order, seen = [klass], set()
+        while order:
+            current = order.pop(0)
+            if current in seen or current not in self.classes:
+                continue
+            seen.add(current)
+            bases, methods = self.classes[current]
+            if name in methods and methods[name] in self.functions:
+                return methods[name]
+            order.extend(bases)
+        return None
+
+    def _roots(self) -> None:
+        """Evaluate, with the prior, every function no evaluation has reached: first those nothing in
+        the module calls (their calls give the others their facts), then whatever is left."""
+        callers = self.semantic.callers()
+        for qualname in list(self.functions):
+            called = qualname in self.scope and callers.get(qualname, set()) & self.scope
+            if qualname not in self.evaluated and not called:
+                self._prior(qualname)
+        for qualname in list(self.functions):
+            if qualname not in self.evaluated:
+                self._prior(qualname)
+        while len(self.evaluated) < len(self.functions):  # classes defined inside functions
+            rest = [q for q in self.functions if q not in self.evaluated]
+            for qualname in rest:
+                self._prior(qualname)
+
+    def _prior(self, qualname: str) -> None:
+        """Evaluate ``qualname`` as if called from outside the module: parameters unknown (taken as
+        contiguous tensors), a method's ``self.`` state as its class's ``__init__`` leaves it."""
+        node, _, owner = self.functions[qualname]
+        seed = Env()
+        if qualname in self.closures:
+            seed = self.closures[qualname].copy()
+        if owner is not None and node.name.value != "__init__":
+            state = self.init_state(owner)
+            seed.vars.update(state.vars)
+            seed.subst.update(state.subst)
+        self.evaluate(qualname, seed)
+
+    def init_state(self, klass: str) -> Env:
+        """The ``self.`` facts and size relations ``klass``'s ``__init__`` leaves, with unknown arguments."""
+        if klass not in self.init_states:
+            self.init_states[klass] = Env()
+            init = self.method(klass, "__init__")
+            if init is not None:
+                _, after = self.evaluate(init, Env())
+                self.init_states[klass] = Env({k: v for k, v in after.vars.items() if k.startswith("self.")}, after.subst)
+        return self.init_states[klass]
+
+    def evaluate(self, qualname: str, env: Env) -> tuple[Value, Env]:
+        """Run the body of ``qualname`` in ``env`` (parameters already bound); its return value
+        (the join of its ``return``s) and its final environment."""
+        node, top, owner = self.functions[qualname]
+        self.evaluated.add(qualname)
+        self.contexts += 1
+        saved = self.frame, self.current_top
+        self.frame = Frame(qualname, owner, self.contexts, top)
+        self.current_top = top
+        self.top_of[id(node)] = top
         try:
             self.block(node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body], env)
         except Exception as exc:  # one function's failure must not cost the rest of the file
             self.failures.append((node, exc))
-        return env
+        finally:
+            frame = self.frame
+            self.frame, self.current_top = saved
+        result: Value = UNKNOWN
+        for i, value in enumerate(frame.returns):
+            result = value if i == 0 else join_values(result, value)
+        return result, env
 
-    def _class(self, node: cst.ClassDef) -> None:
-        methods = [s for s in node.body.body if isinstance(s, cst.FunctionDef)]
-        init = next((m for m in methods if m.name.value == "__init__"), None)
-        seed = Env()
-        if init is not None:
-            after = self._function(init)
-            seed = Env({k: v for k, v in after.vars.items() if k.startswith("self.")}, after.subst)
-        for method in methods:
-            if method is not init:
-                self._function(method, seed)
-        for stmt in node.body.body:
-            if isinstance(stmt, cst.ClassDef):
-                self._class(stmt)
+    def reaches(self, qualname: str) -> bool:
+        """Whether a call from the current function to ``qualname`` is evaluated: within one unit
+        (a nested function), or between two units of the scope."""
+        here, there = _unit(self.frame.qualname), _unit(qualname)
+        return here == there or (here in self.scope and there in self.scope)
+
+    def invoke(self, qualname: str, pos: list[Value], kw: dict[str, Value], seed: Env, bound: bool) -> Summary:
+        """A call of the module's own function: its return value and the ``self.`` state it leaves
+        (for methods), from the arguments' facts. Memoised per function and facts; recursion, depth
+        beyond ``MAX_CALL_DEPTH`` and an exhausted evaluation count give no facts."""
+        node, _, owner = self.functions[qualname]
+        env = seed.copy()
+        params = node.params
+        positional = [*params.posonly_params, *params.params][1 if bound else 0 :]
+        for param, value in zip(positional, _before_star(pos)):
+            _bind_param(env, param.name.value, value)
+        for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+            if param.name.value in kw:
+                _bind_param(env, param.name.value, kw[param.name.value])
+        if not self.reaches(qualname):
+            return NO_SUMMARY
+        key = (
+            qualname,
+            id(self.closures.get(qualname)),
+            tuple(sorted((k, v) for k, v in env.vars.items() if not isinstance(v, (FunctionV, ClassV)))),
+            tuple(sorted(env.subst.items())),
+        )
+        if key in self.memo:
+            self.evaluated.add(qualname)
+            return self.memo[key]
+        if qualname in self.stack or len(self.stack) >= MAX_CALL_DEPTH or self.evaluations <= 0:
+            return NO_SUMMARY  # recursion widens to the prior: no facts
+        self.evaluations -= 1
+        self.stack.append(qualname)
+        try:
+            result, after = self.evaluate(qualname, env)
+        finally:
+            self.stack.pop()
+        state = tuple(sorted((k, v) for k, v in after.vars.items() if k.startswith("self."))) if owner else None
+        summary = Summary(result, state, tuple(sorted(after.subst.items())))
+        self.memo[key] = summary
+        return summary
 
     # ---- statements -----------------------------------------------------------------------
 
@@ -235,11 +497,9 @@ class Walker:
             for small in stmt.body:
                 self.small(small, env)
         elif isinstance(stmt, cst.FunctionDef):
-            self._function(stmt)
-            env.vars[stmt.name.value] = UNKNOWN
+            env.vars[stmt.name.value] = self._define(stmt, env)
         elif isinstance(stmt, cst.ClassDef):
-            self._class(stmt)
-            env.vars[stmt.name.value] = UNKNOWN
+            env.vars[stmt.name.value] = self._define_class(stmt)
         elif isinstance(stmt, cst.If):
             self.eval(stmt.test, env)
             then = env.copy()
@@ -285,18 +545,35 @@ class Walker:
             if result is not None:
                 self._replace(env, join_envs(env, result, self.tainted))
 
+    def _define(self, node: cst.FunctionDef, env: Env) -> Value:
+        """A ``def`` binds a function value; one written inside a function sees that scope."""
+        if self.frame.qualname == MODULE:
+            return self.top_level.get(node.name.value, UNKNOWN) if self.frame.owner is None else UNKNOWN
+        qualname = f"{self.frame.qualname}.<locals>.{node.name.value}"
+        self.functions[qualname] = (node, self.current_top, None)
+        self.closures[qualname] = env
+        return FunctionV(qualname, env)
+
+    def _define_class(self, node: cst.ClassDef) -> Value:
+        if self.frame.qualname == MODULE:
+            return self.top_level.get(node.name.value, UNKNOWN)
+        prefix = f"{self.frame.qualname}.<locals>."
+        self._register(node, prefix, None, self.current_top)
+        return ClassV(prefix + node.name.value)
+
     @staticmethod
     def _replace(env: Env, new: Env) -> None:
         env.vars, env.subst, env.defs = new.vars, new.subst, new.defs
 
     def _loop(self, stmt: cst.For | cst.While, env: Env) -> None:
         head = env.copy()
+        item: Value = UNKNOWN
         if isinstance(stmt, cst.For):
-            self.eval(stmt.iter, env)
+            item = _item(self.eval(stmt.iter, env))
         for _ in range(MAX_LOOP_PASSES):
             body = head.copy()
             if isinstance(stmt, cst.For):
-                self.bind(stmt.target, UNKNOWN, body)
+                self.bind(stmt.target, item, body)
             else:
                 self.eval(stmt.test, body)
             self.block(stmt.body.body, body)
@@ -311,7 +588,7 @@ class Walker:
                     head.vars[key] = UNKNOWN
             body = head.copy()
             if isinstance(stmt, cst.For):
-                self.bind(stmt.target, UNKNOWN, body)
+                self.bind(stmt.target, item, body)
             self.block(stmt.body.body, body)
         if stmt.orelse is not None:
             self.block(stmt.orelse.body.body, head)
@@ -334,7 +611,7 @@ class Walker:
         elif isinstance(stmt, cst.Expr):
             self.eval(stmt.value, env)
         elif isinstance(stmt, cst.Return) and stmt.value is not None:
-            self.eval(stmt.value, env)
+            self.frame.returns.append(self.eval(stmt.value, env))
         elif isinstance(stmt, cst.Assert):
             self.eval(stmt.test, env)
 
@@ -406,6 +683,7 @@ class Walker:
     def origin(self, node: cst.CSTNode, kind: str) -> Origin:
         self.anchors[id(node)] = node
         self.top_of[id(node)] = self.current_top
+        self.function_of[id(node)] = self.frame.qualname
         return Origin(kind, id(node))
 
     def describe(self, origin: Origin) -> tuple[str, cst.CSTNode]:
@@ -426,14 +704,24 @@ class Walker:
         if name in env.vars:
             return env.vars[name]
         if name in ("None", "True", "False"):
-            return UNKNOWN
+            return Opaque(name)  # constants a module's constructor reads (``batch_first=True``)
+        if name in self.top_level:
+            return self.top_level[name]
         return Opaque(name)
+
+    def library(self, node: cst.BaseExpression, env: Env) -> str | None:
+        """The qualified name of an imported library object (``F.softmax`` ->
+        ``torch.nn.functional.softmax``), unless a local binding shadows its root."""
+        key = dotted(node)
+        if key is None or key.split(".")[0] in env.vars:
+            return None
+        return self.semantic.qualify(key)
 
     def as_tensor(self, value: Value) -> Tensor | None:
         if isinstance(value, Tensor):
             return value
-        if isinstance(value, Opaque) and value.key not in NEVER_TENSORS and value.key.split(".")[0] not in self.imported:
-            return Tensor(contiguous=True)  # ``self.pos_embed`` is; ``self`` and ``np.linalg`` are not
+        if isinstance(value, Opaque) and not _constant(value.key) and value.key.split(".")[0] not in self.imported:
+            return PRIOR  # ``self.pos_embed`` is; ``self`` and ``np.linalg`` are not
         return None
 
     def to_dim(self, value: Value, text: str, env: Env) -> Dim | None:
@@ -442,7 +730,7 @@ class Walker:
         if isinstance(value, DimV):
             return value.dim.substitute(env.subst)
         if isinstance(value, Opaque):
-            return None if value is STAR else Dim.sym(value.key).substitute(env.subst)
+            return None if _constant(value.key) else Dim.sym(value.key).substitute(env.subst)
         if isinstance(value, UnknownV) and text:
             return Dim.sym(text).substitute(env.subst)
         return None
@@ -470,6 +758,12 @@ class Walker:
             return inner if isinstance(inner, Tensor) else UNKNOWN
         if isinstance(node, cst.Name):
             return self.lookup(node.value, env)
+        if isinstance(node, cst.SimpleString):
+            try:
+                text = node.evaluated_value
+            except Exception:  # libcst cannot evaluate every prefix
+                return UNKNOWN
+            return Opaque(repr(text)) if isinstance(text, str) else UNKNOWN  # ``padding="same"``
         if isinstance(node, cst.Attribute):
             return self.attribute(node, env)
         if isinstance(node, cst.Subscript):
@@ -505,6 +799,15 @@ class Walker:
                     if isinstance(child, cst.BaseExpression):
                         self.eval(child, env)
             return UNKNOWN
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+            inner = env.copy()
+            comp: cst.CompFor | None = node.for_in
+            while comp is not None:
+                self.bind(comp.target, _item(self.eval(comp.iter, inner)), inner)
+                for condition in comp.ifs:
+                    self.eval(condition.test, inner)
+                comp = comp.inner_for_in
+            return ListV((self.eval(node.elt, inner),), repeated=True)
         if isinstance(node, (cst.Await, cst.StarredElement)):
             return self.eval(node.expression if isinstance(node, cst.Await) else node.value, env)
         return UNKNOWN
@@ -592,7 +895,10 @@ class Walker:
         key = dotted(node)
         if key is not None and key in env.vars:
             return env.vars[key]
-        if name in ops.PROPERTIES and dotted(node.value) not in TORCH | NN | FUNCTIONAL:
+        owner = env.vars.get(dotted(node.value) or "")
+        if isinstance(owner, InstanceV):
+            return dict(owner.state).get(f"self.{name}", UNKNOWN)
+        if name in ops.PROPERTIES and self.library(node.value, env) is None:
             recv = self.as_tensor(self.eval(node.value, env))
             if recv is None:
                 return UNKNOWN
@@ -612,6 +918,10 @@ class Walker:
     def subscript(self, node: cst.Subscript, env: Env) -> Value:
         recv = self.eval(node.value, env)
         elements = node.slice
+        if isinstance(recv, ListV):
+            for e in elements:
+                self.eval(e.slice.value, env) if isinstance(e.slice, cst.Index) else None
+            return _item(recv)
         if isinstance(recv, (ShapeV, TupleV, PiecesV)) and len(elements) == 1:
             index = elements[0].slice
             if isinstance(index, cst.Index):
@@ -671,7 +981,19 @@ class Walker:
     def _args(
         self, pos: list[Value], texts: Sequence[str], kw: dict[str, Value], node: cst.CSTNode, kind: str, env: Env
     ) -> ops.Args:
-        return ops.Args(pos, kw, texts, self.origin(node, kind), lambda v, t: self.to_dim(v, t, env))
+        args = ops.Args(pos, kw, texts, self.origin(node, kind), lambda v, t: self.to_dim(v, t, env))
+        args.tag = lambda: self.tag(node)
+        return args
+
+    def tag(self, node: cst.CSTNode) -> str:
+        """``forward#3``: the third call in ``forward`` that asked for a name, in evaluation order,
+        which does not depend on what the preselection cut (it cuts whole functions, or the
+        statements after a function's last view)."""
+        if id(node) not in self.tags:
+            unit = self.frame.qualname
+            self.tag_counts[unit] = self.tag_counts.get(unit, 0) + 1
+            self.tags[id(node)] = f"{unit.rpartition('.')[2]}#{self.tag_counts[unit]}"
+        return self.tags[id(node)]
 
     def _call_args(self, node: cst.Call, env: Env, skip: int = 0) -> tuple[list[Value], LazyTexts, dict[str, Value]]:
         pos: list[Value] = []
@@ -698,13 +1020,12 @@ class Walker:
 
     def call(self, node: cst.Call, env: Env) -> Value:
         func = node.func
+        qualified = self.library(func, env)
+        if qualified is not None:
+            return self._library_call(node, qualified, env)
         if isinstance(func, cst.Attribute):
             name = func.attr.value
             namespace = dotted(func.value)
-            if namespace in TORCH | FUNCTIONAL | TENSOR_CLASS and f"{namespace}.{name}" not in env.vars:
-                return self._function_call(node, name, namespace, env)
-            if namespace in NN and name in ops.MODULES:
-                return self._module(node, ops.MODULES[name].effect, env)
             if namespace == "self" and name == "register_buffer":
                 pos, _, kw = self._call_args(node, env)
                 if len(pos) >= 2 and isinstance(node.args[0].value, cst.SimpleString):
@@ -712,9 +1033,19 @@ class Walker:
                 return UNKNOWN
             key = dotted(func)
             held = env.vars.get(key) if key else None
-            if isinstance(held, ModuleV):
-                return self._apply_module(held, node, env)
+            if _callable(held):
+                return self.apply(held, node, env)  # type: ignore[arg-type]
+            if namespace in ("self", "cls") and self.frame.owner is not None and namespace not in env.vars:
+                target = self.method(self.frame.owner, name)
+                if target is not None:
+                    return self._self_call(target, node, env)
             recv_value = self.eval(func.value, env)
+            if isinstance(recv_value, InstanceV):
+                target = self.method(recv_value.qualname, name)
+                pos, _, kw = self._call_args(node, env)
+                if target is None:
+                    return UNKNOWN
+                return self.invoke(target, pos, kw, _instance_env(recv_value), bound=True).result
             recv = self.as_tensor(recv_value)
             if name in ("size", "dim") and recv is not None:
                 return self._size_call(node, name, recv_value, recv, func, env)
@@ -732,16 +1063,86 @@ class Walker:
             if name in ("masked_fill", "masked_fill_"):
                 self._record_mask(node, recv, 0, name.endswith("_"))
             return op.effect(recv, args)
-        if isinstance(func, cst.Name):
-            held = env.vars.get(func.value)
-            if isinstance(held, ModuleV):
-                return self._apply_module(held, node, env)
-            if func.value in ops.MODULES and func.value not in env.vars:
-                return self._module(node, ops.MODULES[func.value].effect, env)
+        callee = self.eval(func, env)
+        if _callable(callee):
+            return self.apply(callee, node, env)  # type: ignore[arg-type]
         self._call_args(node, env)
-        if not isinstance(func, cst.Name):
-            self.eval(func, env)
         return UNKNOWN
+
+    def _library_call(self, node: cst.Call, qualified: str, env: Env) -> Value:
+        namespace, _, name = qualified.rpartition(".")
+        kind = FUNCTION_NAMESPACES.get(namespace)
+        if kind is not None:
+            return self._function_call(node, name, kind, env)
+        if namespace == "torch.nn":
+            if name in ("Sequential", "ModuleList"):
+                pos, _, _ = self._call_args(node, env)
+                if name == "ModuleList":
+                    given = pos[0] if len(pos) == 1 else TupleV(())
+                    if isinstance(given, ListV):
+                        return ListV(given.items, given.repeated)
+                    return ListV(given.items) if isinstance(given, TupleV) else UNKNOWN
+                if STAR in pos:
+                    return UNKNOWN
+                if pos and all(isinstance(p, ModuleV) for p in pos):  # library modules only: the table's row
+                    return modules.construct(name, self._args(pos, [""] * len(pos), {}, node, "module", env)) or UNKNOWN
+                return ListV(tuple(pos), sequential=True)
+            if name in modules.ROWS:
+                pos, texts, kw = self._call_args(node, env)
+                made = modules.construct(name, self._args(pos, texts, kw, node, "module", env))
+                return UNKNOWN if made is None else made
+        self._call_args(node, env)
+        return UNKNOWN
+
+    def apply(self, callee: Value, node: cst.Call, env: Env) -> Value:
+        """Call a value: a library module, a function, class or instance of this module, a Sequential."""
+        pos, texts, kw = self._call_args(node, env)
+        return self._call_value(callee, pos, texts, kw, node, env)
+
+    def _call_value(
+        self, callee: Value, pos: list[Value], texts: Sequence[str], kw: dict[str, Value], node: cst.Call, env: Env
+    ) -> Value:
+        if isinstance(callee, ModuleV):
+            return self._apply_module(callee, pos, texts, kw, node, env)
+        if isinstance(callee, FunctionV):
+            closure = self.closures.get(callee.qualname)
+            return self.invoke(callee.qualname, pos, kw, closure.copy() if closure else Env(), bound=False).result
+        if isinstance(callee, ClassV):
+            return self.construct(callee.qualname, pos, kw)
+        if isinstance(callee, InstanceV):
+            target = self.method(callee.qualname, "forward" if self.is_module_class(callee.qualname) else "__call__")
+            if target is None:
+                return UNKNOWN
+            return self.invoke(target, pos, kw, _instance_env(callee), bound=True).result
+        if isinstance(callee, ListV) and callee.sequential:
+            value = pos[0] if pos else UNKNOWN
+            for item in callee.items:
+                value = self._call_value(item, [value], [""], {}, node, env)
+            return value
+        return UNKNOWN
+
+    def construct(self, klass: str, pos: list[Value], kw: dict[str, Value]) -> Value:
+        """An instance of a class of this module, with the ``self.`` facts its ``__init__`` leaves."""
+        init = self.method(klass, "__init__")
+        if init is None:
+            return InstanceV(klass)
+        if not self.reaches(init):
+            return UNKNOWN
+        summary = self.invoke(init, pos, kw, Env(), bound=True)
+        if summary.state is None:
+            return UNKNOWN
+        return InstanceV(klass, summary.state, summary.subst)
+
+    def _self_call(self, target: str, node: cst.Call, env: Env) -> Value:
+        """``self.m(...)``: the method sees this ``self.`` state, and what it writes there comes back."""
+        pos, _, kw = self._call_args(node, env)
+        seed = Env({k: v for k, v in env.vars.items() if k.startswith("self.")}, dict(env.subst))
+        summary = self.invoke(target, pos, kw, seed, bound=True)
+        if summary.state is not None:
+            for key in [k for k in env.vars if k.startswith("self.")]:
+                del env.vars[key]
+            env.vars.update(summary.state)
+        return summary.result
 
     def _size_call(
         self, node: cst.Call, name: str, value: Value, tensor: Tensor, func: cst.Attribute, env: Env
@@ -755,10 +1156,9 @@ class Walker:
             return shape
         return self._shape_item(shape, ops.as_int(index), node, env)
 
-    def _function_call(self, node: cst.Call, name: str, namespace: str, env: Env) -> Value:
-        table = ops.FUNCTIONAL if namespace in FUNCTIONAL else ops.TORCH_FUNCTIONS
-        if namespace in TENSOR_CLASS:
-            table = ops.METHODS
+    def _function_call(self, node: cst.Call, name: str, kind: str, env: Env) -> Value:
+        """``kind``: which table the namespace reads (``torch``, ``functional``, ``method``)."""
+        table = {"functional": ops.FUNCTIONAL, "method": ops.METHODS}.get(kind, ops.TORCH_FUNCTIONS)
         op = table.get(name)
         pos, texts, kw = self._call_args(node, env)
         if op is None:
@@ -778,22 +1178,16 @@ class Walker:
             self._record_mask(node, tensor, 1, name.endswith("_"))
         return op.effect(tensor, args)
 
-    def _module(self, node: cst.Call, effect: str, env: Env) -> Value:
-        pos, texts, kw = self._call_args(node, env)
-        out = None
-        if effect == "linear":
-            index = 0 if (dotted(node.func) or "").endswith("LazyLinear") else 1
-            value = kw.get("out_features", pos[index] if len(pos) > index else None)
-            text = texts[index] if len(texts) > index else "out_features"
-            out = self.to_dim(value, text, env) if value is not None else None
-        return ModuleV(effect, out)
-
-    def _apply_module(self, module: ModuleV, node: cst.Call, env: Env) -> Value:
-        pos, texts, kw = self._call_args(node, env)
+    def _apply_module(
+        self, module: ModuleV, pos: list[Value], texts: Sequence[str], kw: dict[str, Value], node: cst.Call, env: Env
+    ) -> Value:
         tensor = self.as_tensor(pos[0]) if pos else None
         if tensor is None:
-            return Tensor(contiguous=True) if module.effect in ("linear", "fresh") else UNKNOWN
-        return ops.module_call(normalize(tensor, env.subst), self._args(pos[1:], texts[1:], kw, node, "function", env), module)
+            if not pos or not isinstance(pos[0], UnknownV):
+                return UNKNOWN
+            tensor = Tensor()  # a tensor without facts: rows whose output is always dense still say so
+        args = self._args(pos[1:], texts[1:], kw, node, "function", env)
+        return modules.forward(module, normalize(tensor, env.subst), args)
 
     # ---- sites ----------------------------------------------------------------------------
 
@@ -802,7 +1196,7 @@ class Walker:
             return  # dtype view, or a size list we cannot read
         got = args.sizes(0, "size")
         target = resolve_target(tensor.shape, got[0]) if got is not None else None
-        self.views[id(func)] = ViewSite(func, tensor, target)
+        self.views[(id(func), self.frame.context)] = ViewSite(func, tensor, target, self.frame.qualname)
         self.top_of[id(func)] = self.current_top
 
     def _record_mask(self, node: cst.Call, tensor: Tensor, index: int, in_place: bool) -> None:

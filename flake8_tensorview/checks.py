@@ -98,16 +98,26 @@ def as_reshape(attr: cst.Attribute) -> Edit:
     return Edit(attr.attr, attr.attr.with_changes(value=attr.attr.value.replace("view", "reshape")))
 
 
-def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
+def failing_views(walker: Walker) -> Iterator[ViewSite]:
+    """Each ``.view`` that raises in some context its function was evaluated in (the first such)."""
+    reported: set[int] = set()
     for site in walker.views.values():
-        if not view_is_incompatible(site):
-            continue
+        if id(site.attr) not in reported and view_is_incompatible(site):
+            reported.add(id(site.attr))
+            yield site
+
+
+def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
+    for site in failing_views(walker):
         origin = site.tensor.origin
         story: tuple[Step, ...] = ()
         if origin is None:
             op, line = "an earlier op", 0
         else:
             op, node = walker.describe(origin)
+            elsewhere = walker.function_of.get(origin.anchor, site.function)
+            if elsewhere != site.function:
+                op += f" in `{_readable(elsewhere)}()`"
             where = positions.at(node, walker.anchors[origin.anchor])
             line = where.start.line
             story = (Step(where.start.line, where.start.column, where.end.line, where.end.column,
@@ -129,6 +139,11 @@ def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
             note=_runs_when(site),
             help=f"call .contiguous() before .{method}() (one copy), or use .reshape{'_as' if method == 'view_as' else ''}()",
         )
+
+
+def _readable(qualname: str) -> str:
+    """``Block.forward.<locals>.shape`` -> ``shape``; ``Block.forward`` stays as it is."""
+    return qualname.split(".<locals>.")[-1].split("#")[0]
 
 
 def _layout(t: Tensor) -> str:

@@ -40,6 +40,9 @@ class Tensor:
     contiguous: bool = False
     labels: tuple[str | None, ...] | None = None
     origin: Origin | None = None
+    prior: bool = False
+    """Not a fact but the prior: a parameter or attribute nothing says more about, taken as
+    contiguous with every size >= 2, so its uses may give it a rank of fresh sizes."""
 
     @staticmethod
     def dense(shape: Shape | None, labels: tuple[str | None, ...] | None = None) -> Tensor:

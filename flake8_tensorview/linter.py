@@ -12,7 +12,8 @@ from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionPr
 
 from .analysis import BudgetExhausted, Walker
 from .checks import CHECKS, Diagnostic
-from .preselect import Pruned, imported_names, might_match, preselect, whole as whole_module
+from . import semantic
+from .preselect import Pruned, might_match, preselect, whole as whole_module
 from .rules import message
 
 
@@ -106,13 +107,14 @@ def analyze(source: str, tree: ast.AST | None = None, whole: bool = False) -> tu
             return None
     if not isinstance(tree, ast.Module):
         return None
-    pruned = whole_module(source, tree) if whole else preselect(source, tree)
+    model = semantic.build(tree)
+    pruned = whole_module(source, tree, model) if whole else preselect(source, tree, model)
     if pruned is None:
         return None
     module = parse(pruned.text)
     if module is None:
         return None
-    walker = Walker(module, imported_names(tree))
+    walker = Walker(module, model, pruned.scope)
     walker.module_env = walker.run()
     return walker, LazyPositions(module, pruned, walker.top_of)
 

@@ -86,7 +86,7 @@ def _ints(v: Value | None, n: int, default: int | None) -> tuple[int | None, ...
 
 def _fresh(a: ops.Args, what: str) -> Dim:
     """A size the analysis cannot compute, named after its call site (stable across revisits)."""
-    return Dim.sym(f"{what}@{a.origin.anchor}")
+    return a.fresh(what)
 
 
 # ---- layouts -------------------------------------------------------------------------------------
@@ -619,6 +619,9 @@ def _recurrent_forward(cfg: object, t: Tensor, a: ops.Args) -> Value:
         else _fresh(a, "num_directions*num_layers")
     )
     features_label = h_label if directions == 1 else None
+    if t.shape is None and cfg.batch_first:
+        # batch_first only means something for batched input: the prior is a (B, T, F) input
+        t = t.with_shape((_fresh(a, "batch"), _fresh(a, "seq_len"), _fresh(a, "input_size")), ("batch", "seq_len", None))
     if t.shape is None:
         out = Tensor(contiguous=True) if cfg.batch_first is False else Tensor()
         states: tuple[Tensor, ...] = (Tensor(contiguous=True),) * (2 if cfg.lstm else 1)

@@ -39,6 +39,13 @@ class Args:
     """Source text of the tensor operand, for naming sizes the analysis has to invent."""
     equation: str = ""
     """The literal first argument of ``einsum``."""
+    tag: Callable[[], str] = lambda: "?"
+    """A name for this call, the same in every run over the same code (``forward#3``): fresh sizes
+    are named with it, so that a loop coming round to the call gets the same sizes."""
+
+    def fresh(self, what: str) -> Dim:
+        """A size the analysis cannot compute, named after what it is and this call."""
+        return Dim.sym(f"{what}@{self.tag()}")
 
     def get(self, index: int, name: str) -> Value | None:
         if name in self.kw:
@@ -166,12 +173,21 @@ def matrix_t(t: Tensor, a: Args) -> Value:
 
 def permute(t: Tensor, a: Args) -> Value:
     dims = a.ints(0, "dims")
+    if t.rank is None and t.prior and dims is not None:
+        t = _ranked(t, len(dims), a)  # permute names every dim: its rank is the tensor's
     if t.rank is None or dims is None or len(dims) != t.rank:
         return UNKNOWN
     perm = [_norm(d, t.rank) for d in dims]
     if None in perm or len(set(perm)) != t.rank:
         return UNKNOWN
     return _permuted(t, perm, a)  # type: ignore[arg-type]
+
+
+def _ranked(t: Tensor, rank: int, a: Args) -> Tensor:
+    """``t`` with ``rank`` dims of fresh sizes named after it (``x.shape[1]``), as ``x.size(1)``
+    names them, when its rank was unknown."""
+    name = a.recv() or "x"
+    return t.with_shape(tuple(Dim.sym(f"{name}.shape[{i}]") for i in range(rank)))
 
 
 def movedim(t: Tensor, a: Args) -> Value:
@@ -221,7 +237,10 @@ def _expanded(t: Tensor, sizes: list[Dim | None], labels: list[str], lead: int, 
             continue
         old = t.shape[i - lead]
         broadcast = size is not None and old.is_one and not size.is_one
-        shape.append(size if broadcast else old)  # type: ignore[arg-type]
+        # a size that is not broadcast must equal the one asked for if the call runs at all: a
+        # literal says more than a symbol, and the target's name says more than an inferred size
+        same = size if size is not None and old.literal is None and not old.is_one else old
+        shape.append(size if broadcast else same)  # type: ignore[arg-type]
         out_labels.append(labels[i] if broadcast else t.labels[i - lead])
         if strides is not None and t.strides is not None:
             strides.append(ZERO if broadcast else t.strides[i - lead])
@@ -507,15 +526,25 @@ def view(t: Tensor, a: Args) -> Value:
         return UNKNOWN
     target = resolve_target(t.shape, got[0])
     if target is None:
-        if None in got[0]:
-            return Tensor(contiguous=True) if t.contiguous else UNKNOWN
-        return Tensor.dense(tuple(got[0]), tuple(got[1])) if t.contiguous else UNKNOWN  # type: ignore[arg-type]
+        if not t.contiguous:
+            return UNKNOWN
+        if got[0].count(None) > 1:
+            return Tensor(contiguous=True)
+        # the shape it has if it runs at all; the inferred size is a size of its own
+        sizes = tuple(_inferred(a, i) if d is None else d for i, d in enumerate(got[0]))
+        return Tensor.dense(sizes, tuple(got[1]))
     if t.shape is None or t.strides is None:
         return Tensor.dense(target, tuple(got[1])) if t.contiguous else UNKNOWN
     strides = view_strides(t.shape, t.strides, target)
     if strides is None:
         return UNKNOWN  # raises at run time: reported by TV101, nothing flows on
     return Tensor.strided(target, strides, tuple(got[1]), t.origin)
+
+
+def _inferred(a: Args, index: int) -> Dim:
+    """A fresh size for the ``-1`` at ``index`` of a view whose input shape is unknown: named after
+    the call, so a loop that comes round to it again gets the same size."""
+    return a.fresh(f"{a.recv() or 'view'}.size({index})")
 
 
 def as_view_args(a: Args) -> Args | None:

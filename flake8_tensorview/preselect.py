@@ -27,8 +27,12 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
+from .modules import ROWS
 from .ops import ALIASES, DENSE, OPS, PRODUCERS, PROPERTIES
+from .semantic import MODULE, Semantic, build
 
+SCOPE_LINES = 250
+"""The most lines one candidate's call-graph closure may add to the scope of cross-function facts."""
 TRIGGERS = (".view", "masked_fill")
 """Text every finding needs; files without any of these cost one substring search."""
 
@@ -37,6 +41,8 @@ _NAMES = sorted({n for op in PRODUCERS for n in op.names} - _DOTTED)
 PRODUCER = re.compile(r"\b(?:" + "|".join(_NAMES) + r")\b" r"|\.(?:" + "|".join(sorted(_DOTTED)) + r")\b")
 """Text of the producer ops: a function needs one of them, or :func:`slices_apart`, to make a
 tensor non-contiguous."""
+MODULE_PRODUCER = re.compile(r"\b(?:" + "|".join(sorted(n for row in ROWS.values() if row.produces for n in row.names)) + r")\b")
+"""Text of the ``nn`` modules whose output can be non-contiguous from a contiguous input."""
 
 
 def slices_apart(node: ast.AST) -> bool:
@@ -66,17 +72,22 @@ _THROUGH = frozenset(PROPERTIES) | ALIASES
 their own bindings, or values it never ties to the object (``x.shape``)."""
 
 
-def _reads(node: ast.AST, callables: frozenset[str] | set[str]) -> tuple[set[str], bool]:
+def _reads(node: ast.AST, callables: frozenset[str] | set[str], libraries: frozenset[str] | set[str] = frozenset(),
+           defined: frozenset[str] | set[str] = frozenset()) -> tuple[set[str], bool, bool]:
     """The names and dotted chains whose tensors can flow into the value of ``node`` (``self.k.T``
-    reads ``self.k``), and whether a producer's result can.
+    reads ``self.k``), whether a producer's result can, and whether the result of a call of the
+    module's own code can (``opens``: its facts come from another function).
 
-    As in the walker, only op-table calls pass their operands on (not those whose result is always
-    dense, ``ops.DENSE``), and calls of what may hold an ``nn`` module (a key in ``callables``) their
-    arguments; any other call gives an unknown value. An attribute is its own binding, or a value
-    the walker does not take from the object (``x.shape``), except those in ``_THROUGH``.
+    As in the walker, op-table calls pass their operands on (not those whose result is always
+    dense, ``ops.DENSE``), and so do calls of what may hold an ``nn`` module (a key in
+    ``callables``) and calls of anything not imported (``libraries``: the imported names), which
+    may be the module's own functions; a library call gives an unknown value, but an instance of a
+    class of the module (a name in ``defined``) may sit in its arguments
+    (``nn.ModuleList([Block()])``). An attribute is its own binding, or a value the walker does not take from the object (``x.shape``), except those
+    in ``_THROUGH``.
     """
     keys: set[str] = set()
-    produces = False
+    produces = opens = False
     stack = [node]
     while stack:
         sub = stack.pop()
@@ -87,13 +98,24 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str]) -> tuple[set[str
                     continue  # a new dense tensor, whatever went in
                 produces = produces or func.attr in _PRODUCER_NAMES
                 stack.append(func.value)
-            elif _dotted(func) not in callables:
-                continue
+            elif _dotted(func) in callables:
+                stack.append(func)  # what it holds: an nn module, or an instance of the module's own class
+            else:
+                root = _root(func)
+                if root is not None and root in libraries:
+                    # a library's function: the walker knows nothing of its result, unless it holds
+                    # the module's own classes (nn.ModuleList([Block(c) for _ in range(n)]))
+                    opens = opens or any(isinstance(n, ast.Name) and n.id in defined for n in ast.walk(sub))
+                    continue
+                opens = True
+                if isinstance(func, ast.Attribute):
+                    stack.append(func.value)
             stack.extend(sub.args)
             stack.extend(k.value for k in sub.keywords)
             continue
         if isinstance(sub, ast.Name):
             keys.add(sub.id)
+            opens = opens or sub.id in defined
             produces = produces or sub.id in _BARE_NAMES
         elif isinstance(sub, ast.Attribute):
             produces = produces or sub.attr in _PRODUCER_NAMES
@@ -106,7 +128,13 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str]) -> tuple[set[str
         elif isinstance(sub, ast.Subscript):
             produces = produces or _apart(sub)
         stack.extend(ast.iter_child_nodes(sub))
-    return keys, produces
+    return keys, produces, opens
+
+
+def _root(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -236,13 +264,24 @@ class _Bindings:
         return at <= read or any(start <= read and at <= end for start, end in self.loops)
 
 
-def view_may_fail(scan: _Scan, init: _Scan | None = None) -> bool:
+def view_may_fail(scan: _Scan, init: _Scan | None = None, libraries: frozenset[str] | set[str] = frozenset()) -> bool:
     """Whether some ``.view``/``.view_as`` in the scanned code may be called on a non-contiguous
-    tensor: whether a producer's result can flow to its receiver through bindings that take effect
-    before the read, or anywhere in a loop around both. ``init``: for a method, its class's
-    ``__init__``, whose ``self.`` state the method starts from (as the walker seeds it)."""
+    tensor made in the scanned code: whether a producer's result can flow to its receiver through
+    bindings that take effect before the read, or anywhere in a loop around both. ``init``: for a
+    method, its class's ``__init__``, whose ``self.`` state the method starts from (as the walker
+    seeds it)."""
+    return view_reach(scan, init, libraries)[0]
+
+
+def view_reach(
+    scan: _Scan, init: _Scan | None = None, libraries: frozenset[str] | set[str] = frozenset(),
+    defined: frozenset[str] | set[str] = frozenset(),
+) -> tuple[bool, bool, bool]:
+    """Whether a ``.view`` receiver can be reached by a producer's result, by the result of a call
+    of the module's own code, and by a parameter (or other name the scanned code does not bind)."""
     if not scan.receivers:
-        return False
+        return False, False, False
+    opens = unbound = False
     method = _Bindings(scan)
     callables: set[str] = set(method.values)  # what may hold an nn module: anything bound
     if init is not None:
@@ -255,9 +294,10 @@ def view_may_fail(scan: _Scan, init: _Scan | None = None) -> bool:
     read_by: dict[int, tuple[set[str], bool]] = {}
     seen: set[tuple[str, Position, int]] = set()
     for receiver in scan.receivers:
-        reads, produces = _reads(receiver, callables)
+        reads, produces, outside = _reads(receiver, callables, libraries, defined)
         if produces:
-            return True
+            return True, True, True
+        opens = opens or outside
         start = _start(receiver)
         stack = [(key, start, method) for key in reads]
         while stack:
@@ -265,17 +305,21 @@ def view_may_fail(scan: _Scan, init: _Scan | None = None) -> bool:
             if (key, read, id(scope)) in seen:
                 continue
             seen.add((key, read, id(scope)))
+            bound = False
             for value, at, owner in scope.values.get(key, ()):
                 if not scope.reach(at, read):
                     continue  # bound after the read, and no loop brings it round
+                bound = True
                 if id(value) not in read_by:
-                    read_by[id(value)] = _reads(value, callables)
-                value_reads, produces = read_by[id(value)]
+                    read_by[id(value)] = _reads(value, callables, libraries, defined)
+                value_reads, produces, outside = read_by[id(value)]
                 if produces:
-                    return True
+                    return True, True, True
+                opens = opens or outside
                 value_start = _start(value)
                 stack.extend((k, value_start, owner) for k in value_reads)
-    return False
+            unbound = unbound or (not bound and key.split(".")[0] not in libraries)  # a parameter, a global
+    return False, opens, unbound
 
 
 MAX_DEPTH = 400
@@ -294,29 +338,33 @@ def too_deep(tree: ast.AST) -> bool:
     return _Scan(tree).too_deep
 
 
-def imported_names(tree: ast.Module) -> set[str]:
-    """Top-level ``import``/``from ... import`` names (``np``, ``F``, ``rearrange``): never tensors."""
-    names: set[str] = set()
-    for stmt in tree.body:
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*")
-    return names
-
-
 class _Selection:
-    """Decides, statement by statement, what libcst sees. Module-level code is walked in order
-    with its own environment, so it is kept whole when any of it (outside defs) has a trigger;
-    otherwise, like class-level statements (the walker reads only a class's methods), it is
-    replaced by ``pass``. Imports go too: the walker is told their names."""
+    """Decides, statement by statement, what libcst sees. A function is kept when it can hold a
+    finding (:meth:`candidate`), or when the interpreter needs it to give a candidate the facts a
+    whole-module run gives it: everything that can call a candidate, and everything those call
+    (:meth:`semantic.Semantic.closure`). Module-level code is walked in order with its own
+    environment, so it is kept whole when any of it (outside defs) has a trigger or calls kept
+    code; otherwise, like class-level statements (the walker reads only a class's methods), it is
+    replaced by ``pass``. Imports go too: the semantic model has them from ``ast``."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, tree: ast.Module, model: Semantic) -> None:
         self.source = source
+        self.tree = tree
+        self.model = model
+        self.libraries = frozenset(model.imports)
         self.lines = source.split("\n")
         self.ends = list(accumulate(map(len, self.lines), initial=0))
         """Characters before each line, newlines not counted."""
         self.cuts: dict[int, tuple[int, bool]] = {}
         """first 1-based line -> (last line, whether a ``pass`` stands in): lines libcst never sees."""
         self.too_deep = False
+        self.kept: set[str] = set()
+        self.scope: set[str] = set()
+        """Units between which facts flow (calls evaluated, call-site facts to parameters)."""
+        self.seeded: set[str] = set()
+        """``__init__``s kept only to seed their class's methods with ``self.`` state."""
+        self.trimmable: set[str] = set()
+        self._potential: bool | None = None
 
     def start(self, line: int) -> int:
         """Offset of the first character of 1-based ``line`` (one past the end for the last + 1)."""
@@ -336,25 +384,90 @@ class _Selection:
         self.too_deep = self.too_deep or scan.too_deep
         return scan
 
-    def relevant(self, node: ast.stmt, init: _Scan | None = None, init_produces: bool = False) -> _Scan | None:
-        """The scan of ``node`` if it can hold a finding, else None."""
+    def potential(self) -> bool:
+        """Whether anything in the file can make a tensor non-contiguous: a producer op, a module
+        that returns a non-contiguous output, or slicing apart."""
+        if self._potential is None:
+            self._potential = bool(
+                PRODUCER.search(self.source) or MODULE_PRODUCER.search(self.source)
+                or ("[" in self.source and slices_apart(self.tree))
+            )
+        return self._potential
+
+    def candidate(
+        self, node: ast.stmt, init: _Scan | None = None, init_produces: bool = False, called: bool = False
+    ) -> tuple[bool, bool]:
+        """Whether ``node`` can hold a finding on its own facts, and whether it can with facts from
+        other functions. On its own: ``masked_fill``, or a ``.view`` whose receiver a producer in it
+        (or in ``init``, its class's ``__init__``) can reach. With others' facts, when the file can
+        make a tensor non-contiguous at all: a receiver that a call of the module's code can
+        reach, or a parameter when the module calls ``node`` (``called``; else the prior holds)."""
         if self.has(node, "masked_fill"):
-            return self.keep(node)
+            return True, True
         if not self.has(node, ".view"):
-            return None
+            return False, False
         start, end = self.span(node)
-        if not init_produces and PRODUCER.search(self.source, start, end) is None:
+        if not init_produces and not self.potential() and PRODUCER.search(self.source, start, end) is None:
             if self.source.find("[", start, end) == -1:
-                return None
+                return False, False
             scan = _Scan(node)
             if not scan.apart:
-                return None  # no producer at all: a cheap no before the data flow
+                return False, False  # no producer at all: a cheap no before the data flow
         else:
             scan = _Scan(node)
-        if not view_may_fail(scan, init):
-            return None
-        self.too_deep = self.too_deep or scan.too_deep
-        return scan
+        produces, opens, unbound = view_reach(scan, init, self.libraries, set(self.model.top_level))
+        return produces, produces or ((opens or (unbound and called)) and self.potential())
+
+    def decide(self) -> None:
+        """The units to keep, and the scope where facts cross function boundaries.
+
+        Every candidate's call-graph closure joins the scope, unless it spans more than
+        ``SCOPE_LINES`` lines: then that candidate is checked on its own facts, as if the module
+        had no other function (big model files would otherwise be parsed whole). The interpreter
+        gets the same scope in a whole-file run, so what is cut cannot change a finding."""
+        alone: set[str] = set()
+        seeds: set[str] = set()
+        inits: dict[str, tuple[_Scan | None, bool]] = {}
+        callers = self.model.callers()
+        for qualname, node in self.model.functions.items():
+            klass = qualname.rpartition(".")[0]
+            init_scan, init_produces = None, False
+            if klass in self.model.classes and node.name != "__init__":
+                if klass not in inits:
+                    init = self.model.method(klass, "__init__")
+                    found: tuple[_Scan | None, bool] = (None, False)
+                    if init is not None:
+                        init_node = self.model.functions[init]
+                        init_start, init_end = self.span(init_node)
+                        scan = _Scan(init_node)
+                        found = (scan, scan.apart or PRODUCER.search(self.source, init_start, init_end) is not None)
+                    inits[klass] = found
+                init_scan, init_produces = inits[klass]
+            own, shared = self.candidate(node, init_scan, init_produces, bool(callers.get(qualname)))
+            if own:
+                alone.add(qualname)
+            if shared:
+                seeds.add(qualname)
+        module_code = self.module_code_triggers(self.tree.body)
+        if module_code:
+            seeds.add(MODULE)
+        for seed in sorted(seeds):
+            if seed in self.scope:
+                continue
+            closure = self.model.closure([seed])
+            if self.model.lines(closure - self.scope) <= SCOPE_LINES:
+                self.scope |= closure
+        if module_code:
+            alone.add(MODULE)
+        for qualname in alone - self.scope:  # checked on their own: a method starts from __init__
+            init = self.model.method(qualname.rpartition(".")[0], "__init__")
+            if init is not None:
+                self.seeded.add(init)
+        self.kept = self.scope | alone | self.seeded
+        for qualname in alone:
+            helpers = self.model.calls.get(qualname, set()) & self.scope
+            if not callers.get(qualname, set()) & self.scope and all(h.endswith(".__init__") for h in helpers):
+                self.trimmable.add(qualname)  # nothing in scope reads its return, and it calls no helper
 
     def module_code_triggers(self, statements: list[ast.stmt]) -> bool:
         """Whether module-level code outside function and class bodies has a trigger."""
@@ -370,8 +483,9 @@ class _Selection:
                 return True
         return False
 
-    def module(self, tree: ast.Module) -> None:
-        self.body(tree.body, module_code=self.module_code_triggers(tree.body))
+    def module(self) -> None:
+        self.decide()
+        self.body(self.tree.body, module_code=MODULE in self.kept)
 
     def body(self, statements: list[ast.stmt], module_code: bool) -> None:
         self.filled = False  # a block needs one statement left: the first cut one becomes `pass`
@@ -381,49 +495,40 @@ class _Selection:
                     self.keep(stmt)
             elif _is_docstring(stmt):
                 pass  # a string: nothing to parse deeply, and `from __future__` may follow it
-            elif not module_code and not self.has(stmt, *TRIGGERS) and self.drop(stmt):
-                continue
             elif isinstance(stmt, _FUNCTIONS):
-                if self.relevant(stmt) is not None:
-                    self.trim(stmt)
+                if stmt.name in self.kept:
+                    self.function(stmt, stmt.name)
                 elif module_code or not self.drop(stmt):
                     self.stub(stmt)  # module code may read its name
             elif isinstance(stmt, ast.ClassDef):
-                self.klass(stmt)
+                if not module_code and not any(q.startswith(stmt.name + ".") for q in self.kept) and self.drop(stmt):
+                    continue
+                self.klass(stmt, stmt.name + ".")
+            elif not module_code and self.drop(stmt):
+                continue
             elif isinstance(stmt, _COMPOUND):
                 for header in _header(stmt):
                     self.keep(header)
                 for block in _blocks(stmt):
                     self.body(block, module_code)
-            elif module_code or not self.drop(stmt):
+            else:
                 self.keep(stmt)
             self.filled = True
 
-    def klass(self, node: ast.ClassDef) -> None:
+    def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str) -> None:
+        self.keep(node)
+        if qualname in self.trimmable:
+            self.trim(node)
+
+    def klass(self, node: ast.ClassDef, prefix: str) -> None:
         for header in [*node.decorator_list, *node.bases, *node.keywords]:
             self.keep(header)
-        methods = [s for s in node.body if isinstance(s, _FUNCTIONS)]
-        init = next((m for m in methods if m.name == "__init__"), None)
-        init_scan: _Scan | None = None
-        init_produces = False
-        if init is not None and any(self.has(m, ".view") for m in methods if m is not init):
-            init_scan = _Scan(init)
-            start, end = self.span(init)
-            init_produces = init_scan.apart or PRODUCER.search(self.source, start, end) is not None
-        needed = {m for m in methods if m is not init and self.relevant(m, init_scan, init_produces) is not None}
         self.filled = False
         for stmt in node.body:
-            if stmt in needed:
-                self.trim(stmt)
-                self.filled = True
-                continue
-            if stmt is init and needed:  # kept: the other methods start from its `self.` state
-                self.too_deep = self.too_deep or (init_scan or self.keep(init)).too_deep
+            if isinstance(stmt, _FUNCTIONS) and prefix + stmt.name in self.kept:
+                self.function(stmt, prefix + stmt.name)
             elif isinstance(stmt, ast.ClassDef):
-                self.klass(stmt)
-            elif stmt is init and self.relevant(stmt) is not None:
-                self.trim(stmt)
-                continue
+                self.klass(stmt, prefix + stmt.name + ".")
             elif not self.drop(stmt):  # not read by the walker, or cannot hold a finding
                 self.stub(stmt) if isinstance(stmt, _FUNCTIONS) else self.keep(stmt)
             self.filled = True
@@ -496,22 +601,27 @@ class Pruned:
     """The original line of each line of ``text`` (None: the same lines)."""
     tops: list[int]
     """The line in ``text`` where each top-level statement left starts."""
+    scope: frozenset[str] = frozenset()
+    """The units between which facts flow (see :meth:`_Selection.decide`)."""
 
 
-def whole(source: str, tree: ast.Module) -> Pruned | None:
-    """All of ``source`` (fixes rewrite the module); None when it nests too deep for libcst."""
+def whole(source: str, tree: ast.Module, model: Semantic | None = None) -> Pruned | None:
+    """All of ``source`` (fixes rewrite the module), with the scope a preselected run has; None
+    when it nests too deep for libcst."""
     if too_deep(tree):
         return None
-    return Pruned(source, None, [_first_line(s) for s in tree.body])
+    selection = _Selection(source, tree, model or build(tree))
+    selection.decide()
+    return Pruned(source, None, [_first_line(s) for s in tree.body], frozenset(selection.scope))
 
 
-def preselect(source: str, tree: ast.Module) -> Pruned | None:
+def preselect(source: str, tree: ast.Module, model: Semantic | None = None) -> Pruned | None:
     """The parts of ``source`` that can hold a finding, line for line (the rest cut, or a ``pass``
     where a block needs a statement); None when they nest too deep for libcst."""
     if "\r" in source.replace("\r\n", ""):
         return whole(source, tree)  # a lone CR ends a line for Python but not for our split
-    selection = _Selection(source)
-    selection.module(tree)
+    selection = _Selection(source, tree, model or build(tree))
+    selection.module()
     if selection.too_deep:
         return None
     lines = selection.lines
@@ -535,7 +645,7 @@ def preselect(source: str, tree: ast.Module) -> Pruned | None:
         i += 1
     where = {line: n for n, line in enumerate(origin, 1)}
     tops = [where[first] for first in map(_first_line, tree.body) if first in where]
-    return Pruned("\n".join(out) + "\n", origin, tops)
+    return Pruned("\n".join(out) + "\n", origin, tops, frozenset(selection.scope))
 
 
 def _first_line(stmt: ast.stmt) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Union
 
 from .dims import Dim
@@ -67,10 +67,50 @@ class Opaque:
 
 
 @dataclass(frozen=True)
+class FunctionV:
+    """A function this module defines; calling it evaluates its body with the arguments' facts.
+
+    ``closure``: for a nested function, the environment of the function it is written in (it sees
+    that scope's facts, as Python's closures do); not part of the value's identity."""
+
+    qualname: str
+    closure: object = field(default=None, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class ClassV:
+    """A class this module defines; calling it constructs an :class:`InstanceV`."""
+
+    qualname: str
+
+
+@dataclass(frozen=True)
+class InstanceV:
+    """An instance of a class of this module, with the ``self.`` facts its ``__init__`` left."""
+
+    qualname: str
+    state: tuple[tuple[str, Value], ...] = ()
+    subst: tuple[tuple[str, Dim], ...] = ()
+
+
+@dataclass(frozen=True)
+class ListV:
+    """A list, ``nn.ModuleList`` or ``nn.Sequential`` of values: ``items`` in order, or, when
+    ``repeated``, one item standing for all (``[Block(c) for _ in range(n)]``)."""
+
+    items: tuple[Value, ...]
+    repeated: bool = False
+    sequential: bool = False
+    """Calling it calls each item on the previous one's output (``nn.Sequential``)."""
+
+
+@dataclass(frozen=True)
 class UnknownV:
     """The result of something the analysis does not model: no facts, no diagnosis."""
 
 
 UNKNOWN = UnknownV()
 
-Value = Union[IntV, DimV, TupleV, ShapeV, PiecesV, ModuleV, Opaque, UnknownV, Tensor]
+Value = Union[
+    IntV, DimV, TupleV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, InstanceV, ListV, Opaque, UnknownV, Tensor
+]

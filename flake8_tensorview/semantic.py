@@ -1,0 +1,357 @@
+"""The semantic model of one module, with no tensor facts in it: what each imported name stands
+for, the functions and classes the module defines, and a call graph between them.
+
+It is built from the ``ast`` tree flake8 already has, so the preselection (which decides, before
+libcst parses anything, which functions the interpreter needs) and the interpreter read one model.
+Ruff's ``ruff_python_semantic`` and LibCST's ``QualifiedNameProvider`` are the anchors; this one is
+smaller because the interpreter keeps its own bindings per function body.
+
+Units of the call graph are what the preselection keeps or cuts: module-level code (``<module>``),
+top-level functions and methods (a nested function belongs to the unit it is written in). An edge
+``a -> b`` says that evaluating ``a`` may evaluate ``b``. Edges over-approximate: a unit that
+mentions a function or class of the module calls it (a class: its ``__init__``, ``forward`` and
+``__call__``), ``self.m``
+in a method calls every method ``m`` of its class's family, ``x.m(...)`` calls every method ``m``
+of the module, and every method starts from its class's ``__init__``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+MODULE = "<module>"
+
+CONVENTIONAL = {"torch": "torch", "F": "torch.nn.functional", "nn": "torch.nn"}
+"""How a snippet without imports (a pasted cell, a doc example) spells torch: used only for names
+that the module neither imports nor binds."""
+
+
+@dataclass
+class ClassInfo:
+    qualname: str
+    bases: list[str]
+    """Each base as written, qualified through the imports (``torch.nn.Module``) or a class of this
+    module (its qualname)."""
+    methods: dict[str, str] = field(default_factory=dict)
+    """method name -> unit qualname."""
+
+
+@dataclass
+class Semantic:
+    imports: dict[str, str] = field(default_factory=dict)
+    """Local name -> qualified name, for imports anywhere in the module (``F`` ->
+    ``torch.nn.functional``, ``transpose`` -> ``torch.transpose``)."""
+    bound: set[str] = field(default_factory=set)
+    """Names the module binds other than by import (defs, classes, assignments at any level)."""
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
+    """Unit qualname -> the def (top-level functions and methods)."""
+    classes: dict[str, ClassInfo] = field(default_factory=dict)
+    top_level: dict[str, str] = field(default_factory=dict)
+    """Name at module level -> qualname of the function or class it defines."""
+    calls: dict[str, set[str]] = field(default_factory=dict)
+    """Unit -> the units it may evaluate."""
+
+    # ---- names ----------------------------------------------------------------------------
+
+    def qualify(self, dotted: str | None) -> str | None:
+        """``F.softmax`` -> ``torch.nn.functional.softmax``; None when the root is not an import."""
+        if dotted is None:
+            return None
+        root, _, rest = dotted.partition(".")
+        base = self.imports.get(root)
+        if base is None and root in CONVENTIONAL and root not in self.bound:
+            base = CONVENTIONAL[root]
+        if base is None:
+            return None
+        return f"{base}.{rest}" if rest else base
+
+    def imported(self, name: str) -> bool:
+        return name in self.imports
+
+    def is_module_class(self, qualname: str, seen: frozenset[str] = frozenset()) -> bool:
+        """A subclass of ``torch.nn.Module``, directly or through classes of this module."""
+        info = self.classes.get(qualname)
+        if info is None or qualname in seen:
+            return False
+        for base in info.bases:
+            if base.startswith("torch.nn.") or base == "torch.nn":
+                return True
+            if self.is_module_class(base, seen | {qualname}):
+                return True
+        return False
+
+    def family(self, qualname: str) -> set[str]:
+        """The class, its bases and its subclasses within this module."""
+        out = {qualname}
+        changed = True
+        while changed:
+            changed = False
+            for name, info in self.classes.items():
+                if name in out:
+                    new = {b for b in info.bases if b in self.classes} - out
+                else:
+                    new = {name} if out & set(info.bases) else set()
+                if new:
+                    out |= new
+                    changed = True
+        return out
+
+    def method(self, klass: str, name: str) -> str | None:
+        """The unit ``name`` resolves to on an instance of ``klass`` (its own or a base's)."""
+        order = [klass]
+        seen: set[str] = set()
+        while order:
+            current = order.pop(0)
+            if current in seen or current not in self.classes:
+                continue
+            seen.add(current)
+            info = self.classes[current]
+            if name in info.methods:
+                return info.methods[name]
+            order.extend(info.bases)
+        return None
+
+    # ---- the call graph -------------------------------------------------------------------
+
+    def callers(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for caller, callees in self.calls.items():
+            for callee in callees:
+                out.setdefault(callee, set()).add(caller)
+        return out
+
+    def lines(self, units: Iterable[str]) -> int:
+        """Source lines of these units (module-level code not counted)."""
+        return sum(f.end_lineno - f.lineno + 1 for f in map(self.functions.get, units) if f is not None)  # type: ignore[operator]
+
+    def closure(self, seeds: Iterable[str]) -> set[str]:
+        """What the interpreter needs to see to give ``seeds`` the facts a whole-module run gives
+        them: every unit that can reach a seed (its arguments come from there), and everything
+        those reach (their arguments and returns come from there)."""
+        callers = self.callers()
+        up = _reach(seeds, callers)
+        return _reach(up, self.calls)
+
+
+def _reach(start: Iterable[str], edges: dict[str, set[str]]) -> set[str]:
+    out = set(start)
+    stack = list(out)
+    while stack:
+        for nxt in edges.get(stack.pop(), ()):
+            if nxt not in out:
+                out.add(nxt)
+                stack.append(nxt)
+    return out
+
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def build(tree: ast.Module) -> Semantic:
+    model = Semantic()
+    _index(tree.body, "", model, top=True)
+    units: list[tuple[str, list[ast.AST]]] = [(MODULE, list(_module_code(tree)))]
+    units += [(q, [f]) for q, f in model.functions.items()]
+    reads = {unit: _Reads(nodes, model) for unit, nodes in units}
+    for info in model.classes.values():
+        info.bases = [_base(b, model) for b in info.bases]
+    _edges(reads, model)
+    return model
+
+
+class _Reads:
+    """One pass over a unit: the names it reads, the attributes it reads on ``self``/``cls`` and on
+    anything else; imports and bound names go to the model on the way."""
+
+    __slots__ = ("names", "own", "attrs")
+
+    def __init__(self, nodes: list[ast.AST], model: Semantic) -> None:
+        self.names: set[str] = set()
+        self.own: set[str] = set()
+        self.attrs: set[str] = set()
+        stack = list(nodes)
+        while stack:
+            node = stack.pop()
+            kind = type(node)
+            if kind is ast.Name:
+                if type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
+                    model.bound.add(node.id)  # type: ignore[attr-defined]
+                else:
+                    self.names.add(node.id)  # type: ignore[attr-defined]
+                continue
+            if kind in _SKIP or not isinstance(node, ast.AST):
+                continue
+            if kind is ast.Attribute:
+                value = node.value  # type: ignore[attr-defined]
+                if type(value) is ast.Name and value.id in ("self", "cls"):
+                    self.own.add(node.attr)  # type: ignore[attr-defined]
+                else:
+                    self.attrs.add(node.attr)  # type: ignore[attr-defined]
+            elif kind is ast.Import or kind is ast.ImportFrom:
+                _imports(node, model.imports)  # type: ignore[arg-type]
+                continue
+            elif kind in _DEFS:
+                model.bound.add(node.name)  # type: ignore[attr-defined]
+            for name in node._fields:
+                child = getattr(node, name, None)
+                if type(child) is list:
+                    stack.extend(child)
+                elif isinstance(child, ast.AST):
+                    stack.append(child)
+
+
+_SKIP = frozenset({ast.Constant, ast.Load, ast.Store, ast.Del, ast.alias})
+_DEFS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
+
+
+def _base(written: str, model: Semantic) -> str:
+    local = model.top_level.get(written)
+    if local is not None and local in model.classes:
+        return local
+    return model.qualify(written) or written
+
+
+def _imports(node: ast.Import | ast.ImportFrom, out: dict[str, str]) -> None:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                out[alias.asname] = alias.name
+            else:
+                root = alias.name.split(".")[0]
+                out[root] = root
+        return
+    if node.level or node.module is None:
+        return  # relative imports are the project's own modules: not torch
+    for alias in node.names:
+        if alias.name != "*":
+            out[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+
+
+def _index(body: list[ast.stmt], prefix: str, model: Semantic, top: bool) -> None:
+    """Record the units: functions and methods, and classes (at module level, or in a class), also
+    inside module-level ``if``/``try`` blocks."""
+    for stmt in body:
+        if isinstance(stmt, _FUNCTIONS):
+            qualname = prefix + stmt.name
+            model.functions[qualname] = stmt
+            if top:
+                model.top_level[stmt.name] = qualname
+        elif isinstance(stmt, ast.ClassDef):
+            qualname = prefix + stmt.name
+            bases = [_dotted(b) for b in stmt.bases]
+            info = ClassInfo(qualname, [b for b in bases if b is not None])
+            model.classes[qualname] = info
+            if top:
+                model.top_level[stmt.name] = qualname
+            for item in stmt.body:
+                if isinstance(item, _FUNCTIONS):
+                    info.methods[item.name] = f"{qualname}.{item.name}"
+            _index(stmt.body, qualname + ".", model, top=False)
+        elif top and not prefix:
+            for block in _blocks(stmt):
+                _index(block, prefix, model, top=True)
+
+
+def _blocks(stmt: ast.stmt) -> list[list[ast.stmt]]:
+    blocks = [getattr(stmt, "body", []), getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]
+    blocks += [h.body for h in getattr(stmt, "handlers", ())]
+    return [b for b in blocks if isinstance(b, list) and b and isinstance(b[0], ast.stmt)]
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _owner(qualname: str, model: Semantic) -> str | None:
+    klass = qualname.rpartition(".")[0]
+    return klass if klass in model.classes else None
+
+
+def _edges(reads: dict[str, _Reads], model: Semantic) -> None:
+    by_method: dict[str, set[str]] = {}
+    for info in model.classes.values():
+        for name, unit in info.methods.items():
+            by_method.setdefault(name, set()).add(unit)
+    families: dict[str, set[str]] = {}
+    targets: dict[str, set[str]] = {}
+    for unit, read in reads.items():
+        out = model.calls.setdefault(unit, set())
+        owner = _owner(unit, model) if unit != MODULE else None
+        if owner is not None:
+            if owner not in families:
+                families[owner] = model.family(owner)
+            for klass in families[owner]:
+                init = model.method(klass, "__init__")
+                if init is not None:
+                    out.add(init)
+                for attr in read.own:
+                    target = model.method(klass, attr)
+                    if target is not None:
+                        out.add(target)
+        for name in read.names & model.top_level.keys():
+            if name not in targets:
+                targets[name] = _targets(model.top_level[name], model)
+            out.update(targets[name])
+        for attr in read.attrs & by_method.keys():
+            out.update(by_method[attr])
+        out.discard(unit)
+
+
+ENTRY_POINTS = ("__init__", "forward", "__call__")
+"""What naming a class can run: constructing it, and calling the instance (its other methods are
+reached by ``x.m(...)``, which has edges of its own)."""
+
+
+def _targets(qualname: str, model: Semantic) -> set[str]:
+    if qualname in model.functions:
+        return {qualname}
+    if qualname not in model.classes:
+        return set()
+    out: set[str] = set()
+    for klass in model.family(qualname):
+        for name in ENTRY_POINTS:
+            target = model.method(klass, name)
+            if target is not None:
+                out.add(target)
+    return out
+
+
+def _module_code(tree: ast.Module) -> Iterator[ast.AST]:
+    """Module-level statements outside defs and classes (their headers, decorators, bases included)."""
+    for stmt in tree.body:
+        yield from _outside_defs(stmt)
+
+
+def _outside_defs(stmt: ast.stmt) -> Iterator[ast.AST]:
+    if isinstance(stmt, _FUNCTIONS):
+        yield from stmt.decorator_list
+        yield stmt.args
+        return
+    if isinstance(stmt, ast.ClassDef):
+        yield from stmt.decorator_list
+        yield from stmt.bases
+        yield from stmt.keywords
+        return
+    blocks = _blocks(stmt)
+    if not blocks:
+        yield stmt
+        return
+    inner = {id(s) for b in blocks for s in b}
+    for child in ast.iter_child_nodes(stmt):
+        if id(child) not in inner and not isinstance(child, ast.ExceptHandler):
+            yield child
+    for h in getattr(stmt, "handlers", ()):
+        if h.type is not None:
+            yield h.type
+    for block in blocks:
+        for s in block:
+            yield from _outside_defs(s)

@@ -1,0 +1,131 @@
+"""Whole-module analysis: facts cross function boundaries, and every way of crossing is bounded."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from flake8_tensorview.analysis import MAX_CALL_DEPTH
+from flake8_tensorview.linter import lint_source
+
+HEADER = "import torch\nfrom torch import nn\n\n\n"
+
+
+def lines(source: str, whole: bool = False) -> list[int]:
+    return [d.line for d in lint_source(source, whole=whole) if d.code == "TV101"]
+
+
+def both(source: str) -> list[int]:
+    """The findings, which must not depend on the preselection."""
+    fast = lines(source)
+    assert fast == lines(source, whole=True)
+    return fast
+
+
+def test_a_helper_return_carries_its_layout_and_the_message_names_the_helper() -> None:
+    source = HEADER + (
+        "def heads(x, b, t, h, d):\n"
+        "    return x.view(b, t, h, d).transpose(1, 2)\n\n\n"
+        "def attend(x, h, d):\n"
+        "    b, t, c = x.shape\n"
+        "    q = heads(x, b, t, h, d)\n"
+        "    return q.reshape(b, h, -1), q.view(b * h, t, d)\n"
+    )
+    [finding] = lint_source(source)
+    assert finding.line == 12
+    assert "transpose(1, 2) in `heads()` on line 6" in finding.text
+
+
+def test_call_site_facts_reach_parameters_and_the_prior_is_only_for_uncalled_functions() -> None:
+    helper = "def merge(ctx, b, t):\n    return ctx.view(b, t, -1)\n\n\n"
+    called_right = HEADER + helper + (
+        "def caller(x):\n    b, h, t, d = x.shape\n    return merge(x.transpose(1, 2).contiguous(), b, t)\n"
+    )
+    called_wrong = called_right.replace(".contiguous()", "")
+    assert both(called_right) == []
+    assert both(called_wrong) == [6]
+    assert both(HEADER + helper) == []  # never called: ctx is taken as contiguous
+
+
+def test_an_argument_without_facts_is_not_the_prior() -> None:
+    """A value the analysis could not follow (here an unknown call's result) may have size-1 dims:
+    the callee's permute must not give it a rank of generic sizes."""
+    source = HEADER + (
+        "def roundtrip(x):\n    return x.permute(0, 2, 3, 1).permute(0, 3, 2, 1)\n\n\n"
+        "def caller(x):\n    y = roundtrip(unknown_pool(x))\n    return y.view(y.size(0), -1)\n"
+    )
+    assert both(source) == []
+
+
+def test_mutual_recursion_terminates_without_an_internal_error() -> None:
+    source = HEADER + (
+        "def ping(x, n):\n    return pong(x.transpose(0, 1), n - 1) if n else x\n\n\n"
+        "def pong(x, n):\n    return ping(x.transpose(0, 1), n - 1).view(-1) if n else x\n\n\n"
+        "def start(b, t):\n    return ping(torch.randn(b, t), 3)\n"
+    )
+    started = time.process_time()
+    found = lint_source(source)
+    assert time.process_time() - started < 10
+    assert not [d for d in found if d.code.startswith("TV9")]
+
+
+@pytest.mark.parametrize("depth", [5, 50])
+def test_call_chains_are_followed_up_to_the_depth_cap(depth: int) -> None:
+    chain = "".join(f"def f{i}(x):\n    return f{i + 1}(x)\n\n\n" for i in range(depth))
+    chain += f"def f{depth}(x):\n    return x.transpose(1, 2)\n\n\n"
+    source = HEADER + chain + "def top(b, t, c):\n    return f0(torch.randn(b, t, c)).view(b, -1)\n"
+    started = time.process_time()
+    found = both(source)
+    assert time.process_time() - started < 20
+    top_line = len(source.splitlines())
+    assert found == ([top_line] if depth < MAX_CALL_DEPTH else [])
+
+
+def test_a_thousand_functions_are_bounded() -> None:
+    body = "".join(
+        f"def f{i}(x):\n    y = x.transpose(1, 2)\n    return f{i + 1}(y) if {i} % 7 else y.view(-1)\n\n\n"
+        for i in range(1000)
+    )
+    source = HEADER + body + "def f1000(x):\n    return x\n"
+    started = time.process_time()
+    found = lint_source(source)
+    assert time.process_time() - started < 60
+    assert not [d for d in found if d.code.startswith("TV9")]
+
+
+def test_a_module_called_from_two_hundred_sites_is_bounded() -> None:
+    calls = "".join(f"        y{i} = self.block(x.transpose(1, 2)).view(b, -1)\n" for i in range(200))
+    source = HEADER + (
+        "class Block(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return x * 2\n\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.block = Block()\n\n"
+        "    def forward(self, x):\n"
+        "        b, t, c = x.shape\n" + calls
+    )
+    started = time.process_time()
+    found = both(source)
+    assert time.process_time() - started < 60
+    assert len(found) == 200  # each call site: the transposed input comes back out of Block.forward
+
+
+def test_a_user_module_in_a_module_list_is_called_through_its_forward() -> None:
+    source = HEADER + (
+        "class Heads(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return x.transpose(1, 2)\n\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self, n):\n"
+        "        super().__init__()\n"
+        "        self.layers = nn.ModuleList([Heads() for _ in range(n)])\n\n"
+        "    def forward(self, x):\n"
+        "        b, t, c = x.shape\n"
+        "        for layer in self.layers:\n"
+        "            y = layer(x)\n"
+        "        return y.view(b, -1)\n"
+    )
+    assert both(source) == [len(source.splitlines())]
