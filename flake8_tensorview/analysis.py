@@ -70,6 +70,8 @@ class ViewSite:
     target: Shape | None
     function: str = MODULE
     """The qualname of the function it is in."""
+    sizes: tuple[Dim | None, ...] | None = None
+    """The sizes asked for as written (None for ``-1``), when ``target`` cannot be pinned down."""
 
 
 @dataclass(frozen=True)
@@ -659,7 +661,11 @@ class Walker:
         texts = [dotted(n) or self.text(n) for n in names]
         tensor = value.tensor
         if tensor.shape is None:
-            tensor = tensor.with_shape(tuple(Dim.sym(t) for t in texts), tuple(texts))
+            # ``_`` (or a name unpacked twice) is not one size: each place gets a size of its own
+            sizes = tuple(
+                Dim.sym(t if texts.count(t) == 1 else f"{value.key or 'x'}.shape[{i}]") for i, t in enumerate(texts)
+            )
+            tensor = tensor.with_shape(sizes, tuple(texts))
         elif len(tensor.shape) != len(names):
             return [UNKNOWN] * len(names)
         elif tensor.labels is not None:
@@ -1196,7 +1202,8 @@ class Walker:
             return  # dtype view, or a size list we cannot read
         got = args.sizes(0, "size")
         target = resolve_target(tensor.shape, got[0]) if got is not None else None
-        self.views[(id(func), self.frame.context)] = ViewSite(func, tensor, target, self.frame.qualname)
+        sizes = tuple(got[0]) if got is not None else None
+        self.views[(id(func), self.frame.context)] = ViewSite(func, tensor, target, self.frame.qualname, sizes)
         self.top_of[id(func)] = self.current_top
 
     def _record_mask(self, node: cst.Call, tensor: Tensor, index: int, in_place: bool) -> None:

@@ -11,7 +11,8 @@ from libcst.metadata import CodeRange
 
 from .analysis import ViewSite, Walker
 from .dims import ONE, product
-from .layout import Tensor, broken_merge, view_strides
+from .dims import Dim
+from .layout import Tensor, broken_merge, runs, view_strides
 from .masks import redundant_unsqueezes
 from .rules import message
 
@@ -67,18 +68,36 @@ class Positions(Protocol):
 
 
 def view_is_incompatible(site: ViewSite) -> bool:
-    """The view raises for generic sizes: the exact ATen algorithm on the known layout says so."""
+    """The view raises for generic sizes: the exact ATen algorithm on the known layout says so, or,
+    when the sizes asked for cannot be pinned down, there are fewer of them than runs of dims
+    adjacent in memory (each target dim must lie within one run)."""
     t, target = site.tensor, site.target
-    if target is None or t.shape is None or t.strides is None or t.contiguous:
+    if t.shape is None or t.strides is None or t.contiguous:
         return False
+    if target is None:
+        asked = _asked(site.sizes)
+        return asked is not None and asked < len(runs(t.shape, t.strides))
     if product(target) != product(t.shape):
         return False
     return view_strides(t.shape, t.strides, target) is None
 
 
+def _asked(sizes: tuple[Dim | None, ...] | None) -> int | None:
+    """How many dims a view's sizes can make at most, when that is all it says."""
+    if sizes is None or any(d is not None and (d.coef == 0 or d.is_one) for d in sizes):
+        # no sizes to read, an empty tensor (every view of it works), or a 1 that may stand for a
+        # dim of size 1 the analysis cannot see (``pos.permute(0, 2, 3, 1).view(1, -1, dim)``)
+        return None
+    return len(sizes)
+
+
 def _merged(site: ViewSite) -> str:
     t, target = site.tensor, site.target
-    assert t.shape is not None and t.strides is not None and target is not None
+    assert t.shape is not None and t.strides is not None
+    if target is None:
+        groups = runs(t.shape, t.strides)
+        names = " | ".join(", ".join(t.label(d) for d in group) for group in groups)
+        return f"{len(groups)} runs of dims ({names}) into {_asked(site.sizes)} dims"
     dims = broken_merge(t.shape, t.strides, target)
     if dims is None:
         return "dims whose strides do not fit the new shape"
@@ -157,13 +176,18 @@ def _layout(t: Tensor) -> str:
 def _runs_when(site: ViewSite) -> str:
     """Which sizes being 1 would make the view run: why a small test can pass."""
     t, target = site.tensor, site.target
-    assert t.shape is not None and t.strides is not None and target is not None
+    assert t.shape is not None and t.strides is not None
     atoms = sorted(set().union(*(d.atoms() for d in t.shape)))
     ones = []
     for atom in atoms:
         subst = {atom: ONE}
         shape = tuple(d.substitute(subst) for d in t.shape)
         strides = tuple(d.substitute(subst) for d in t.strides)
+        if target is None:
+            runs_then = len(runs(shape, strides))
+            if runs_then <= (_asked(site.sizes) or 0):
+                ones.append(_name_of(t, atom))
+            continue
         goal = tuple(d.substitute(subst) for d in target)
         if product(goal) == product(shape) and view_strides(shape, strides, goal) is not None:
             ones.append(_name_of(t, atom))

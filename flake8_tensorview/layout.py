@@ -128,6 +128,22 @@ def view_strides(shape: Shape, strides: Shape, target: Shape) -> Shape | None:
     return tuple(new)
 
 
+def runs(shape: Shape, strides: Shape) -> list[list[int]]:
+    """The dims (size-1 dims aside) in runs that are adjacent in memory: ATen's ``computeStride``
+    chunks. A view can split a run, never join two: each target dim lies within one run."""
+    out: list[list[int]] = []
+    previous = None
+    for d in range(len(shape)):
+        if shape[d].is_one:
+            continue
+        if previous is None or strides[previous] != strides[d] * shape[d]:
+            out.append([d])
+        else:
+            out[-1].append(d)
+        previous = d
+    return out
+
+
 def merged_groups(shape: Shape, target: Shape) -> list[tuple[int, int]] | None:
     """Source dim ranges ``(first, last)`` that the view folds into fewer target dims.
 

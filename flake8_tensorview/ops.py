@@ -637,11 +637,17 @@ def squeeze(t: Tensor, a: Args) -> Value:
 
 
 def einsum(t: Tensor, a: Args) -> Value:
-    """Single-operand einsum that only reorders dims is a permuted view; anything else: shape only."""
+    """A single operand that only reorders dims is a permuted view. Two operands with a contraction
+    go through ATen's ``sumproduct_pair``: ``bmm`` of the operands arranged as (kept in both,
+    kept in one, summed) and a permuted view of its output, so the result's memory order is the
+    labels kept in both operands, then those only in the left one, then those only in the right
+    one or in neither (each group in output order), the two one-sided groups swapped when every
+    label of the right group comes before every left-only one in the output. ``tests/test_einsum.py`` checks this against
+    torch on random equations. Anything else: the shape only."""
     match = re.fullmatch(r"""\s*([a-zA-Z, ]+?)\s*->\s*([a-zA-Z]*)\s*""", a.equation)
     if match is None:
         return UNKNOWN
-    inputs = [spec.strip() for spec in match.group(1).split(",")]
+    inputs = [spec.replace(" ", "") for spec in match.group(1).split(",")]
     out = match.group(2)
     operands = [t, *a.pos]
     if len(inputs) != len(operands):
@@ -656,7 +662,37 @@ def einsum(t: Tensor, a: Args) -> Value:
             if not size.is_one:
                 sizes[letter] = size
     shape = tuple(sizes.get(letter, ONE) for letter in out)
-    return Tensor.strided(shape, None, None, None)  # the contraction's own order: not modelled
+    order = _pair_order(inputs, operands, out) if len(inputs) == 2 else None  # type: ignore[arg-type]
+    if order is None:
+        return Tensor.strided(shape, None, None, None)
+    strides: dict[str, Dim] = {}
+    running = ONE
+    for letter in reversed(order):
+        strides[letter] = running
+        running = running * sizes.get(letter, ONE)
+    return Tensor.strided(shape, tuple(strides[letter] for letter in out), None, a.origin)
+
+
+def _pair_order(inputs: list[str], operands: list[Tensor], out: str) -> list[str] | None:
+    """The output labels in memory order for a two-operand contraction, or None when ATen takes
+    another road (no contraction: a broadcast ``mul``; a label summed in one operand first;
+    repeated labels: diagonals)."""
+    if len(set(out)) != len(out) or any(len(set(spec)) != len(spec) for spec in inputs):
+        return None
+
+    def present(index: int, letter: str) -> bool:
+        spec, operand = inputs[index], operands[index]
+        return letter in spec and not operand.shape[spec.index(letter)].is_one  # type: ignore[index]
+
+    summed = {letter for spec in inputs for letter in spec if letter not in out}
+    if not summed or not all(present(0, letter) and present(1, letter) for letter in summed):
+        return None
+    both = [c for c in out if present(0, c) and present(1, c)]
+    left = [c for c in out if present(0, c) and not present(1, c)]
+    right = [c for c in out if not present(0, c)]  # size 1 in both counts as the right's, as in ATen
+    if left and right and max(map(out.index, right)) < min(map(out.index, left)):
+        left, right = right, left
+    return both + left + right
 
 
 def module_call(t: Tensor, a: Args, module: ModuleV) -> Value:
@@ -712,7 +748,11 @@ PRODUCERS: tuple[Op, ...] = (
     _op("unbind", unbind, {M, T}, "c.unbind(1)[0]", "torch.unbind(x, dim=3)[2]"),
     _op("unfold", unfold, {M}, "c.unfold(3, 2, 1)", "x.unfold(1, 2, 2)"),
     _op("as_strided", as_strided, {M, T}, "c.as_strided((3, 4), (1, 3))"),
-    _op("einsum", einsum, {T}, "torch.einsum('bthd->bhtd', x)", "?torch.einsum('bhts,bhsd->bthd', c[..., :3], c)", operand="after-equation"),
+    _op(
+        "einsum", einsum, {T}, "torch.einsum('bthd->bhtd', x)", "torch.einsum('bhts,bhsd->bthd', c[..., :3], c)",
+        "torch.einsum('bknm,bmkc->bnkc', c, x.permute(0, 3, 1, 2))", "torch.einsum('bhnm,bhmd->bhnd', c[..., :3], c)",
+        "?torch.einsum('bhnd,bhnd->bhnd', c, c)", operand="after-equation",
+    ),
 )
 
 OPS: tuple[Op, ...] = PRODUCERS + (
