@@ -227,7 +227,23 @@ def check_masks(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
             suggestion=finding.suggestion,
         )
         end = positions.at(c.top).end
-        yield Diagnostic(start.line, start.column, "TV201", text, Edit(c.top, c.base), end=(end.line, end.column))
+        call = positions.at(finding.site.call.func, finding.site.call)
+        filled = finding.site.tensor
+        rank = f"a {filled.rank}-D tensor" if filled.rank is not None else "the tensor"
+        yield Diagnostic(
+            start.line,
+            start.column,
+            "TV201",
+            text,
+            Edit(c.top, c.base),
+            end=(end.line, end.column),
+            story=(Step(call.start.line, call.start.column, call.end.line, call.end.column,
+                        f"broadcasts the mask against {rank} from its trailing dims"),),
+            label=f"{ops} only adds leading size-1 dims",
+            note="broadcasting lines the mask up with the tensor from the last dim backwards, so leading "
+                 "size-1 dims change nothing",
+            help=f"write {finding.suggestion}",
+        )
 
 
 CHECKS = (check_views, check_masks)

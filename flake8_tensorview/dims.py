@@ -9,6 +9,7 @@ large primes, so the view algorithm in :mod:`layout` can run on symbols and on l
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+import re
 from dataclasses import dataclass
 
 
@@ -82,9 +83,13 @@ class Dim:
     def __str__(self) -> str:
         parts = [] if self.coef == 1 and self.powers else [str(self.coef)]
         for name, p in self.powers:
-            parts.append(name if p == 1 else f"{name}**{p}")
+            shown = name if _SIMPLE.fullmatch(name) else f"({name})"  # ``(d // heads)*t``
+            parts.append(shown if p == 1 else f"{shown}**{p}")
         return "*".join(parts)
 
+
+_SIMPLE = re.compile(r"[\w.\[\]@#]+")
+"""An atom that reads as one factor without parentheses (``self.head_dim``, ``x.shape[1]``)."""
 
 ZERO = Dim(0)
 ONE = Dim(1)

@@ -70,10 +70,19 @@ RULES: dict[str, Rule] = {
                 "copy where it would have raised."
             ),
             limitations=(
-                "Sizes the analysis cannot relate are assumed to be independent and >= 2, and function "
-                "parameters are assumed contiguous. Facts flow within one function (and from `__init__` "
-                "to the other methods of a class); a tensor returned by an unknown call has no facts and "
-                "is never flagged."
+                "Facts cross function boundaries within one file or notebook: helper returns, arguments at "
+                "the module's own call sites, `self.` methods and state, nested functions, instances of the "
+                "module's `nn.Module` classes (also in `nn.ModuleList`/`nn.Sequential`), and library `nn` "
+                "modules (`nn.LSTM(batch_first=True)` returns a transposed output). Imported code of your "
+                "own project is not read. The prior: a parameter of a function nothing in the file calls, "
+                "or an attribute nothing assigns, is taken as a contiguous tensor whose sizes are "
+                "independent and >= 2 (a `permute` gives it its rank); a call-site fact always wins over it, "
+                "and an argument the analysis could not follow has no facts (it is not the prior). "
+                "Cross-function facts stay within a budget: when a candidate's call-graph closure spans more "
+                "than 250 lines (a large model file), that function is checked on its own facts. Calls "
+                "nest at most 12 deep and recursion gives no facts. A tensor returned by an unknown library "
+                "call has no facts and is never flagged; `F.scaled_dot_product_attention`, channels_last "
+                "and `torch.linalg` layouts are not modelled yet."
             ),
         ),
         Rule(
@@ -111,9 +120,9 @@ RULES: dict[str, Rule] = {
                 "flagged when the tensor has at least the mask's rank, so results are identical."
             ),
             limitations=(
-                "Only masks built in the same function are followed, and only when every use of the "
-                "unsqueezed mask is a `masked_fill` mask. Out-of-place calls need the tensor's rank to "
-                "be known."
+                "Only masks built in the same function as their `masked_fill` are followed (the filled "
+                "tensor's facts may come from other functions), and only when every use of the unsqueezed "
+                "mask is a `masked_fill` mask. Out-of-place calls need the tensor's rank to be known."
             ),
         ),
         Rule(
