@@ -75,6 +75,15 @@ class ViewSite:
 
 
 @dataclass(frozen=True)
+class DiscardedSite:
+    """A call whose result an expression statement throws away (``x.masked_fill(m, 0)`` alone on
+    its line); what its receiver and arguments were is in :attr:`Walker.facts`."""
+
+    call: cst.Call
+    function: str = MODULE
+
+
+@dataclass(frozen=True)
 class Summary:
     """What a call of the module's own function gives its caller."""
 
@@ -272,6 +281,8 @@ class Walker:
         self.views: dict[tuple[int, int], ViewSite] = {}
         """(id of the ``.view`` attribute, evaluation context) -> the site in that context."""
         self.masks: dict[int, MaskSite] = {}
+        self.discarded: dict[int, DiscardedSite] = {}
+        """id(call) -> a call whose result is thrown away, for the rules on discarded results."""
         self.failures: list[tuple[cst.CSTNode, BaseException]] = []
         """Functions (or the module) whose analysis raised: their sites are dropped, the rest stand."""
         self.budget = STATEMENT_BUDGET
@@ -612,6 +623,8 @@ class Walker:
             self.bind(stmt.target, self.binary(stmt.operator, current, value, stmt, env), env)
         elif isinstance(stmt, cst.Expr):
             self.eval(stmt.value, env)
+            if isinstance(stmt.value, cst.Call):
+                self.discarded[id(stmt.value)] = DiscardedSite(stmt.value, self.frame.qualname)
         elif isinstance(stmt, cst.Return) and stmt.value is not None:
             self.frame.returns.append(self.eval(stmt.value, env))
         elif isinstance(stmt, cst.Assert):
