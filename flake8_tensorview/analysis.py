@@ -210,6 +210,36 @@ def _unit(qualname: str) -> str:
     return qualname.split(".<locals>.")[0].split("#")[0]
 
 
+def _truth(value: Value) -> bool | None:
+    """Whether a test value is true, when it is a constant (``None``, a flag, a literal int)."""
+    if isinstance(value, Opaque) and value.key in ("None", "True", "False"):
+        return value.key == "True"
+    if isinstance(value, IntV):
+        return bool(value.value)
+    return None
+
+
+def _default(node: cst.BaseExpression | None) -> Value | None:
+    """A parameter's default when it is a constant (``norm_layer=None``, ``flatten=True``, ``p=0``)."""
+    if isinstance(node, cst.Name) and node.value in ("None", "True", "False"):
+        return Opaque(node.value)
+    if isinstance(node, cst.Integer):
+        try:
+            return IntV(int(node.value.replace("_", ""), 0))
+        except ValueError:
+            return None
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = _default(node.expression)
+        return IntV(-inner.value) if isinstance(inner, IntV) else None
+    if isinstance(node, cst.SimpleString):
+        try:
+            text = node.evaluated_value
+        except Exception:
+            return None
+        return Opaque(repr(text)) if isinstance(text, str) else None
+    return None
+
+
 def _callable(value: Value | None) -> bool:
     return isinstance(value, (ModuleV, FunctionV, ClassV, InstanceV)) or (isinstance(value, ListV) and value.sequential)
 
@@ -469,9 +499,14 @@ class Walker:
         positional = [*params.posonly_params, *params.params][1 if bound else 0 :]
         for param, value in zip(positional, _before_star(pos)):
             _bind_param(env, param.name.value, value)
-        for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+        given = len(_before_star(pos)) if STAR not in pos else None
+        for index, param in enumerate([*params.posonly_params, *params.params, *params.kwonly_params]):
             if param.name.value in kw:
                 _bind_param(env, param.name.value, kw[param.name.value])
+            elif given is not None and index - (1 if bound else 0) >= given and "**" not in kw:
+                default = _default(param.default)  # a call that leaves it out: the default is a fact
+                if default is not None:
+                    _bind_param(env, param.name.value, default)
         if not self.reaches(qualname):
             return NO_SUMMARY
         key = (
@@ -514,7 +549,16 @@ class Walker:
         elif isinstance(stmt, cst.ClassDef):
             env.vars[stmt.name.value] = self._define_class(stmt)
         elif isinstance(stmt, cst.If):
-            self.eval(stmt.test, env)
+            known = _truth(self.eval(stmt.test, env))
+            if known:  # a constant the call site passed: only one branch runs
+                self.block(stmt.body.body, env)
+                return
+            if known is False:
+                if isinstance(stmt.orelse, cst.If):
+                    self.statement(stmt.orelse, env)
+                elif isinstance(stmt.orelse, cst.Else):
+                    self.block(stmt.orelse.body.body, env)
+                return
             then = env.copy()
             self.block(stmt.body.body, then)
             other = env.copy()
@@ -802,7 +846,9 @@ class Walker:
         if isinstance(node, (cst.Tuple, cst.List)):
             return self.sequence(node.elements, env)
         if isinstance(node, cst.IfExp):
-            self.eval(node.test, env)
+            known = _truth(self.eval(node.test, env))
+            if known is not None:  # ``norm(d) if norm_layer else nn.Identity()`` with norm_layer=None
+                return self.eval(node.body if known else node.orelse, env)
             return join_values(self.eval(node.body, env), self.eval(node.orelse, env))
         if isinstance(node, cst.NamedExpr):
             value = self.eval(node.value, env)
@@ -1031,7 +1077,7 @@ class Walker:
                     pos.extend(spliced)
                     texts.extend([""] * len(spliced))
             elif arg.star == "**":
-                continue
+                kw["**"] = UNKNOWN  # any keyword may be in there: no parameter takes its default
             else:
                 pos.append(value)
                 texts.append(arg.value)
