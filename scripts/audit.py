@@ -3,6 +3,12 @@ although the tensor is known to be non-contiguous, each of those re-run with tor
 
     python scripts/audit.py transformers=.corpora/transformers timm=.corpora/timm ...
 
+``.py`` files and notebooks (``.ipynb``, their code cells as one module, as the command lints them).
+The findings are ``lint_source``'s, exactly what flake8 and the command report. Each finding is
+also marked when it rests on the prior: linted again with the prior replaced by "no facts" (a
+parameter of a function nothing in the module calls, or an attribute nothing says more about, is
+then not taken as a contiguous tensor), it is gone.
+
 For a silent site the walker's own facts (symbolic shape and strides of the tensor, the target
 shape) are instantiated with distinct primes >= 3 for the unknown sizes, a tensor with exactly that
 layout is made with ``as_strided`` and ``.view(target)`` is called. A site that raises would be a
@@ -21,13 +27,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from flake8_tensorview.checks import CHECKS, view_is_incompatible
 import libcst as cst
+
+from flake8_tensorview import analysis, notebook
+from flake8_tensorview.checks import view_is_incompatible
 
 from flake8_tensorview.dims import Dim, product
 from flake8_tensorview.layout import Tensor
 from flake8_tensorview.values import DimV, IntV
-from flake8_tensorview.linter import analyze, internal_errors
+from flake8_tensorview.linter import analyze, lint_source
 from flake8_tensorview.preselect import might_match
 
 REORDER = re.compile(r"\.(?:transpose|permute|swapaxes|swapdims|movedim|moveaxis|t\(\)|T\b|mT\b)")
@@ -55,7 +63,10 @@ class Silent:
 class FileAudit:
     path: str
     findings: list[str] = field(default_factory=list)
+    prior: list[str] = field(default_factory=list)
+    """The findings that are gone when the prior gives no facts."""
     errors: list[str] = field(default_factory=list)
+    candidate: bool = False
     silent: list[Silent] = field(default_factory=list)
     """Unflagged views on a known layout: non-contiguous, or contiguous shortly after a reorder."""
     unreadable_targets: int = 0
@@ -213,26 +224,55 @@ def runs_in_torch(shape: list[int], strides: list[int], target: list[int]) -> bo
     return True
 
 
+def _without_prior(source: str) -> set[tuple[int, int, str]]:
+    """The findings when a parameter or attribute with no facts is not taken as a contiguous tensor."""
+    kept = analysis.PRIOR
+    analysis.PRIOR = Tensor()
+    try:
+        return {(d.line, d.col, d.code) for d in lint_source(source)}
+    finally:
+        analysis.PRIOR = kept
+
+
 def audit(path: str) -> FileAudit:
     result = FileAudit(path)
-    source = Path(path).read_text(encoding="utf-8", errors="replace")
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    where = lambda line: f"{path}:{line}"  # noqa: E731
+    place = lambda line: (path, line)  # noqa: E731  # a silent site's file and line
+    if path.endswith(".ipynb"):
+        try:
+            nb = notebook.load(text)
+        except ValueError:
+            result.syntax_error = True
+            return result
+        source = nb.source
+        where = lambda line: f"{path}:cell {nb.lines[line][0]}:{nb.lines[line][1]}"  # noqa: E731
+        place = lambda line: (f"{path}:cell {nb.lines[line][0]}", nb.lines[line][1])  # noqa: E731
+    else:
+        source = text
     if not might_match(source):
         return result
+    result.candidate = True
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         result.syntax_error = True
         return result
+    diagnostics = lint_source(source, tree)
+    without = _without_prior(source) if any(d.code in ("TV101", "TV201") for d in diagnostics) else set()
+    for d in diagnostics:
+        line = f"{where(d.line)}:{d.col + 1}: {d.text}"
+        (result.errors if d.code.startswith("TV9") else result.findings).append(line)
+        if d.code in ("TV101", "TV201") and (d.line, d.col, d.code) not in without:
+            result.prior.append(line)
     analysed = analyze(source, tree)
     if analysed is None:
         return result
     walker, positions = analysed
-    for check in CHECKS:
-        result.findings += [f"{path}:{d.line}:{d.col + 1}: {d.text}" for d in check(walker, positions)]
-    result.errors += [f"{path}:{d.line}: {d.text}" for d in internal_errors(walker, positions)]
     lines = source.splitlines()
     calls = _Calls()
     walker.module.visit(calls)
+    seen: set[tuple[object, ...]] = set()
     for site in walker.views.values():
         t = site.tensor
         if t.shape is None or t.strides is None or view_is_incompatible(site):
@@ -245,7 +285,10 @@ def audit(path: str) -> FileAudit:
             result.unreadable_targets += 1
             continue
         op = walker.describe(t.origin)[0] if t.origin is not None and not t.contiguous else "contiguous"
-        silent = Silent(path, line, op, *sizes, runs_in_torch(*sizes), lines[line - 1].strip())
+        if (key := (line, op, str(sizes))) in seen:
+            continue  # the same view in another context of its function, with the same facts
+        seen.add(key)
+        silent = Silent(*place(line), op, *sizes, runs_in_torch(*sizes), lines[line - 1].strip())
         values = instantiate_values(t.shape, t.strides, site.target)
         again = replay(walker, site, calls.of[id(site.attr)], values) if values is not None else None
         if again is not None:
@@ -264,23 +307,30 @@ def main() -> int:
     with ProcessPoolExecutor(args.jobs) as pool:
         for spec in args.corpora:
             name, _, folder = spec.partition("=")
-            files = sorted(str(p) for p in Path(folder).rglob("*.py"))
+            files = sorted(str(p) for p in Path(folder).rglob("*") if p.suffix in (".py", ".ipynb"))
             results = list(pool.map(audit, files, chunksize=4))
             findings = [f for r in results for f in r.findings]
+            prior = [f for r in results for f in r.prior]
+            notebooks = sum(f.endswith(".ipynb") for f in files)
+            candidates = sum(r.candidate for r in results)
+            counts = {code: sum(f" {code} " in f for f in findings) for code in ("TV101", "TV201")}
             errors = [e for r in results for e in r.errors]
             silent = [s for r in results for s in r.silent]
-            report[name] = {"files": len(files), "findings": findings, "errors": errors,
+            report[name] = {"files": len(files), "notebooks": notebooks, "candidates": candidates,
+                            "findings": findings, "prior": prior, "errors": errors,
                             "silent": [asdict(s) for s in silent],
                             "syntax_errors": sum(r.syntax_error for r in results),
                             "unreadable_targets": sum(r.unreadable_targets for r in results)}
             apart = [s for s in silent if s.op != "contiguous"]
-            print(f"{name}: {len(files)} files, {len(findings)} findings, {len(errors)} internal errors, "
+            print(f"{name}: {len(files)} files ({notebooks} notebooks), {candidates} candidates, "
+                  f"{len(findings)} findings (TV101 {counts['TV101']}, TV201 {counts['TV201']}; "
+                  f"{len(prior)} resting on the prior), {len(errors)} internal errors, "
                   f"{sum(r.syntax_error for r in results)} not Python 3; silent transpose-then-view sites "
                   f"checked with torch: {len(silent)} ({len(apart)} on a non-contiguous tensor), "
                   f"{sum(not s.runs for s in silent)} raise; {report[name]['unreadable_targets']} with sizes "
                   f"that cannot be tied")
             for line in findings + errors:
-                print("  " + line)
+                print("  " + line + ("  [rests on the prior]" if line in prior else ""))
             replayed = [s for s in silent if s.replay]
             print(f"  chains on the view's line re-run by torch from their root: {len(replayed)} "
                   f"({sum(bool(REORDER.search(s.chain)) for s in replayed)} with the reorder op in the chain), "
