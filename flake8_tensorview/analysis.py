@@ -312,6 +312,12 @@ class Walker:
         """(id of the ``.view`` attribute, evaluation context) -> the site in that context."""
         self.masks: dict[int, MaskSite] = {}
         self.discarded: dict[int, DiscardedSite] = {}
+        self.params: dict[int, tuple[str, str]] = {}
+        """Binding id of a parameter -> (its function, its name)."""
+        self.calls_to: dict[int, tuple[cst.Call, str, bool]] = {}
+        """id(call) -> (the call, the module's function it evaluated, whether ``self`` was bound)."""
+        self.none_tests: set[int] = set()
+        """ids of the Name nodes read only to compare with None (``mask is not None``)."""
         """id(call) -> a call whose result is thrown away, for the rules on discarded results."""
         self.failures: list[tuple[cst.CSTNode, BaseException]] = []
         """Functions (or the module) whose analysis raised: their sites are dropped, the rest stand."""
@@ -471,6 +477,12 @@ class Walker:
         self.frame = Frame(qualname, owner, self.contexts, top)
         self.current_top = top
         self.top_of[id(node)] = top
+        params = node.params
+        for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+            # a parameter is a binding too: its uses are known (a mask passed on to a masked_fill)
+            env.defs[param.name.value] = id(param.name)
+            self.bindings[id(param.name)] = None
+            self.params[id(param.name)] = (qualname, param.name.value)
         try:
             self.block(node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body], env)
         except Exception as exc:  # one function's failure must not cost the rest of the file
@@ -489,7 +501,9 @@ class Walker:
         here, there = _unit(self.frame.qualname), _unit(qualname)
         return here == there or (here in self.scope and there in self.scope)
 
-    def invoke(self, qualname: str, pos: list[Value], kw: dict[str, Value], seed: Env, bound: bool) -> Summary:
+    def invoke(
+        self, qualname: str, pos: list[Value], kw: dict[str, Value], seed: Env, bound: bool, call: cst.Call | None = None
+    ) -> Summary:
         """A call of the module's own function: its return value and the ``self.`` state it leaves
         (for methods), from the arguments' facts. Memoised per function and facts; recursion, depth
         beyond ``MAX_CALL_DEPTH`` and an exhausted evaluation count give no facts."""
@@ -509,6 +523,8 @@ class Walker:
                     _bind_param(env, param.name.value, default)
         if not self.reaches(qualname):
             return NO_SUMMARY
+        if call is not None:
+            self.calls_to[id(call)] = (call, qualname, bound)
         key = (
             qualname,
             id(self.closures.get(qualname)),
@@ -708,6 +724,8 @@ class Walker:
             items = [value.piece] * len(names)
         elif isinstance(value, ShapeV):
             items = self._shape_items(value, names, env)
+        elif isinstance(value, Tensor) and value.shape and value.shape[0].literal in (None, len(names)):
+            items = [ops.select_first(value)] * len(names)  # ``q, k, v = qkv``: each is qkv[i]
         else:
             items = [UNKNOWN] * len(names)
         for name, item in zip(names, items):
@@ -838,6 +856,11 @@ class Walker:
             right = self.eval(node.right, env)
             return self.binary(node.operator, left, right, node, env)
         if isinstance(node, cst.Comparison):
+            if (isinstance(node.left, cst.Name) and len(node.comparisons) == 1
+                    and isinstance(node.comparisons[0].operator, (cst.Is, cst.IsNot))
+                    and isinstance(node.comparisons[0].comparator, cst.Name)
+                    and node.comparisons[0].comparator.value == "None"):
+                self.none_tests.add(id(node.left))
             left = self.eval(node.left, env)
             rights = [self.eval(c.comparator, env) for c in node.comparisons]
             if isinstance(left, Tensor):
@@ -1110,12 +1133,14 @@ class Walker:
                 pos, _, kw = self._call_args(node, env)
                 if target is None:
                     return UNKNOWN
-                return self.invoke(target, pos, kw, _instance_env(recv_value), bound=True).result
+                return self.invoke(target, pos, kw, _instance_env(recv_value), bound=True, call=node).result
             recv = self.as_tensor(recv_value)
             if name in ("size", "dim") and recv is not None:
                 return self._size_call(node, name, recv_value, recv, func, env)
             op = ops.METHODS.get(name)
             pos, texts, kw = self._call_args(node, env)
+            if recv is None and name in ("masked_fill", "masked_fill_"):
+                self._record_mask(node, Tensor(), 0, name.endswith("_"))  # in place, no rank is needed
             if op is None or recv is None:
                 return UNKNOWN
             recv = normalize(recv, env.subst)
@@ -1171,18 +1196,19 @@ class Walker:
             return self._apply_module(callee, pos, texts, kw, node, env)
         if isinstance(callee, FunctionV):
             closure = self.closures.get(callee.qualname)
-            return self.invoke(callee.qualname, pos, kw, closure.copy() if closure else Env(), bound=False).result
+            return self.invoke(callee.qualname, pos, kw, closure.copy() if closure else Env(), bound=False, call=node).result
         if isinstance(callee, ClassV):
             return self.construct(callee.qualname, pos, kw)
         if isinstance(callee, InstanceV):
             target = self.method(callee.qualname, "forward" if self.is_module_class(callee.qualname) else "__call__")
             if target is None:
                 return UNKNOWN
-            return self.invoke(target, pos, kw, _instance_env(callee), bound=True).result
+            return self.invoke(target, pos, kw, _instance_env(callee), bound=True, call=node).result
         if isinstance(callee, ListV) and callee.sequential:
             value = pos[0] if pos else UNKNOWN
             for item in callee.items:
                 value = self._call_value(item, [value], [""], {}, node, env)
+            self.calls_to.pop(id(node), None)  # the children got outputs, not this call's arguments
             return value
         return UNKNOWN
 
@@ -1202,7 +1228,7 @@ class Walker:
         """``self.m(...)``: the method sees this ``self.`` state, and what it writes there comes back."""
         pos, _, kw = self._call_args(node, env)
         seed = Env({k: v for k, v in env.vars.items() if k.startswith("self.")}, dict(env.subst))
-        summary = self.invoke(target, pos, kw, seed, bound=True)
+        summary = self.invoke(target, pos, kw, seed, bound=True, call=node)
         if summary.state is not None:
             for key in [k for k in env.vars if k.startswith("self.")]:
                 del env.vars[key]

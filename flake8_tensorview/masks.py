@@ -286,24 +286,111 @@ def redundant_unsqueezes(walker: Walker) -> Iterator[Finding]:
     sites = list(walker.masks.values())  # evaluation order: the first site in the source comes first
     cores = {id(site): peel(site.mask) for site in sites}
     reads = {id(core): site for site in sites if isinstance(core := cores[id(site)], cst.Name)}
+    uses = _Uses(walker, reads)
+    done: set[int] = set()
     for site in sites:
         core = cores[id(site)]
-        replace: cst.BaseExpression = core
-        if isinstance(core, cst.Name):
-            binding = walker.binding_of.get(id(core))
-            expr = walker.bindings.get(binding) if binding is not None else None
-            if expr is None or binding in walker.tainted:
+        if not isinstance(core, cst.Name):
+            c = chain(core, walker.facts)
+            if c is None or not _site_accepts(site, _final_rank(c, walker.facts)):
+                continue
+            fixed = site.call.deep_replace(core, c.base)
+            yield Finding(c, site, " ".join(walker.module.code_for_node(fixed).split()))
+            continue
+        for expr, binding in uses.sources(core):
+            if id(expr) in done:
                 continue
             c = chain(expr, walker.facts)
             if c is None:
                 continue
             rank = _final_rank(c, walker.facts)
-            users = [reads.get(use) for use in walker.uses.get(binding, ())]
-            if any(user is None or not _site_accepts(user, rank) for user in users):
+            if binding is not None and not uses.only_masks(binding, rank):
                 continue
-        else:
-            c = chain(core, walker.facts)
-            if c is None or not _site_accepts(site, _final_rank(c, walker.facts)):
+            done.add(id(expr))
+            if binding is not None and walker.params.get(walker.binding_of.get(id(core), -1)) is None:
+                fixed = site.call.deep_replace(core, c.base) if expr is _bound(walker, core) else None
+                suggestion = walker.module.code_for_node(fixed) if fixed is not None else walker.module.code_for_node(c.base)
+            else:  # built in another function: the fix is there
+                suggestion = walker.module.code_for_node(c.base)
+            yield Finding(c, site, " ".join(suggestion.split()))
+
+
+def _bound(walker: Walker, name: cst.Name) -> cst.BaseExpression | None:
+    binding = walker.binding_of.get(id(name))
+    return walker.bindings.get(binding) if binding is not None else None
+
+
+class _Uses:
+    """Where a mask variable's value comes from and where it goes, across the module's calls: a
+    parameter's value is each call site's argument, and passing a mask to the module's own
+    function is fine when that function uses it only as a mask."""
+
+    MAX_DEPTH = 8
+
+    def __init__(self, walker: Walker, reads: dict[int, MaskSite]) -> None:
+        self.walker = walker
+        self.reads = reads
+        self.passed: dict[int, tuple[str, str]] = {}
+        """id(argument expression) -> (the function it is passed to, the parameter it binds)."""
+        for call, qualname, bound in walker.calls_to.values():
+            node = walker.functions[qualname][0]
+            names = [p.name.value for p in (*node.params.posonly_params, *node.params.params)][1 if bound else 0 :]
+            position = 0
+            for arg in call.args:
+                if arg.star:
+                    break
+                if arg.keyword is not None:
+                    self.passed[id(arg.value)] = (qualname, arg.keyword.value)
+                elif position < len(names):
+                    self.passed[id(arg.value)] = (qualname, names[position])
+                    position += 1
+        self.param_binding = {place: binding for binding, place in walker.params.items()}
+
+    def sources(self, name: cst.Name, depth: int = 0) -> Iterator[tuple[cst.BaseExpression, int | None]]:
+        """(an expression the mask read by ``name`` was built from, the binding that holds it)."""
+        walker = self.walker
+        binding = walker.binding_of.get(id(name))
+        if binding is None or binding in walker.tainted:
+            return
+        expr = walker.bindings.get(binding)
+        if expr is not None:
+            yield expr, binding
+            return
+        place = walker.params.get(binding)
+        if place is None or depth >= self.MAX_DEPTH:
+            return
+        for argument, target in self.passed.items():
+            if target != place:
                 continue
-        fixed = site.call.deep_replace(replace, c.base)
-        yield Finding(c, site, " ".join(walker.module.code_for_node(fixed).split()))
+            node = self._node(argument)
+            if isinstance(node, cst.Name):
+                yield from self.sources(node, depth + 1)
+            elif node is not None:
+                yield node, None
+
+    def _node(self, argument: int) -> cst.BaseExpression | None:
+        for call, _, _ in self.walker.calls_to.values():
+            for arg in call.args:
+                if id(arg.value) == argument:
+                    return arg.value
+        return None
+
+    def only_masks(self, binding: int, rank: int | None, depth: int = 0, seen: frozenset[int] = frozenset()) -> bool:
+        """Every read of ``binding`` is a ``masked_fill`` mask that accepts the mask's ``rank``, a
+        test against None, or an argument to a function of the module that uses it the same way."""
+        walker = self.walker
+        if depth > self.MAX_DEPTH or binding in seen or binding in walker.tainted:
+            return False
+        for use in walker.uses.get(binding, ()):
+            site = self.reads.get(use)
+            if site is not None:
+                if not _site_accepts(site, rank):
+                    return False
+                continue
+            if use in walker.none_tests:
+                continue
+            target = self.passed.get(use)
+            inner = self.param_binding.get(target) if target is not None else None
+            if inner is None or not self.only_masks(inner, rank, depth + 1, seen | {binding}):
+                return False
+        return True

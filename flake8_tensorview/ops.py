@@ -326,6 +326,12 @@ def unbind(t: Tensor, a: Args) -> Value:
     return PiecesV(_selected(t, d), t.shape[d].literal)
 
 
+def select_first(t: Tensor) -> Tensor:
+    """``t[i]`` for an int ``i``: the first dim dropped (what unpacking a tensor gives)."""
+    assert t.shape is not None
+    return _selected(t if t.labels is not None else replace(t, labels=(None,) * len(t.shape)), 0)
+
+
 def _selected(t: Tensor, d: int) -> Tensor:
     assert t.shape is not None and t.labels is not None
     strides = None if t.strides is None else t.strides[:d] + t.strides[d + 1 :]

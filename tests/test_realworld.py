@@ -18,7 +18,7 @@ from fixture_harness import load, results, run_scenarios, same
 
 # Recall the linter reaches today on the set, per rule: a ratchet. Raise a floor when the linter
 # gets better (python scripts/realworld.py prints the current recall); never lower one.
-RECALL_FLOORS = {"TV101": 0.51, "TV201": 0.6}
+RECALL_FLOORS = {"TV101": 0.51, "TV201": 0.8}
 PRECISION_FLOOR = 0.95
 MIN_FILES = 45
 
