@@ -210,6 +210,11 @@ def _unit(qualname: str) -> str:
     return qualname.split(".<locals>.")[0].split("#")[0]
 
 
+def _literal_size(value: Value) -> bool:
+    """A non-negative literal integer: a size (``d_out=2``), where a negative one is a dim (``-1``)."""
+    return isinstance(value, IntV) and value.value >= 0 or isinstance(value, DimV) and value.dim.literal is not None
+
+
 def _truth(value: Value) -> bool | None:
     """Whether a test value is true, when it is a constant (``None``, a flag, a literal int)."""
     if isinstance(value, Opaque) and value.key in ("None", "True", "False"):
@@ -264,10 +269,12 @@ def _before_star(pos: list[Value]) -> list[Value]:
 
 
 def _bind_param(env: Env, name: str, value: Value) -> None:
-    """A parameter takes the argument's facts, none when the argument has none: the prior
-    (contiguous, every size >= 2) is for functions nothing in the module calls, and a value the
-    analysis could not follow may well have size-1 dims (a pooled map) that make a view run."""
-    env.vars[name] = value
+    """A parameter takes the argument's facts; an argument without any (an unknown call's result)
+    leaves it the prior, as for a function nothing calls."""
+    if isinstance(value, UnknownV):
+        env.vars.pop(name, None)
+    else:
+        env.vars[name] = value
     env.defs.pop(name, None)
 
 
@@ -502,7 +509,8 @@ class Walker:
         return here == there or (here in self.scope and there in self.scope)
 
     def invoke(
-        self, qualname: str, pos: list[Value], kw: dict[str, Value], seed: Env, bound: bool, call: cst.Call | None = None
+        self, qualname: str, pos: list[Value], kw: dict[str, Value], seed: Env, bound: bool,
+        call: cst.Call | None = None, generic: bool = False,
     ) -> Summary:
         """A call of the module's own function: its return value and the ``self.`` state it leaves
         (for methods), from the arguments' facts. Memoised per function and facts; recursion, depth
@@ -513,6 +521,9 @@ class Walker:
         positional = [*params.posonly_params, *params.params][1 if bound else 0 :]
         for param, value in zip(positional, _before_star(pos)):
             _bind_param(env, param.name.value, value)
+        if generic:  # sizes a constructor call passes are one configuration, not the class's
+            pos = [UNKNOWN if _literal_size(v) else v for v in pos]
+            kw = {k: UNKNOWN if _literal_size(v) else v for k, v in kw.items()}
         given = len(_before_star(pos)) if STAR not in pos else None
         for index, param in enumerate([*params.posonly_params, *params.params, *params.kwonly_params]):
             if param.name.value in kw:
@@ -1219,7 +1230,7 @@ class Walker:
             return InstanceV(klass)
         if not self.reaches(init):
             return UNKNOWN
-        summary = self.invoke(init, pos, kw, Env(), bound=True)
+        summary = self.invoke(init, pos, kw, Env(), bound=True, generic=True)
         if summary.state is None:
             return UNKNOWN
         return InstanceV(klass, summary.state, summary.subst)

@@ -48,14 +48,41 @@ def test_call_site_facts_reach_parameters_and_the_prior_is_only_for_uncalled_fun
     assert both(HEADER + helper) == []  # never called: ctx is taken as contiguous
 
 
-def test_an_argument_without_facts_is_not_the_prior() -> None:
-    """A value the analysis could not follow (here an unknown call's result) may have size-1 dims:
-    the callee's permute must not give it a rank of generic sizes."""
+def test_an_argument_without_facts_takes_the_prior() -> None:
+    """torch's own ImageNet ``accuracy``, called with a model's output the analysis cannot follow:
+    the parameter is the prior (contiguous, sizes >= 2), so ``correct[:k].view(-1)`` after
+    ``pred.t()`` is still found (it raises for top-5)."""
     source = HEADER + (
-        "def roundtrip(x):\n    return x.permute(0, 2, 3, 1).permute(0, 3, 2, 1)\n\n\n"
-        "def caller(x):\n    y = roundtrip(unknown_pool(x))\n    return y.view(y.size(0), -1)\n"
+        "def accuracy(output, target, topk=(1,)):\n"
+        "    _, pred = output.topk(max(topk), 1, True, True)\n"
+        "    pred = pred.t()\n"
+        "    correct = pred.eq(target.view(1, -1).expand_as(pred))\n"
+        "    return [correct[:k].view(-1).float().sum(0) for k in topk]\n\n\n"
+        "def train_one_epoch(model, image, target):\n"
+        "    return accuracy(model(image), target, topk=(1, 5))\n"
     )
-    assert both(source) == []
+    assert both(source) == [9]
+
+
+def test_a_demo_constructor_call_does_not_fix_the_sizes_of_a_class() -> None:
+    """LLMs-from-scratch builds ``MultiHeadAttention(d_out=2, num_heads=2)`` once, with head_dim 1
+    (where its view happens to run): the sizes a constructor call passes are one configuration, so
+    the class is still checked for every size >= 2."""
+    source = HEADER + (
+        "class MHA(nn.Module):\n"
+        "    def __init__(self, d_out, num_heads):\n"
+        "        super().__init__()\n"
+        "        self.d_out = d_out\n"
+        "        self.num_heads = num_heads\n"
+        "        self.head_dim = d_out // num_heads\n\n"
+        "    def forward(self, x):\n"
+        "        b, t, d = x.shape\n"
+        "        q = x.view(b, t, self.num_heads, self.head_dim).transpose(1, 2)\n"
+        "        return q.view(b, t, self.d_out)\n\n\n"
+        "mha = MHA(2, num_heads=2)\n"
+        "out = mha(torch.randn(2, 6, 2))\n"
+    )
+    assert both(source) == [15]
 
 
 def test_mutual_recursion_terminates_without_an_internal_error() -> None:
