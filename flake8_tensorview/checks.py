@@ -13,6 +13,7 @@ from .analysis import ViewSite, Walker
 from .dims import ONE, product
 from .dims import Dim
 from .layout import Tensor, broken_merge, runs, view_strides
+from .facts import Facts
 from .masks import redundant_unsqueezes
 from .rules import message
 
@@ -58,6 +59,10 @@ class Diagnostic:
     """Why it can go unnoticed (``runs only when t == 1 or h == 1``)."""
     help: str = field(default="", compare=False, hash=False)
     """The fix, in words and code."""
+    fix_title: str = field(default="", compare=False, hash=False)
+    """This finding's quick-fix title, when it says more than the rule's ``fix_title``."""
+    safe: bool | None = field(default=None, compare=False, hash=False)
+    """This finding's fix safety when it differs from finding to finding (None: the rule's)."""
 
 
 class Positions(Protocol):
@@ -117,27 +122,28 @@ def as_reshape(attr: cst.Attribute) -> Edit:
     return Edit(attr.attr, attr.attr.with_changes(value=attr.attr.value.replace("view", "reshape")))
 
 
-def failing_views(walker: Walker) -> Iterator[ViewSite]:
+def failing_views(facts: Facts) -> Iterator[ViewSite]:
     """Each ``.view`` that raises in some context its function was evaluated in (the first such)."""
     reported: set[int] = set()
-    for site in walker.views.values():
+    for site in facts.views.values():
         if id(site.attr) not in reported and view_is_incompatible(site):
             reported.add(id(site.attr))
             yield site
 
 
 def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
-    for site in failing_views(walker):
+    facts = Facts(walker)
+    for site in failing_views(facts):
         origin = site.tensor.origin
         story: tuple[Step, ...] = ()
         if origin is None:
             op, line = "an earlier op", 0
         else:
-            op, node = walker.describe(origin)
-            elsewhere = walker.function_of.get(origin.anchor, site.function)
-            if elsewhere != site.function:
-                op += f" in `{_readable(elsewhere)}()`"
-            where = positions.at(node, walker.anchors[origin.anchor])
+            made = facts.made(origin)
+            op = made.op
+            if made.function and made.function != site.function:
+                op += f" in `{_readable(made.function)}()`"
+            where = positions.at(made.node, made.anchor)
             line = where.start.line
             story = (Step(where.start.line, where.start.column, where.end.line, where.end.column,
                           f"{op} leaves {_layout(site.tensor)}"),)
@@ -209,20 +215,21 @@ def _name_of(t: Tensor, atom: str) -> str:
 
 
 def check_masks(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
+    facts = Facts(walker)
     seen: set[int] = set()
-    for finding in redundant_unsqueezes(walker):
+    for finding in redundant_unsqueezes(facts):
         c = finding.chain
         if id(c.report) in seen:
             continue
         seen.add(id(c.report))
         start = positions.at(c.report, c.top).start
-        base = walker.module.code_for_node(c.base)
-        ops = " ".join(walker.module.code_for_node(c.top).split())
+        base = facts.module.code_for_node(c.base)
+        ops = " ".join(facts.module.code_for_node(c.top).split())
         ops = ops[len(base) :] if ops.startswith(base) else ops
         text = message(
             "TV201",
             ops=ops,
-            call=walker.module.code_for_node(finding.site.call.func).strip(),
+            call=facts.module.code_for_node(finding.site.call.func).strip(),
             line=positions.at(finding.site.call).start.line,
             suggestion=finding.suggestion,
         )

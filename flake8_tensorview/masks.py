@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from .analysis import MaskSite, Walker, dotted
+from .analysis import MaskSite, dotted
+from .facts import Facts
 from .dims import Dim
 from .layout import Tensor
 
@@ -282,42 +283,42 @@ def _final_rank(c: Chain, facts: dict[int, object]) -> int | None:
     return fact.rank if isinstance(fact, Tensor) else None
 
 
-def redundant_unsqueezes(walker: Walker) -> Iterator[Finding]:
-    sites = list(walker.masks.values())  # evaluation order: the first site in the source comes first
+def redundant_unsqueezes(facts: Facts) -> Iterator[Finding]:
+    sites = facts.masks()  # evaluation order: the first site in the source comes first
     cores = {id(site): peel(site.mask) for site in sites}
     reads = {id(core): site for site in sites if isinstance(core := cores[id(site)], cst.Name)}
-    uses = _Uses(walker, reads)
+    uses = _Uses(facts, reads)
     done: set[int] = set()
     for site in sites:
         core = cores[id(site)]
         if not isinstance(core, cst.Name):
-            c = chain(core, walker.facts)
-            if c is None or not _site_accepts(site, _final_rank(c, walker.facts)):
+            c = chain(core, facts.facts)
+            if c is None or not _site_accepts(site, _final_rank(c, facts.facts)):
                 continue
             fixed = site.call.deep_replace(core, c.base)
-            yield Finding(c, site, " ".join(walker.module.code_for_node(fixed).split()))
+            yield Finding(c, site, " ".join(facts.module.code_for_node(fixed).split()))
             continue
+        local = _bound(facts, core)
         for expr, binding in uses.sources(core):
             if id(expr) in done:
                 continue
-            c = chain(expr, walker.facts)
+            c = chain(expr, facts.facts)
             if c is None:
                 continue
-            rank = _final_rank(c, walker.facts)
+            rank = _final_rank(c, facts.facts)
             if binding is not None and not uses.only_masks(binding, rank):
                 continue
             done.add(id(expr))
-            if binding is not None and walker.params.get(walker.binding_of.get(id(core), -1)) is None:
-                fixed = site.call.deep_replace(core, c.base) if expr is _bound(walker, core) else None
-                suggestion = walker.module.code_for_node(fixed) if fixed is not None else walker.module.code_for_node(c.base)
+            if expr is local:  # built in this function: say the masked_fill as it should read
+                suggestion = facts.module.code_for_node(site.call.deep_replace(core, c.base))
             else:  # built in another function: the fix is there
-                suggestion = walker.module.code_for_node(c.base)
+                suggestion = facts.module.code_for_node(c.base)
             yield Finding(c, site, " ".join(suggestion.split()))
 
 
-def _bound(walker: Walker, name: cst.Name) -> cst.BaseExpression | None:
-    binding = walker.binding_of.get(id(name))
-    return walker.bindings.get(binding) if binding is not None else None
+def _bound(facts: Facts, name: cst.Name) -> cst.BaseExpression | None:
+    binding = facts.binding(name)
+    return facts.bound(binding) if binding is not None else None
 
 
 class _Uses:
@@ -327,70 +328,63 @@ class _Uses:
 
     MAX_DEPTH = 8
 
-    def __init__(self, walker: Walker, reads: dict[int, MaskSite]) -> None:
-        self.walker = walker
+    def __init__(self, facts: Facts, reads: dict[int, MaskSite]) -> None:
+        self.facts = facts
         self.reads = reads
         self.passed: dict[int, tuple[str, str]] = {}
         """id(argument expression) -> (the function it is passed to, the parameter it binds)."""
-        for call, qualname, bound in walker.calls_to.values():
-            node = walker.functions[qualname][0]
-            names = [p.name.value for p in (*node.params.posonly_params, *node.params.params)][1 if bound else 0 :]
+        self.arguments: dict[int, cst.BaseExpression] = {}
+        for call in facts.calls():
+            names = facts.positional(call.function)[1 if call.bound else 0 :]
             position = 0
-            for arg in call.args:
+            for arg in call.node.args:
                 if arg.star:
                     break
+                self.arguments[id(arg.value)] = arg.value
                 if arg.keyword is not None:
-                    self.passed[id(arg.value)] = (qualname, arg.keyword.value)
+                    self.passed[id(arg.value)] = (call.function, arg.keyword.value)
                 elif position < len(names):
-                    self.passed[id(arg.value)] = (qualname, names[position])
+                    self.passed[id(arg.value)] = (call.function, names[position])
                     position += 1
-        self.param_binding = {place: binding for binding, place in walker.params.items()}
 
     def sources(self, name: cst.Name, depth: int = 0) -> Iterator[tuple[cst.BaseExpression, int | None]]:
         """(an expression the mask read by ``name`` was built from, the binding that holds it)."""
-        walker = self.walker
-        binding = walker.binding_of.get(id(name))
-        if binding is None or binding in walker.tainted:
+        facts = self.facts
+        binding = facts.binding(name)
+        if binding is None or facts.ambiguous(binding):
             return
-        expr = walker.bindings.get(binding)
+        expr = facts.bound(binding)
         if expr is not None:
             yield expr, binding
             return
-        place = walker.params.get(binding)
+        place = facts.parameter(binding)
         if place is None or depth >= self.MAX_DEPTH:
             return
         for argument, target in self.passed.items():
             if target != place:
                 continue
-            node = self._node(argument)
+            node = self.arguments[argument]
             if isinstance(node, cst.Name):
                 yield from self.sources(node, depth + 1)
-            elif node is not None:
+            else:
                 yield node, None
-
-    def _node(self, argument: int) -> cst.BaseExpression | None:
-        for call, _, _ in self.walker.calls_to.values():
-            for arg in call.args:
-                if id(arg.value) == argument:
-                    return arg.value
-        return None
 
     def only_masks(self, binding: int, rank: int | None, depth: int = 0, seen: frozenset[int] = frozenset()) -> bool:
         """Every read of ``binding`` is a ``masked_fill`` mask that accepts the mask's ``rank``, a
         test against None, or an argument to a function of the module that uses it the same way."""
-        walker = self.walker
-        if depth > self.MAX_DEPTH or binding in seen or binding in walker.tainted:
+        facts = self.facts
+        if depth > self.MAX_DEPTH or binding in seen or facts.ambiguous(binding):
             return False
-        for use in walker.uses.get(binding, ()):
+        for use in facts.reads(binding):
             site = self.reads.get(use)
             if site is not None:
                 if not _site_accepts(site, rank):
                     return False
                 continue
-            if use in walker.none_tests:
+            if facts.none_test(use):
                 continue
             target = self.passed.get(use)
-            inner = self.param_binding.get(target) if target is not None else None
+            inner = facts.parameter_binding(*target) if target is not None else None
             if inner is None or not self.only_masks(inner, rank, depth + 1, seen | {binding}):
                 return False
         return True
