@@ -26,7 +26,7 @@ from .checks import Diagnostic
 from .formats import FORMATS, Finding, Mark, Style, format_statistics, format_text
 from .linter import FixError, collector_paused, fix_source, lint_source
 from .preselect import might_match
-from .rules import RULES, message
+from .rules import OFF_BY_DEFAULT, RULES, message
 
 DEFAULT_EXCLUDE = (
     ".git,.hg,.svn,.bzr,__pycache__,.tox,.nox,.venv,venv,env,.env,build,dist,.eggs,*.egg-info,"
@@ -51,13 +51,17 @@ class Options:
     def selected(self, code: str) -> bool:
         """flake8's decision: the longest matching prefix wins, and ignore wins a tie."""
         chosen = max((len(p) for p in self.select if code.startswith(p)), default=-1)
+        if code in OFF_BY_DEFAULT:  # only its own code turns it on (Ruff's explicit-preview-rules)
+            chosen = len(code) if code in self.select else -1
         dropped = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
         per_file = bool(self.file_ignore) and code.startswith(self.file_ignore)
         return chosen >= 0 and chosen > dropped and not per_file
 
-    def fixable(self, code: str) -> bool:
+    def fixable(self, code: str, safe: bool | None = None) -> bool:
+        """``safe``: the finding's own fix safety, where it differs from finding to finding."""
         rule = RULES.get(code)
-        return rule is not None and (rule.fix == "safe" or (self.unsafe_fixes and rule.fix == "unsafe"))
+        level = "unsafe" if safe is False else "safe" if safe else rule.fix if rule else "none"
+        return rule is not None and (level == "safe" or (self.unsafe_fixes and level == "unsafe"))
 
     def for_path(self, path: str) -> Options:
         """These options for ``path``: the per-file ignores whose glob matches it."""
@@ -187,7 +191,7 @@ def lint_text(text: str, filename: str, top_level_await: bool = False) -> list[D
         return [unreadable(1, 0, f"ValueError: {exc}")]
     except (RecursionError, MemoryError):  # nested too deep for Python's own parser: skipped, as before
         return []
-    return lint_source(text, tree)
+    return lint_source(text, tree, opt_in=OFF_BY_DEFAULT)
 
 
 def process(path_str: str, options: Options, raw: bytes | None = None) -> FileResult:
@@ -221,14 +225,14 @@ def _process_python(path_str: str, raw: bytes, options: Options, result: FileRes
     noqa = Suppressions(text) if diagnostics else None
     kept = [d for d in diagnostics if options.selected(d.code) and not (noqa and noqa(d))]
     source = text
-    fixable = any(d.edit is not None and options.fixable(d.code) for d in kept)
+    fixable = any(d.edit is not None and options.fixable(d.code, d.safe) for d in kept)
     if (options.fix or options.diff) and noqa and fixable:
 
         def keep(d: Diagnostic) -> bool:
-            return options.selected(d.code) and options.fixable(d.code) and not noqa(d)
+            return options.selected(d.code) and options.fixable(d.code, d.safe) and not noqa(d)
 
         try:  # a fix rewrites the module: only files with a fixable finding pay for a whole parse
-            fixed = fix_source(text, keep, alternative=options.reshape)
+            fixed = fix_source(text, keep, alternative=options.reshape, opt_in=OFF_BY_DEFAULT)
             if fixed != text:
                 if options.diff:
                     result.diff = _diff(text, fixed, path_str)
@@ -289,7 +293,7 @@ def _finding(path: str, d: Diagnostic, options: Options, lines: Sequence[str], w
         end_col + 1,
         d.code,
         words(d.text[len(d.code) + 1 :]),
-        d.edit is not None and options.fixable(d.code),
+        d.edit is not None and options.fixable(d.code, d.safe),
         cell,
         line if cell else None,
         words(d.label),
@@ -318,14 +322,14 @@ def _process_notebook(path_str: str, raw: bytes, options: Options, result: FileR
                 if options.selected(d.code) and not noqa(d)]
 
     kept = lint(source)
-    if (options.fix or options.diff) and any(d.edit is not None and options.fixable(d.code) for d in kept):
+    if (options.fix or options.diff) and any(d.edit is not None and options.fixable(d.code, d.safe) for d in kept):
         noqa = Suppressions(source)
 
         def keep(d: Diagnostic) -> bool:
-            return options.selected(d.code) and options.fixable(d.code) and not noqa(d)
+            return options.selected(d.code) and options.fixable(d.code, d.safe) and not noqa(d)
 
         try:
-            fixed = fix_source(source, keep, alternative=options.reshape)
+            fixed = fix_source(source, keep, alternative=options.reshape, opt_in=OFF_BY_DEFAULT)
         except FixError as exc:
             fixed, result.error = source, f"{path_str}: {exc}"
         if fixed != source:

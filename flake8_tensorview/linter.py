@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import ast
 import gc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from .analysis import BudgetExhausted, Walker
-from .checks import CHECKS, Diagnostic
+from .checks import CHECKS as VIEW_CHECKS, Diagnostic
 from . import semantic
 from .preselect import Pruned, might_match, preselect, whole as whole_module
-from .rules import message
+from .results import CHECKS as RESULT_CHECKS
+from .rules import RULES, message
+
+CHECKS = VIEW_CHECKS + RESULT_CHECKS
 
 
 def parse(source: str) -> cst.Module | None:
@@ -137,9 +140,12 @@ def collector_paused() -> Iterator[None]:
 
 
 @collector_paused()
-def lint_source(source: str, tree: ast.AST | None = None, whole: bool = False) -> list[Diagnostic]:
+def lint_source(
+    source: str, tree: ast.AST | None = None, whole: bool = False, opt_in: Collection[str] = ()
+) -> list[Diagnostic]:
     """Every finding in ``source``, sorted by position, each with its fix (``whole``: walk every
-    function, not only the preselected ones; the findings are the same, only slower)."""
+    function, not only the preselected ones; the findings are the same, only slower). Codes that are
+    off by default are left out unless ``opt_in`` names them."""
     if not might_match(source):
         return []
     result = analyze(source, tree, whole)
@@ -149,11 +155,17 @@ def lint_source(source: str, tree: ast.AST | None = None, whole: bool = False) -
     found: set[Diagnostic] = set()
     for check in CHECKS:
         try:
-            found.update(check(walker, positions))
+            found.update(d for d in check(walker, positions) if reported(d.code, opt_in))
         except Exception as exc:  # contained: one rule's failure costs only its own findings
             walker.failures.append((walker.module, exc))
     found.update(internal_errors(walker, positions))
     return sorted(found)
+
+
+def reported(code: str, opt_in: Collection[str]) -> bool:
+    """Whether a finding is produced at all: codes off by default only when named in ``opt_in``."""
+    rule = RULES.get(code)
+    return rule is None or rule.default or code in opt_in
 
 
 def internal_errors(walker: Walker, positions: LazyPositions) -> list[Diagnostic]:
@@ -180,7 +192,8 @@ class _Apply(cst.CSTTransformer):
 
 
 @collector_paused()
-def fix_source(source: str, keep: Callable[[Diagnostic], bool] = lambda d: True, alternative: bool = False) -> str:
+def fix_source(source: str, keep: Callable[[Diagnostic], bool] = lambda d: True, alternative: bool = False,
+               opt_in: Collection[str] = ()) -> str:
     """``source`` with the fixes of the kept findings applied (their alternative fix where one is
     offered and ``alternative`` is set); unchanged if the result would not parse."""
     if not might_match(source):
@@ -197,7 +210,7 @@ def fix_source(source: str, keep: Callable[[Diagnostic], bool] = lambda d: True,
             continue
         for d in found:
             edit = d.alternative if alternative and d.alternative is not None else d.edit
-            if edit is not None and keep(d):
+            if edit is not None and reported(d.code, opt_in) and keep(d):
                 edits.setdefault(id(edit.old), edit.new)
     if not edits:
         return source

@@ -15,6 +15,23 @@ class TensorViewChecker:
     name = "flake8-tensorview"
     version = __version__
 
+    opt_in: frozenset[str] = frozenset()
+    """The codes off by default that flake8's ``--select``/``--extend-select`` name in full."""
+
+    @classmethod
+    def add_options(cls, manager: Any) -> None:
+        from .rules import OFF_BY_DEFAULT
+
+        manager.extend_default_ignore(sorted(OFF_BY_DEFAULT))  # flake8's own off-by-default
+
+    @classmethod
+    def parse_options(cls, options: Any) -> None:
+        from .rules import OFF_BY_DEFAULT
+
+        named = {*(getattr(options, "select", None) or ()), *(getattr(options, "extend_select", None) or ())}
+        # only the code itself turns it on, not a prefix such as TV (which flake8 alone would honour)
+        cls.opt_in = frozenset(OFF_BY_DEFAULT & named)
+
     def __init__(self, tree: ast.AST, lines: list[str], filename: str = "") -> None:
         self.tree = tree
         self.lines = lines
@@ -28,7 +45,7 @@ class TensorViewChecker:
         try:
             from .linter import lint_source  # libcst takes ~0.5 s to import: only candidates pay it
 
-            diagnostics = lint_source(source, self.tree)
+            diagnostics = lint_source(source, self.tree, opt_in=self.opt_in)
         except Exception as exc:  # never take flake8 down with us
             print(f"flake8-tensorview: internal error in {self.filename}: {exc!r}", file=sys.stderr)
             return

@@ -77,7 +77,7 @@ def pylsp_code_actions(config: Any, workspace: Any, document: Any, range: dict[s
         rule = RULES.get(d.code)
         if rule is None or d.edit is None or not first <= d.line <= last:
             continue
-        offers = [(rule.fix_title, False)]
+        offers = [(d.fix_title or rule.fix_title, False)]
         if d.alternative is not None and rule.alternative_title:
             offers.append((rule.alternative_title, True))
         resolves = [c for c in context.get("diagnostics", [])

@@ -76,13 +76,49 @@ RULES: dict[str, Rule] = {
                 "modules (`nn.LSTM(batch_first=True)` returns a transposed output). Imported code of your "
                 "own project is not read. The prior: a parameter of a function nothing in the file calls, "
                 "or an attribute nothing assigns, is taken as a contiguous tensor whose sizes are "
-                "independent and >= 2 (a `permute` gives it its rank); a call-site fact always wins over it, "
-                "and an argument the analysis could not follow has no facts (it is not the prior). "
+                "independent and >= 2 (a `permute` gives it its rank), and so is an argument the analysis "
+                "could not follow (an unknown call's result); a call-site fact always wins over it. Sizes "
+                "a constructor call passes (`MultiHeadAttention(d_out=2, num_heads=2)`) are one "
+                "configuration: the class is checked for every size. "
                 "Cross-function facts stay within a budget: when a candidate's call-graph closure spans more "
                 "than 250 lines (a large model file), that function is checked on its own facts. Calls "
                 "nest at most 12 deep and recursion gives no facts. A tensor returned by an unknown library "
                 "call has no facts and is never flagged; `F.scaled_dot_product_attention`, channels_last "
                 "and `torch.linalg` layouts are not modelled yet."
+            ),
+        ),
+        Rule(
+            code="TV103",
+            name="contiguous-then-view",
+            message="{receiver}.contiguous().{method}(...) is {receiver}.{reshape}(...) in two calls; write .{reshape}(...)",
+            fix="unsafe",
+            default=False,
+            fix_title="Use .reshape() instead of .contiguous().view()",
+            what=(
+                "Flags `x.contiguous().view(shape)` (and `.contiguous().view_as(y)`) and offers "
+                "`x.reshape(shape)` (`x.reshape_as(y)`). Off by default: turn it on with `--select TV103` "
+                "or `--extend-select TV103` (in flake8 and in the command; a prefix such as `TV` or `TV1` "
+                "does not)."
+            ),
+            why=(
+                "`reshape` is `view` when the strides allow it and a copy otherwise: it says in one call "
+                "what `.contiguous().view()` says in two, and it copies only when it must, where "
+                "`.contiguous()` copies whenever the input is not contiguous. A matter of taste, so the "
+                "rule is opt-in."
+            ),
+            example="out = context.contiguous().view(b, num_tokens, self.d_out)",
+            use_instead="out = context.reshape(b, num_tokens, self.d_out)",
+            fix_safety=(
+                "Follows aliasing. Safe when the linter knows the receiver is contiguous (both forms return "
+                "a view of it) or knows a plain `.view()` of it would raise (a TV101 site: both forms "
+                "copy); the fix title says which. Otherwise unsafe: `reshape` may return a view sharing "
+                "memory with the receiver where `.contiguous().view()` returned a copy, so an in-place "
+                "write to the result would now reach the receiver. The values are the same either way."
+            ),
+            limitations=(
+                "Only `.contiguous()` called directly before the view, with sizes the linter can read (a "
+                "dtype `view` is never flagged). The safe case needs the receiver's facts (see TV101's "
+                "limitations); the last context the function was evaluated in decides."
             ),
         ),
         Rule(
@@ -123,6 +159,54 @@ RULES: dict[str, Rule] = {
                 "Only masks built in the same function as their `masked_fill` are followed (the filled "
                 "tensor's facts may come from other functions), and only when every use of the unsqueezed "
                 "mask is a `masked_fill` mask. Out-of-place calls need the tensor's rank to be known."
+            ),
+        ),
+        Rule(
+            code="TV301",
+            name="discarded-tensor-result",
+            message=(
+                ".{method}() returns a new tensor and leaves {receiver} unchanged, but this statement throws "
+                "the result away; {suggestion}"
+            ),
+            fix="unsafe",
+            fix_title="Use the in-place method, or assign the result",
+            what=(
+                "Flags an expression statement whose value is the result of a tensor method that returns "
+                "a new tensor and changes nothing else (`x.masked_fill(m, v)`, `x.to(device)`, `x.float()`, "
+                "`x.transpose(0, 1)`, `x.unsqueeze(0)`, `x.contiguous()`, `x.add(y)`, ...), when the "
+                "receiver is known to be a tensor. The methods are the op table's (`ops.py`) rows whose "
+                "name does not end in `_`; the in-place ones (`masked_fill_`, `add_`, `requires_grad_`) "
+                "are never flagged."
+            ),
+            why=(
+                "The statement does nothing: the tensor is unchanged after it, and the code goes on with "
+                "unmasked scores, a tensor on the wrong device or of the wrong dtype. The author meant the "
+                "in-place twin (`masked_fill_`) or an assignment (`x = x.to(device)`). pylint's "
+                "`expression-not-assigned` skips calls and flake8-bugbear's B018 covers only literals and "
+                "attribute reads."
+            ),
+            example=(
+                "scores.masked_fill(mask, float(\"-inf\"))\n"
+                "x.to(device)"
+            ),
+            use_instead=(
+                "scores.masked_fill_(mask, float(\"-inf\"))\n"
+                "x = x.to(device)"
+            ),
+            fix_safety=(
+                "Unsafe: it changes behaviour, which is the point. Where the op table has the in-place twin "
+                "(`masked_fill_`, `add_`, `mul_`, `sub_`, `div_`) the fix calls it (an in-place op cannot "
+                "grow its tensor by broadcasting or change its dtype, so it can raise where the "
+                "out-of-place one ran); otherwise it assigns the result back to the receiver (`x = "
+                "x.to(device)`), only when the receiver is a name or an attribute of one."
+            ),
+            limitations=(
+                "Only method calls (`x.op(...)`, not `torch.op(x)`), only the op table's methods (`clamp`, "
+                "`mean`, ... are not in it yet), and only when the receiver is known to be a tensor: a "
+                "parameter of a function nothing in the file calls may be a module (`model.to(device)` "
+                "works in place) and is never flagged. When a function is evaluated in several contexts, "
+                "the last one decides. Under flake8 and in the command's preselected runs, only functions "
+                "the preselection parses are checked (files with `.view` or `masked_fill`)."
             ),
         ),
         Rule(
@@ -174,6 +258,10 @@ RULES: dict[str, Rule] = {
         ),
     )
 }
+
+
+OFF_BY_DEFAULT: frozenset[str] = frozenset(code for code, rule in RULES.items() if not rule.default)
+"""Reported only when selected by their own code (``--select TV103``, ``--extend-select TV103``)."""
 
 
 def message(code: str, **fields: object) -> str:

@@ -25,6 +25,14 @@ def expectations(path: Path) -> set[tuple[int, str]]:
     return out
 
 
+OPT_IN = re.compile(r"#\s*extend-select:\s*((?:TV\d{3}[ ,]*)+)")
+
+
+def opted_in(path: Path) -> set[str]:
+    """Codes off by default that a fixture turns on, written as ``# extend-select: TV103``."""
+    return {code for match in OPT_IN.finditer(path.read_text()) for code in re.findall(r"TV\d{3}", match.group(1))}
+
+
 def load(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"fixture_{path.stem}", path)
     assert spec and spec.loader

@@ -6,21 +6,32 @@ from pathlib import Path
 
 import pytest
 
-from fixture_harness import expectations, run_scenarios, view_lines
+from fixture_harness import expectations, opted_in, run_scenarios, view_lines
 from flake8_tensorview.linter import lint_source
+from flake8_tensorview.rules import RULES
 
 from conftest import FIXTURES
 
 FIXTURE_FILES = sorted(FIXTURES.glob("*.py"))
 
 
-def findings(path: Path) -> set[tuple[int, str]]:
-    return {(d.line, d.code) for d in lint_source(path.read_text())}
+def findings(path: Path, opt_in: set[str] | frozenset[str] = frozenset()) -> set[tuple[int, str]]:
+    """Every finding of a whole-module run (TV301 sites need it: the preselection keeps only the
+    functions that can hold a TV101/TV201 finding), with the codes off by default in ``opt_in``."""
+    return {(d.line, d.code) for d in lint_source(path.read_text(), whole=True, opt_in=opt_in)}
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
 def test_linter_matches_inline_expectations(path: Path) -> None:
-    assert findings(path) == expectations(path)
+    """With the codes the fixture turns on (``# extend-select: TV103``), as a user would."""
+    assert findings(path, opted_in(path)) == expectations(path)
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
+def test_default_selection_reports_only_default_codes(path: Path) -> None:
+    """Without them, exactly the expectations of the codes on by default: the codes off by default
+    stay off, and nothing else moves."""
+    assert findings(path) == {(line, code) for line, code in expectations(path) if RULES[code].default}
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
@@ -122,7 +133,8 @@ def test_fixed_fixtures_run_and_agree_with_torch(path: Path, tmp_path: Path) -> 
         copy.write_text(path.read_text())
     main([str(fixed), "--fix", "-j", "1"])
     main([str(reference), "--fix", "--reshape", "-j", "1"])
-    assert not lint_source(fixed.read_text()), "a second --fix would change something"
+    again = [d for d in lint_source(fixed.read_text()) if RULES[d.code].fix == "safe"]
+    assert not again, "a second --fix would change something"
     outcome = run_scenarios(fixed)
     assert not outcome.view_errors and not outcome.other_errors
     original = results(load(path))

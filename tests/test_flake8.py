@@ -94,8 +94,9 @@ def test_syntax_error_is_flake8s_business(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.py")), ids=lambda p: p.name)
 def test_fixture_findings_through_flake8_match_expectations(path: Path) -> None:
-    from fixture_harness import expectations
+    from fixture_harness import expectations, opted_in
 
-    result = flake8("--select", "TV", str(path), cwd=ROOT)
+    extra = [arg for code in sorted(opted_in(path)) for arg in ("--extend-select", code)]  # codes off by default
+    result = flake8("--select", "TV", *extra, str(path), cwd=ROOT)
     found = {(int(line.split(":")[1]), line.split()[1]) for line in result.stdout.splitlines()}
     assert found == expectations(path)

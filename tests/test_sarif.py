@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from conftest import FIXTURES
-from fixture_harness import expectations
+from fixture_harness import expectations, opted_in
 
 BUG = """\
 import os
@@ -91,8 +91,9 @@ def _comparable(result: dict[str, Any]) -> dict[str, Any]:
 def test_command_and_flake8_formatter_agree_on_every_result(fixture: str, tmp_path: Path) -> None:
     shutil.copy(FIXTURES / fixture, tmp_path / fixture)
     (tmp_path / ".git").mkdir()  # the same repository root for both
-    ours = command_sarif("--no-respect-gitignore", fixture, cwd=tmp_path)["runs"][0]["results"]
-    theirs = flake8_sarif("--select", "TV", fixture, cwd=tmp_path)["runs"][0]["results"]
+    extra = [arg for code in sorted(opted_in(FIXTURES / fixture)) for arg in ("--extend-select", code)]
+    ours = command_sarif("--no-respect-gitignore", *extra, fixture, cwd=tmp_path)["runs"][0]["results"]
+    theirs = flake8_sarif("--select", "TV", *extra, fixture, cwd=tmp_path)["runs"][0]["results"]
     assert len(ours) == len(expectations(FIXTURES / fixture))
     assert [_comparable(r) for r in theirs] == [_comparable(r) for r in ours]
 
