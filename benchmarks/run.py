@@ -76,6 +76,8 @@ def ours_venv(cache: Path) -> Path:
         raise SystemExit("could not install flake8 and libcst for this checkout")
     subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
                     str(ROOT)], check=True)
+    # and what else it needs (pathspec, tomli), without moving the pinned flake8 and libcst
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", str(ROOT), *pins], check=True)
     return bin_dir
 
 
