@@ -29,7 +29,7 @@ from typing import Any
 
 from .modules import ROWS
 from .ops import ALIASES, DENSE, OPS, PRODUCERS, PROPERTIES
-from .semantic import MODULE, Semantic, build
+from .semantic import MODULE, Semantic, blocks, build, dotted
 
 SCOPE_LINES = 250
 """The most lines one candidate's call-graph closure may add to the scope of cross-function facts."""
@@ -94,11 +94,11 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str], libraries: froze
         if isinstance(sub, ast.Call):
             func = sub.func
             if isinstance(func, ast.Attribute) and func.attr in _OP_NAMES:
-                if func.attr in DENSE and _dotted(func) not in callables:
+                if func.attr in DENSE and dotted(func) not in callables:
                     continue  # a new dense tensor, whatever went in
                 produces = produces or func.attr in _PRODUCER_NAMES
                 stack.append(func.value)
-            elif _dotted(func) in callables:
+            elif dotted(func) in callables:
                 stack.append(func)  # what it holds: an nn module, or an instance of the module's own class
             else:
                 root = _root(func)
@@ -119,7 +119,7 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str], libraries: froze
             produces = produces or sub.id in _BARE_NAMES
         elif isinstance(sub, ast.Attribute):
             produces = produces or sub.attr in _PRODUCER_NAMES
-            key = _dotted(sub)
+            key = dotted(sub)
             if key is not None:
                 keys.add(key)
             if sub.attr in _THROUGH:
@@ -137,17 +137,6 @@ def _root(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _dotted(node: ast.AST) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
 def _bound(target: ast.AST) -> set[str]:
     """What an assignment to ``target`` rebinds (``a[i] = ...`` counts as rebinding ``a``)."""
     if isinstance(target, (ast.Tuple, ast.List)):
@@ -156,7 +145,7 @@ def _bound(target: ast.AST) -> set[str]:
         return _bound(target.value)
     while isinstance(target, ast.Subscript):
         target = target.value
-    key = _dotted(target)
+    key = dotted(target)
     return {key} if key is not None else set()
 
 
@@ -477,7 +466,7 @@ class _Selection:
             if isinstance(stmt, _COMPOUND):
                 if any(self.has(h, *TRIGGERS) for h in _header(stmt) if hasattr(h, "lineno")):
                     return True
-                if any(self.module_code_triggers(block) for block in _blocks(stmt)):
+                if any(self.module_code_triggers(block) for block in blocks(stmt)):
                     return True
             elif self.has(stmt, *TRIGGERS):
                 return True
@@ -509,7 +498,7 @@ class _Selection:
             elif isinstance(stmt, _COMPOUND):
                 for header in _header(stmt):
                     self.keep(header)
-                for block in _blocks(stmt):
+                for block in blocks(stmt):
                     self.body(block, module_code)
             else:
                 self.keep(stmt)
@@ -580,16 +569,10 @@ def _is_docstring(stmt: ast.stmt) -> bool:
 
 def _header(stmt: ast.stmt) -> list[ast.AST]:
     """The expressions of a compound statement outside its blocks."""
-    blocks = {id(s) for block in _blocks(stmt) for s in block}
-    return [child for child in ast.iter_child_nodes(stmt) if id(child) not in blocks
+    inside = {id(s) for block in blocks(stmt) for s in block}
+    return [child for child in ast.iter_child_nodes(stmt) if id(child) not in inside
             and not isinstance(child, ast.ExceptHandler)] + [
         h.type for h in getattr(stmt, "handlers", ()) if h.type is not None]
-
-
-def _blocks(stmt: ast.stmt) -> list[list[ast.stmt]]:
-    blocks = [stmt.body, getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]  # type: ignore[attr-defined]
-    blocks += [h.body for h in getattr(stmt, "handlers", ())]
-    return [b for b in blocks if b]
 
 
 @dataclass(frozen=True)

@@ -240,7 +240,7 @@ def _index(body: list[ast.stmt], prefix: str, model: Semantic, top: bool) -> Non
                 model.top_level[stmt.name] = qualname
         elif isinstance(stmt, ast.ClassDef):
             qualname = prefix + stmt.name
-            bases = [_dotted(b) for b in stmt.bases]
+            bases = [dotted(b) for b in stmt.bases]
             info = ClassInfo(qualname, [b for b in bases if b is not None])
             model.classes[qualname] = info
             if top:
@@ -250,17 +250,19 @@ def _index(body: list[ast.stmt], prefix: str, model: Semantic, top: bool) -> Non
                     info.methods[item.name] = f"{qualname}.{item.name}"
             _index(stmt.body, qualname + ".", model, top=False)
         elif top and not prefix:
-            for block in _blocks(stmt):
+            for block in blocks(stmt):
                 _index(block, prefix, model, top=True)
 
 
-def _blocks(stmt: ast.stmt) -> list[list[ast.stmt]]:
-    blocks = [getattr(stmt, "body", []), getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]
-    blocks += [h.body for h in getattr(stmt, "handlers", ())]
-    return [b for b in blocks if isinstance(b, list) and b and isinstance(b[0], ast.stmt)]
+def blocks(stmt: ast.stmt) -> list[list[ast.stmt]]:
+    """The statement blocks of a compound statement (body, else, handlers, finally)."""
+    found = [getattr(stmt, "body", []), getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]
+    found += [h.body for h in getattr(stmt, "handlers", ())]
+    return [b for b in found if isinstance(b, list) and b and isinstance(b[0], ast.stmt)]
 
 
-def _dotted(node: ast.AST) -> str | None:
+def dotted(node: ast.AST) -> str | None:
+    """``a.b.c`` for a chain of attributes on a name, else None."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -341,17 +343,17 @@ def _outside_defs(stmt: ast.stmt) -> Iterator[ast.AST]:
         yield from stmt.bases
         yield from stmt.keywords
         return
-    blocks = _blocks(stmt)
-    if not blocks:
+    inside = blocks(stmt)
+    if not inside:
         yield stmt
         return
-    inner = {id(s) for b in blocks for s in b}
+    inner = {id(s) for b in inside for s in b}
     for child in ast.iter_child_nodes(stmt):
         if id(child) not in inner and not isinstance(child, ast.ExceptHandler):
             yield child
     for h in getattr(stmt, "handlers", ()):
         if h.type is not None:
             yield h.type
-    for block in blocks:
+    for block in inside:
         for s in block:
             yield from _outside_defs(s)
