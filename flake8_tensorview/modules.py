@@ -933,10 +933,10 @@ def construct(name: str, args: ops.Args) -> ModuleV | None:
 
 
 def forward(module: ModuleV, t: Tensor, args: ops.Args) -> Value:
-    """``module(t, *args)``. Modules made by the op table's older ``MODULES`` go through ``ops``."""
+    """``module(t, *args)``."""
     row = ROWS.get(module.effect)
     if row is None:
-        return ops.module_call(t, args, module)
+        return UNKNOWN
     if module.config is None and row.forward is not _sequential_forward:
         return UNKNOWN
     return row.forward(module.config, t, args)

@@ -14,7 +14,7 @@ from enum import Enum
 
 from .dims import ONE, ZERO, Dim, product
 from .layout import Origin, Shape, Tensor, iterator_strides, resolve_target, same_layout, view_strides
-from .values import UNKNOWN, DimV, IntV, ModuleV, PiecesV, TupleV, Value
+from .values import UNKNOWN, DimV, IntV, PiecesV, TupleV, Value
 
 
 class Form(Enum):
@@ -701,14 +701,6 @@ def _pair_order(inputs: list[str], operands: list[Tensor], out: str) -> list[str
     return both + left + right
 
 
-def module_call(t: Tensor, a: Args, module: ModuleV) -> Value:
-    """``nn.Linear`` needs its ``out_features``; every other module is an effect of the table."""
-    if module.effect == "linear":
-        return _linear_out(t, module.out)
-    effect = MODULE_EFFECTS.get(module.effect)
-    return effect(t, a) if effect else UNKNOWN
-
-
 # ---- the table --------------------------------------------------------------------------------
 
 
@@ -810,38 +802,6 @@ DENSE_EFFECTS: tuple[Callable[[Tensor, Args], Value], ...] = (fresh, matmul, lin
 flows into these ops cannot reach a ``.view`` through them (``preselect`` relies on this;
 ``tests/test_preselect.py`` checks every example on non-contiguous operands)."""
 DENSE: frozenset[str] = frozenset(name for op in OPS if op.effect in DENSE_EFFECTS for name in op.names)
-
-MODULE_EFFECTS: dict[str, Callable[[Tensor, Args], Value]] = {
-    "dropout": convert,
-    "fresh": fresh,
-    "like": like,
-    "alias": in_place,
-}
-
-
-@dataclass(frozen=True)
-class Module:
-    """An ``nn`` class whose instances the walker follows from ``__init__`` to ``forward``."""
-
-    effect: str
-    example: str
-    """A constructor call; ``tests/test_ops.py`` applies the instance to a non-contiguous input."""
-
-
-MODULES: dict[str, Module] = {
-    "Linear": Module("linear", "nn.Linear(5, 6)"),
-    "LazyLinear": Module("linear", "nn.LazyLinear(6)"),
-    "Dropout": Module("dropout", "nn.Dropout(0.1)"),
-    "LayerNorm": Module("fresh", "nn.LayerNorm(5)"),
-    "RMSNorm": Module("fresh", "nn.RMSNorm(5)"),
-    "Softmax": Module("fresh", "nn.Softmax(dim=-1)"),
-    "GELU": Module("like", "nn.GELU()"),
-    "ReLU": Module("like", "nn.ReLU()"),
-    "SiLU": Module("like", "nn.SiLU()"),
-    "Tanh": Module("like", "nn.Tanh()"),
-    "Identity": Module("alias", "nn.Identity()"),
-}
-
 
 def _index(forms: Form) -> dict[str, Op]:
     return {name: op for op in OPS if forms in op.forms for name in op.names}

@@ -253,15 +253,6 @@ class _Bindings:
         return at <= read or any(start <= read and at <= end for start, end in self.loops)
 
 
-def view_may_fail(scan: _Scan, init: _Scan | None = None, libraries: frozenset[str] | set[str] = frozenset()) -> bool:
-    """Whether some ``.view``/``.view_as`` in the scanned code may be called on a non-contiguous
-    tensor made in the scanned code: whether a producer's result can flow to its receiver through
-    bindings that take effect before the read, or anywhere in a loop around both. ``init``: for a
-    method, its class's ``__init__``, whose ``self.`` state the method starts from (as the walker
-    seeds it)."""
-    return view_reach(scan, init, libraries)[0]
-
-
 def view_reach(
     scan: _Scan, init: _Scan | None = None, libraries: frozenset[str] | set[str] = frozenset(),
     defined: frozenset[str] | set[str] = frozenset(),

@@ -307,11 +307,9 @@ def test_flags() -> None:
     assert modules.text(Opaque("'same'")) == "same" and modules.text(Opaque("same")) is None
 
 
-def test_unknown_names_and_old_modules() -> None:
+def test_unknown_names_and_modules_without_a_row() -> None:
     assert modules.construct("MyBlock", args()) is None
-    old = ModuleV("linear", Dim.lit(4))
-    out = modules.forward(old, Tensor.dense((B, D)), args())
-    assert isinstance(out, Tensor) and out.shape == (B, Dim.lit(4))
+    assert modules.forward(ModuleV("MyBlock", None), Tensor.dense((B, D)), args()) is UNKNOWN
     blind = modules.construct("Sequential", args(Opaque("block"), ModuleV("ReLU", None, modules.ROWS["ReLU"].construct(args()))))
     assert blind is not None and modules.forward(blind, Tensor.dense((B, D)), args()) is UNKNOWN
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from conftest import FIXTURES
 from flow_gen import flows
 from flake8_tensorview import ops
+from test_ops import MODULE_EXAMPLES
 from flake8_tensorview.layout import Tensor
 from flake8_tensorview.linter import analyze, lint_source
 from flake8_tensorview.values import TupleV
@@ -320,9 +321,9 @@ def test_non_producers_keep_contiguous_inputs_contiguous(expression: str) -> Non
     assert not isinstance(y, Tensor) or y.strides is None or y.contiguous
 
 
-@pytest.mark.parametrize("name", sorted(ops.MODULES))
+@pytest.mark.parametrize("name", sorted(MODULE_EXAMPLES))
 def test_modules_keep_contiguous_inputs_contiguous(name: str) -> None:
-    program = CONTIGUOUS_INPUTS + f"m = {ops.MODULES[name].example}\ny = m(c)\n"
+    program = CONTIGUOUS_INPUTS + f"m = {MODULE_EXAMPLES[name]}\ny = m(c)\n"
     result = analyze(program, whole=True)
     assert result is not None
     y = result[0].module_env.vars["y"]
