@@ -13,6 +13,8 @@ Rules do not walk the tree themselves; they read the sites recorded here (:class
 
 from __future__ import annotations
 
+import ast
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -36,6 +38,7 @@ from .values import (
     ShapeV,
     TupleV,
     UnknownV,
+    EitherV,
     Value,
 )
 
@@ -141,6 +144,9 @@ def join_values(a: Value, b: Value) -> Value:
         if a.shape is None and b.shape is None and a.contiguous and b.contiguous:
             return Tensor(contiguous=True)
         return Tensor()
+    if _callable(a) and _callable(b):
+        options = [*(a.options if isinstance(a, EitherV) else (a,)), *(b.options if isinstance(b, EitherV) else (b,))]
+        return EitherV(tuple(dict.fromkeys(options)))
     return UNKNOWN
 
 
@@ -246,7 +252,41 @@ def _default(node: cst.BaseExpression | None) -> Value | None:
 
 
 def _callable(value: Value | None) -> bool:
-    return isinstance(value, (ModuleV, FunctionV, ClassV, InstanceV)) or (isinstance(value, ListV) and value.sequential)
+    return isinstance(value, (ModuleV, FunctionV, ClassV, InstanceV, EitherV)) or (
+        isinstance(value, ListV) and value.sequential
+    )
+
+
+_NOT_CONSTANT = object()
+
+
+def _constant_of(value: Value) -> object:
+    """The Python constant a value is (``None``, a flag, an int, a string), or ``_NOT_CONSTANT``."""
+    if isinstance(value, IntV):
+        return value.value
+    if isinstance(value, Opaque):
+        if value.key in ("None", "True", "False"):
+            return {"None": None, "True": True, "False": False}[value.key]
+        if value.key[:1] in "'\"":
+            try:
+                return ast.literal_eval(value.key)
+            except (ValueError, SyntaxError):
+                return _NOT_CONSTANT
+    return _NOT_CONSTANT
+
+
+def _compared(left: Value, operator: cst.BaseCompOp, right: Value) -> Value:
+    """``impl == "eager"``, ``mask is None`` between constants: a constant flag, which prunes branches."""
+    a, b = _constant_of(left), _constant_of(right)
+    if a is _NOT_CONSTANT or b is _NOT_CONSTANT:
+        return UNKNOWN
+    if isinstance(operator, (cst.Equal, cst.NotEqual)):
+        result = a == b
+    elif isinstance(operator, (cst.Is, cst.IsNot)) and any(c is None or isinstance(c, bool) for c in (a, b)):
+        result = a is b
+    else:
+        return UNKNOWN
+    return Opaque(str(result != isinstance(operator, (cst.NotEqual, cst.IsNot))))
 
 
 def _instance_env(instance: InstanceV) -> Env:
@@ -296,6 +336,11 @@ def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
     shape = tuple(d.substitute(subst) for d in t.shape)
     strides = None if t.strides is None else tuple(d.substitute(subst) for d in t.strides)
     return replace(t, shape=shape, strides=strides)
+
+
+SHAPING = (ops.view, ops.reshape)
+"""Ops whose result has a shape of its own, whatever the receiver: ``.view(b, t, h, d)`` of an
+unknown call's result is a tensor of that shape if it runs at all."""
 
 
 class Walker:
@@ -348,6 +393,8 @@ class Walker:
         self.closures: dict[str, Env] = {}
         """Nested function qualname -> the environment it was defined in."""
         self.classes: dict[str, tuple[list[str], dict[str, str]]] = {}
+        self.class_constants: dict[str, dict[str, Value]] = {}
+        """Class qualname -> ``self.`` names its body binds to constants (``dimension = 4``)."""
         """Class qualname -> (its bases, qualified or local; method name -> qualname)."""
         self.top_level: dict[str, Value] = {}
         """Module-level name -> the FunctionV/ClassV a def or class statement binds to it."""
@@ -395,6 +442,13 @@ class Walker:
             bases = [self._base(arg.value) for arg in stmt.bases if arg.keyword is None and not arg.star]
             methods = {s.name.value: f"{qualname}.{s.name.value}" for s in stmt.body.body if isinstance(s, cst.FunctionDef)}
             self.classes[qualname] = ([b for b in bases if b], methods)
+            self.class_constants[qualname] = {
+                f"self.{target.target.value}": value
+                for line in stmt.body.body if isinstance(line, cst.SimpleStatementLine)
+                for small in line.body if isinstance(small, cst.Assign) and len(small.targets) == 1
+                for target in small.targets if isinstance(target.target, cst.Name)
+                for value in [_default(small.value)] if value is not None
+            }
             if not prefix:
                 self.top_level[stmt.name.value] = ClassV(qualname)
             for item in stmt.body.body:
@@ -435,6 +489,16 @@ class Walker:
             order.extend(bases)
         return None
 
+    def constants(self, klass: str, seen: frozenset[str] = frozenset()) -> dict[str, Value]:
+        """The constants ``klass``'s body and its bases' bind, as ``self.`` reads see them."""
+        if klass in seen or klass not in self.classes:
+            return {}
+        out: dict[str, Value] = {}
+        for base in reversed(self.classes[klass][0]):
+            out.update(self.constants(base, seen | {klass}))
+        out.update(self.class_constants.get(klass, {}))
+        return out
+
     def _roots(self) -> None:
         """Evaluate, with the prior, every function no evaluation has reached: first those nothing in
         the module calls (their calls give the others their facts), then whatever is left."""
@@ -467,10 +531,10 @@ class Walker:
     def init_state(self, klass: str) -> Env:
         """The ``self.`` facts and size relations ``klass``'s ``__init__`` leaves, with unknown arguments."""
         if klass not in self.init_states:
-            self.init_states[klass] = Env()
+            self.init_states[klass] = Env(self.constants(klass))
             init = self.method(klass, "__init__")
             if init is not None:
-                _, after = self.evaluate(init, Env())
+                _, after = self.evaluate(init, Env(self.constants(klass)))
                 self.init_states[klass] = Env({k: v for k, v in after.vars.items() if k.startswith("self.")}, after.subst)
         return self.init_states[klass]
 
@@ -521,6 +585,8 @@ class Walker:
         positional = [*params.posonly_params, *params.params][1 if bound else 0 :]
         for param, value in zip(positional, _before_star(pos)):
             _bind_param(env, param.name.value, value)
+        if isinstance(params.star_arg, cst.Param) and STAR not in pos:  # ``def randn(*lsize)``
+            _bind_param(env, params.star_arg.name.value, TupleV(tuple(pos[len(positional):])))
         if generic:  # sizes a constructor call passes are one configuration, not the class's
             pos = [UNKNOWN if _literal_size(v) else v for v in pos]
             kw = {k: UNKNOWN if _literal_size(v) else v for k, v in kw.items()}
@@ -847,6 +913,8 @@ class Walker:
             inner = self.eval(node.expression, env)
             if isinstance(node.operator, cst.Minus) and isinstance(inner, IntV):
                 return IntV(-inner.value)
+            if isinstance(node.operator, cst.Not) and (known := _truth(inner)) is not None:
+                return Opaque(str(not known))
             return inner if isinstance(inner, Tensor) else UNKNOWN
         if isinstance(node, cst.Name):
             return self.lookup(node.value, env)
@@ -876,6 +944,8 @@ class Walker:
             rights = [self.eval(c.comparator, env) for c in node.comparisons]
             if isinstance(left, Tensor):
                 return self._elementwise(left, rights, node, env)
+            if len(rights) == 1:
+                return _compared(left, node.comparisons[0].operator, rights[0])
             return UNKNOWN
         if isinstance(node, (cst.Tuple, cst.List)):
             return self.sequence(node.elements, env)
@@ -889,8 +959,12 @@ class Walker:
             self.bind(node.target, value, env)
             return value
         if isinstance(node, cst.BooleanOperation):
-            self.eval(node.left, env)
-            self.eval(node.right, env)
+            left, right = _truth(self.eval(node.left, env)), _truth(self.eval(node.right, env))
+            either = isinstance(node.operator, cst.Or)  # ``and`` is decided by a False, ``or`` by a True
+            if either in (left, right):
+                return Opaque(str(either))
+            if left is not None and right is not None:
+                return Opaque(str(not either))
             return UNKNOWN
         if isinstance(node, (cst.Dict, cst.Set)):
             for element in node.elements:
@@ -909,7 +983,21 @@ class Walker:
             return ListV((self.eval(node.elt, inner),), repeated=True)
         if isinstance(node, (cst.Await, cst.StarredElement)):
             return self.eval(node.expression if isinstance(node, cst.Await) else node.value, env)
+        if isinstance(node, cst.Lambda):
+            self._lambda(node, env)
         return UNKNOWN
+
+    def _lambda(self, node: cst.Lambda, env: Env) -> None:
+        """A lambda's body is evaluated where it is written, its parameters taking the prior: what
+        it calls with the facts at hand (``{"sliced": lambda: inv(q[:, :2])}``) is a call site."""
+        inner = env.copy()
+        params = node.params
+        for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+            _bind_param(inner, param.name.value, UNKNOWN)
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                _bind_param(inner, star.name.value, UNKNOWN)
+        self.eval(node.body, inner)
 
     def sequence(self, elements: Sequence[cst.BaseElement], env: Env) -> Value:
         items: list[Value] = []
@@ -1031,6 +1119,8 @@ class Walker:
                 if isinstance(recv, TupleV):
                     return recv.items[i] if i is not None and -len(recv.items) <= i < len(recv.items) else UNKNOWN
                 return self._shape_item(recv, i, node, env)
+            if isinstance(index, cst.Slice) and isinstance(recv, (ShapeV, TupleV)):
+                return self._sliced(recv, index, env)
             return UNKNOWN
         tensor = self.as_tensor(recv)
         items = [self._index(e.slice, env) for e in elements]
@@ -1038,6 +1128,26 @@ class Walker:
             return UNKNOWN
         tensor = normalize(tensor, env.subst)
         return ops.getitem(tensor, items, self.origin(node, "slice"))
+
+    def _sliced(self, recv: ShapeV | TupleV, index: cst.Slice, env: Env) -> Value:
+        """``x.shape[:-1]``, ``sizes[1:]``: the sizes in that range, when the bounds are literal."""
+        if isinstance(recv, ShapeV):
+            t = recv.tensor
+            if t.shape is None:
+                return UNKNOWN
+            labels = t.labels or (None,) * len(t.shape)
+            items: tuple[Value, ...] = tuple(DimV(d, label) for d, label in zip(t.shape, labels))
+        else:
+            items = recv.items
+        bounds = []
+        for part in (index.lower, index.upper, index.step):
+            value = None if part is None else ops.as_int(self.eval(part, env))
+            if part is not None and value is None:
+                return UNKNOWN
+            bounds.append(value)
+        if bounds[2] == 0:
+            return UNKNOWN
+        return TupleV(items[slice(*bounds)])
 
     def _shape_item(self, shape: ShapeV, i: int | None, node: cst.CSTNode, env: Env) -> Value:
         t = shape.tensor
@@ -1152,6 +1262,8 @@ class Walker:
             pos, texts, kw = self._call_args(node, env)
             if recv is None and name in ("masked_fill", "masked_fill_"):
                 self._record_mask(node, Tensor(), 0, name.endswith("_"))  # in place, no rank is needed
+            if recv is None and isinstance(recv_value, UnknownV) and op is not None and op.effect in SHAPING:
+                recv = Tensor()  # an unknown call's result: its view still has the shape it asks for
             if op is None or recv is None:
                 return UNKNOWN
             recv = normalize(recv, env.subst)
@@ -1175,6 +1287,9 @@ class Walker:
         kind = FUNCTION_NAMESPACES.get(namespace)
         if kind is not None:
             return self._function_call(node, name, kind, env)
+        if qualified in ("torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.nn.Buffer"):
+            pos, _, _ = self._call_args(node, env)
+            return pos[0] if pos and isinstance(pos[0], Tensor) else UNKNOWN  # shares its data, layout and all
         if namespace == "torch.nn":
             if name in ("Sequential", "ModuleList"):
                 pos, _, _ = self._call_args(node, env)
@@ -1210,6 +1325,9 @@ class Walker:
             return self.invoke(callee.qualname, pos, kw, closure.copy() if closure else Env(), bound=False, call=node).result
         if isinstance(callee, ClassV):
             return self.construct(callee.qualname, pos, kw)
+        if isinstance(callee, EitherV):
+            results = [self._call_value(option, pos, texts, kw, node, env) for option in callee.options]
+            return functools.reduce(join_values, results)
         if isinstance(callee, InstanceV):
             target = self.method(callee.qualname, "forward" if self.is_module_class(callee.qualname) else "__call__")
             if target is None:
@@ -1227,10 +1345,10 @@ class Walker:
         """An instance of a class of this module, with the ``self.`` facts its ``__init__`` leaves."""
         init = self.method(klass, "__init__")
         if init is None:
-            return InstanceV(klass)
+            return InstanceV(klass, tuple(sorted(self.constants(klass).items())))
         if not self.reaches(init):
             return UNKNOWN
-        summary = self.invoke(init, pos, kw, Env(), bound=True, generic=True)
+        summary = self.invoke(init, pos, kw, Env(self.constants(klass)), bound=True, generic=True)
         if summary.state is None:
             return UNKNOWN
         return InstanceV(klass, summary.state, summary.subst)

@@ -494,6 +494,51 @@ def topk(t: Tensor, a: Args) -> Value:
     return TupleV((out, out))
 
 
+def _reduction(dim_at: int) -> Callable[[Tensor, Args], Value]:
+    """``x.sum(dim, keepdim)`` and friends: a new contiguous tensor without the reduced dims (size 1
+    with ``keepdim``); all dims when no ``dim`` is given. ``dim_at``: where ``dim`` sits among the
+    positional arguments (``norm`` takes ``p`` first), ``keepdim`` right after it."""
+
+    def reduce(t: Tensor, a: Args) -> Value:
+        if t.shape is None:
+            return Tensor(contiguous=True)
+        rank = len(t.shape)
+        keep = a.get(dim_at + 1, "keepdim")
+        keepdim = False if keep is None else {"True": True, "False": False}.get(getattr(keep, "key", ""))
+        chosen = a.get(dim_at, "dim")
+        if chosen is None or getattr(chosen, "key", "") == "None":
+            dims: set[int | None] = set(range(rank))
+        else:
+            items = chosen.items if isinstance(chosen, TupleV) else (chosen,)
+            dims = {_norm(as_int(v), rank) for v in items}
+        if keepdim is None or None in dims:
+            return Tensor(contiguous=True)
+        labels = t.labels or (None,) * rank
+        kept = [(ONE if d in dims else size, None if d in dims else labels[d]) for d, size in enumerate(t.shape) if keepdim or d not in dims]
+        return Tensor.dense(tuple(s for s, _ in kept), tuple(l for _, l in kept))
+
+    return reduce
+
+
+reduction = _reduction(0)
+norm_reduction = _reduction(1)
+
+
+def repeat(t: Tensor, a: Args) -> Value:
+    """``x.repeat(*sizes)``: a new contiguous tensor, each dim times its count, new leading dims
+    for counts beyond the rank (``tile`` pads the counts with leading 1s instead)."""
+    got = a.sizes(0, "repeats")
+    if t.shape is None or got is None or None in got[0]:
+        return Tensor(contiguous=True)
+    counts: list[Dim] = list(got[0])  # type: ignore[arg-type]
+    if len(counts) < len(t.shape):
+        counts = [ONE] * (len(t.shape) - len(counts)) + counts
+    lead = len(counts) - len(t.shape)
+    labels = (None,) * lead + (t.labels or (None,) * len(t.shape))
+    sizes = tuple(counts[:lead]) + tuple(size * count for size, count in zip(t.shape, counts[lead:]))
+    return Tensor.dense(sizes, tuple(label if count.is_one else None for label, count in zip(labels, counts)))
+
+
 def create(t: Tensor, a: Args) -> Value:
     """``torch.randn(2, 3)``, ``torch.zeros((b, t))``, ``torch.ones(size=...)``."""
     got = a.sizes(0, "size")
@@ -530,21 +575,20 @@ def view(t: Tensor, a: Args) -> Value:
     got = a.sizes(0, "size")
     if got is None:
         return UNKNOWN
+    labels = tuple(got[1])
     target = resolve_target(t.shape, got[0])
     if target is None:
-        if not t.contiguous:
-            return UNKNOWN
         if got[0].count(None) > 1:
-            return Tensor(contiguous=True)
+            return Tensor(contiguous=True) if t.contiguous else UNKNOWN
         # the shape it has if it runs at all; the inferred size is a size of its own
         sizes = tuple(_inferred(a, i) if d is None else d for i, d in enumerate(got[0]))
-        return Tensor.dense(sizes, tuple(got[1]))
+        return Tensor.dense(sizes, labels) if t.contiguous else Tensor(sizes, None, False, labels)
     if t.shape is None or t.strides is None:
-        return Tensor.dense(target, tuple(got[1])) if t.contiguous else UNKNOWN
+        return Tensor.dense(target, labels) if t.contiguous else Tensor(target, None, False, labels)
     strides = view_strides(t.shape, t.strides, target)
     if strides is None:
         return UNKNOWN  # raises at run time: reported by TV101, nothing flows on
-    return Tensor.strided(target, strides, tuple(got[1]), t.origin)
+    return Tensor.strided(target, strides, labels, t.origin)
 
 
 def _inferred(a: Args, index: int) -> Dim:
@@ -776,9 +820,15 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     # results that are new contiguous tensors
     _op("contiguous", fresh, {M}, "x.contiguous()"),
     _op("softmax log_softmax", fresh, {M, T, F}, "x.softmax(-1)", "F.softmax(x, dim=1)", "torch.log_softmax(x, 2)"),
+    _op(
+        "sum mean amax amin prod logsumexp std var", reduction, {M, T},
+        "x.sum(1, keepdim=True)", "x.mean(-1)", "torch.amax(x, (1, 2), keepdim=True)", "x.std(1)", "torch.logsumexp(s, 2)", "x.sum()", "x.var(dim=0)", "e.mean(1, True)",
+    ),
+    _op("norm", norm_reduction, {M, T}, "x.norm(dim=-1, keepdim=True)", "torch.norm(x, 2, 1, True)", "x.norm()", "s.norm(p=2, dim=(0, 3))"),
     _op("layer_norm", fresh, {F}, "F.layer_norm(x, (5,))"),
     _op("masked_fill", fresh, {M, T}, "x.masked_fill(x > 0, 0.0)", "torch.masked_fill(x, m, 1.0)"),
     _op("tril triu", fresh, {M, T}, "torch.tril(x)", "x.triu(1)"),
+    _op("repeat tile", repeat, {M, T}, "x.repeat(2, 1, 1, 1)", "s.repeat(1, 2, 1, 3, 1)", "x.tile(2, 1)", "torch.tile(c, (2,))"),
     _op("matmul bmm mm", matmul, {M, T}, "torch.matmul(x, c.transpose(2, 3))", "x[0].bmm(c[0].transpose(1, 2))", "torch.mm(x[0, 0], w.t())"),
     _op("linear", linear, {F}, "F.linear(x, w)"),
     _op("cat concat", cat, {T}, "torch.cat([x, x], dim=1)", "torch.cat((x, c), -1)", operand="none"),
@@ -797,7 +847,9 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     _op("squeeze", squeeze, {M, T}, "x[:, :1].squeeze(1)", "c[:, :, :1].squeeze()"),
 )
 
-DENSE_EFFECTS: tuple[Callable[[Tensor, Args], Value], ...] = (fresh, matmul, linear, cat, topk, create, full, arange)
+DENSE_EFFECTS: tuple[Callable[[Tensor, Args], Value], ...] = (
+    fresh, reduction, norm_reduction, repeat, matmul, linear, cat, topk, create, full, arange,
+)
 """Effects whose result is a new dense tensor (or unknown) whatever the operand's layout: what
 flows into these ops cannot reach a ``.view`` through them (``preselect`` relies on this;
 ``tests/test_preselect.py`` checks every example on non-contiguous operands)."""

@@ -105,6 +105,14 @@ class ListV:
 
 
 @dataclass(frozen=True)
+class EitherV:
+    """One of several callables, by a branch the analysis cannot decide
+    (``eager_attention if impl == "eager" else sdpa_attention``): calling it joins their results."""
+
+    options: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
 class UnknownV:
     """The result of something the analysis does not model: no facts, no diagnosis."""
 
@@ -112,5 +120,5 @@ class UnknownV:
 UNKNOWN = UnknownV()
 
 Value = Union[
-    IntV, DimV, TupleV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, InstanceV, ListV, Opaque, UnknownV, Tensor
+    IntV, DimV, TupleV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, InstanceV, ListV, EitherV, Opaque, UnknownV, Tensor
 ]
