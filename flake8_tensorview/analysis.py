@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 import libcst as cst
 
 from . import modules, ops
+from .annotations import shape_hint
 from .dims import Dim
 from .layout import Origin, Shape, Tensor, resolve_target
 from .semantic import MODULE, Semantic
@@ -550,6 +551,10 @@ class Walker:
         self.top_of[id(node)] = top
         params = node.params
         for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+            if param.name.value not in env.vars and param.annotation is not None:
+                hinted = self.annotated(param.annotation.annotation, f"{param.name.value}@{qualname}")
+                if hinted is not None:  # the prior, with the rank and sizes the annotation states
+                    env.vars[param.name.value] = hinted
             # a parameter is a binding too: its uses are known (a mask passed on to a masked_fill)
             env.defs[param.name.value] = id(param.name)
             self.bindings[id(param.name)] = None
@@ -565,6 +570,23 @@ class Walker:
         for i, value in enumerate(frame.returns):
             result = value if i == 0 else join_values(result, value)
         return result, env
+
+    def annotated(self, annotation: cst.BaseExpression, where: str) -> Tensor | None:
+        """The prior for a parameter annotated ``Float[Tensor, "b h t d"]``: contiguous, of that rank;
+        a name is one size across the function's annotations, a literal is that size."""
+        hint = shape_hint(annotation, self.semantic.qualify)
+        if hint is None or hint.rank is None:
+            return None
+        sizes: list[Dim] = []
+        for i, axis in enumerate(hint.head):
+            if axis.size is not None and not axis.broadcastable:
+                sizes.append(Dim.lit(axis.size))
+            elif axis.name is not None and not axis.broadcastable:
+                sizes.append(Dim.sym(f"{axis.name}@{where.partition('@')[2]}"))
+            else:
+                sizes.append(Dim.sym(f"{where}.size({i})"))
+        labels = tuple(axis.name or (str(axis.size) if axis.size is not None else None) for axis in hint.head)
+        return replace(Tensor.dense(tuple(sizes), labels), prior=True)
 
     def reaches(self, qualname: str) -> bool:
         """Whether a call from the current function to ``qualname`` is evaluated: within one unit
