@@ -1291,6 +1291,9 @@ class Walker:
             recv = normalize(recv, env.subst)
             args = self._args(pos, texts, kw, node, "method", env)
             args.recv = lambda: self.text(func.value)
+            fmt = ops.memory_format(args) if name in ops.FORMATTING else None
+            if fmt is not None and fmt != "preserve_format":
+                return ops.formatted(recv, args, fmt)
             if op.effect is ops.view:
                 self._record_view(func, recv, args, node)
             elif op.effect is ops.view_as and (as_view := ops.as_view_args(args)) is not None:

@@ -414,11 +414,52 @@ def fresh(t: Tensor, a: Args) -> Value:
     return Tensor.dense(t.shape, t.labels)
 
 
+
 def like(t: Tensor, a: Args) -> Value:
     """``clone``, unary math and ``*_like`` allocate with ``memory_format=torch.preserve_format``."""
     if t.shape is None or t.strides is None:
         return Tensor.dense(t.shape, t.labels) if t.contiguous else UNKNOWN
     return Tensor.strided(t.shape, iterator_strides(t.shape, [t.strides]), t.labels, t.origin)
+
+
+FORMATTING = frozenset({"to", "contiguous", "clone", "type_as"})
+"""Methods that take ``memory_format=``: with it, the result is in that format whatever the row
+says (``x.to(memory_format=torch.channels_last)``, ``x.contiguous(memory_format=...)``); a layout
+producer of its own (``preselect`` looks for the keyword)."""
+MEMORY_FORMATS = ("channels_last", "channels_last_3d", "contiguous_format", "preserve_format")
+
+
+def memory_format(a: Args) -> str | None:
+    """The ``memory_format=torch.channels_last`` a call asks for, by its name in ``torch``
+    (``channels_last``, ...); ``?`` when it cannot be read; None without the keyword."""
+    value = a.kw.get("memory_format")
+    if value is None:
+        return None
+    key = getattr(value, "key", "")
+    name = key.rpartition(".")[2]
+    return name if key.startswith("torch.") and name in MEMORY_FORMATS else "?"
+
+
+def formatted(t: Tensor, a: Args, fmt: str) -> Value:
+    """``t`` converted to ``fmt``: channels-last strides for a 4-D (``channels_last``) or 5-D
+    (``channels_last_3d``) tensor (torch raises on other ranks), contiguous for
+    ``contiguous_format``; ``preserve_format`` is the method's own rule (None here)."""
+    if fmt == "contiguous_format":
+        return Tensor.dense(t.shape, t.labels)
+    if fmt not in ("channels_last", "channels_last_3d"):
+        return UNKNOWN
+    rank = 4 if fmt == "channels_last" else 5
+    if t.shape is None and t.prior:
+        t = _ranked(t, rank, a)  # torch raises on any other rank
+    if t.shape is None or len(t.shape) != rank:
+        return UNKNOWN
+    order = [1] + list(range(len(t.shape) - 1, 1, -1)) + [0]  # channels innermost, then W, H (D), N
+    strides = [ONE] * len(t.shape)
+    running = ONE
+    for d in order:
+        strides[d] = running
+        running = running * t.shape[d]
+    return Tensor.strided(t.shape, tuple(strides), t.labels, a.origin)
 
 
 def convert(t: Tensor, a: Args) -> Value:
@@ -545,6 +586,14 @@ def create(t: Tensor, a: Args) -> Value:
     if got is None or None in got[0]:
         return Tensor(contiguous=True)
     return Tensor.dense(tuple(got[0]), tuple(got[1]))  # type: ignore[arg-type]
+
+
+def randint(t: Tensor, a: Args) -> Value:
+    """``torch.randint([low,] high, size)``: the size is the tuple among the arguments."""
+    size = a.kw.get("size") or next((v for v in a.pos if isinstance(v, TupleV)), None)
+    if not isinstance(size, TupleV):
+        return Tensor(contiguous=True)
+    return create(t, replace(a, pos=[size], kw={}, texts=[""]))
 
 
 def full(t: Tensor, a: Args) -> Value:
@@ -834,6 +883,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     _op("cat concat", cat, {T}, "torch.cat([x, x], dim=1)", "torch.cat((x, c), -1)", operand="none"),
     _op("topk", topk, {M, T}, "x.topk(2, 1)[1]", "torch.topk(x, 2)[0]"),
     _op("randn rand zeros ones empty", create, {T}, "torch.randn(2, 3, 4)", "torch.zeros((3, 4))", "torch.ones(2, 5)", operand="none"),
+    _op("randint", randint, {T}, "torch.randint(0, 255, (2, 3, 4))", "torch.randint(5, (3, 2))", "torch.randint(2, size=(4,))", operand="none"),
     _op("full", full, {T}, "torch.full((2, 3), 1.0)", "torch.full(size=(4, 2), fill_value=0.5)", operand="none"),
     _op("arange", arange, {T}, "torch.arange(6)", operand="none"),
     _op("zeros_like ones_like empty_like randn_like rand_like", like, {T}, "torch.ones_like(x)", "torch.zeros_like(s)"),
@@ -848,7 +898,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
 )
 
 DENSE_EFFECTS: tuple[Callable[[Tensor, Args], Value], ...] = (
-    fresh, reduction, norm_reduction, repeat, matmul, linear, cat, topk, create, full, arange,
+    fresh, reduction, norm_reduction, repeat, matmul, linear, cat, topk, create, randint, full, arange,
 )
 """Effects whose result is a new dense tensor (or unknown) whatever the operand's layout: what
 flows into these ops cannot reach a ``.view`` through them (``preselect`` relies on this;

@@ -69,6 +69,26 @@ def test_effect_matches_torch(name: str, example: str) -> None:
     assert model.contiguous == real.is_contiguous()
 
 
+FORMAT_EXAMPLES = [
+    "c.to(memory_format=torch.channels_last)", "x.to(torch.float64, memory_format=torch.channels_last)",
+    "x.contiguous(memory_format=torch.channels_last)", "x.contiguous(memory_format=torch.contiguous_format)",
+    "s.clone(memory_format=torch.channels_last)", "c[None].contiguous(memory_format=torch.channels_last_3d)",
+    "x.to(memory_format=torch.contiguous_format)",
+]
+"""``memory_format=`` on the methods of ``ops.FORMATTING``: the format asked for, whatever the row
+of the method says."""
+
+
+@pytest.mark.parametrize("example", FORMAT_EXAMPLES)
+def test_memory_format_matches_torch(example: str) -> None:
+    assert example.split(".")[1].split("(")[0] in ops.FORMATTING
+    real, model = torch_of(example), model_of(example)
+    assert model.shape is not None and model.strides is not None
+    shape = tuple(d.literal for d in model.shape)
+    assert significant(shape, tuple(d.literal for d in model.strides)) == significant(tuple(real.shape), real.stride())  # type: ignore[arg-type]
+    assert model.contiguous == real.is_contiguous()
+
+
 MODULE_EXAMPLES = {
     "Linear": "nn.Linear(5, 6)", "LazyLinear": "nn.LazyLinear(6)", "Dropout": "nn.Dropout(0.1)",
     "LayerNorm": "nn.LayerNorm(5)", "RMSNorm": "nn.RMSNorm(5)", "Softmax": "nn.Softmax(dim=-1)",
