@@ -1293,7 +1293,7 @@ class Walker:
             args.recv = lambda: self.text(func.value)
             fmt = ops.memory_format(args) if name in ops.FORMATTING else None
             if fmt is not None and fmt != "preserve_format":
-                return ops.formatted(recv, args, fmt)
+                return ops.formatted(recv, args, fmt, aliased=name == "to")
             if op.effect is ops.view:
                 self._record_view(func, recv, args, node)
             elif op.effect is ops.view_as and (as_view := ops.as_view_args(args)) is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .dims import ONE, Dim, contiguous_strides, product
+from .dims import ONE, ZERO, Dim, contiguous_strides, product
 
 Shape = tuple[Dim, ...]
 
@@ -269,3 +269,39 @@ def resolve_target(shape: Shape | None, raw: list[Dim | None]) -> Shape | None:
     out = list(raw)
     out[holes[0]] = solved
     return tuple(out)  # type: ignore[arg-type]
+
+
+# ---- memory formats ------------------------------------------------------------------------
+
+
+def channels_last(shape: Shape, strides: Shape) -> bool | None:
+    """``is_channels_last_strides_2d/3d`` (c10/core/MemoryFormat.h) on 4-D/5-D facts; None: undecided."""
+    if len(shape) not in (4, 5):
+        return False
+    if strides[1].coef == 0:
+        return False
+    low = ZERO
+    for d in (1, 3, 2, 0) if len(shape) == 4 else (1, 4, 3, 2, 0):
+        if shape[d].coef == 0:
+            return False
+        at_least = _le(low, strides[d])
+        if at_least is None:
+            return None
+        if not at_least:
+            return False
+        # ATen falls back to NCHW for ambiguous strides (N111, sliced N11W)
+        if d == 0 and low == strides[1]:
+            return False
+        low = strides[d] if shape[d].is_one else strides[d] * shape[d]
+    return True
+
+
+def memory_format_of(t: Tensor) -> str | None:
+    """``suggest_memory_format()``: ``contiguous`` or ``channels_last``; None when undecided."""
+    assert t.shape is not None
+    if t.strides is None:
+        return None
+    cl = channels_last(t.shape, t.strides)
+    if cl is None:
+        return None
+    return "channels_last" if cl else "contiguous"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from . import ops
 from .dims import ONE, ZERO, Dim
-from .layout import Shape, Tensor, _le
+from .layout import Shape, Tensor, memory_format_of as _memory_format
 from .values import UNKNOWN, DimV, IntV, ModuleV, Opaque, TupleV, Value
 
 Labels = tuple[str | None, ...]
@@ -90,39 +90,6 @@ def _fresh(a: ops.Args, what: str) -> Dim:
 
 
 # ---- layouts -------------------------------------------------------------------------------------
-
-
-def channels_last(shape: Shape, strides: Shape) -> bool | None:
-    """``is_channels_last_strides_2d/3d`` (c10/core/MemoryFormat.h) on 4-D/5-D facts; None: undecided."""
-    if len(shape) not in (4, 5):
-        return False
-    if strides[1].coef == 0:
-        return False
-    low = ZERO
-    for d in (1, 3, 2, 0) if len(shape) == 4 else (1, 4, 3, 2, 0):
-        if shape[d].coef == 0:
-            return False
-        at_least = _le(low, strides[d])
-        if at_least is None:
-            return None
-        if not at_least:
-            return False
-        # ATen falls back to NCHW for ambiguous strides (N111, sliced N11W)
-        if d == 0 and low == strides[1]:
-            return False
-        low = strides[d] if shape[d].is_one else strides[d] * shape[d]
-    return True
-
-
-def _memory_format(t: Tensor) -> str | None:
-    """``suggest_memory_format()``: ``contiguous`` or ``channels_last``; None when undecided."""
-    assert t.shape is not None
-    if t.strides is None:
-        return None
-    cl = channels_last(t.shape, t.strides)
-    if cl is None:
-        return None
-    return "channels_last" if cl else "contiguous"
 
 
 def channels_last_strides(shape: Shape) -> Shape:

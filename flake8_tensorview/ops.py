@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from .dims import ONE, ZERO, Dim, product
-from .layout import Origin, Shape, Tensor, iterator_strides, resolve_target, same_layout, view_strides
+from .layout import Origin, Shape, Tensor, iterator_strides, memory_format_of, resolve_target, same_layout, view_strides
 from .values import UNKNOWN, DimV, IntV, PiecesV, TupleV, Value
 
 
@@ -422,7 +422,7 @@ def like(t: Tensor, a: Args) -> Value:
     return Tensor.strided(t.shape, iterator_strides(t.shape, [t.strides]), t.labels, t.origin)
 
 
-FORMATTING = frozenset({"to", "contiguous", "clone", "type_as"})
+FORMATTING = frozenset({"to", "contiguous", "clone"})
 """Methods that take ``memory_format=``: with it, the result is in that format whatever the row
 says (``x.to(memory_format=torch.channels_last)``, ``x.contiguous(memory_format=...)``); a layout
 producer of its own (``preselect`` looks for the keyword)."""
@@ -440,12 +440,21 @@ def memory_format(a: Args) -> str | None:
     return name if key.startswith("torch.") and name in MEMORY_FORMATS else "?"
 
 
-def formatted(t: Tensor, a: Args, fmt: str) -> Value:
+def formatted(t: Tensor, a: Args, fmt: str, aliased: bool = False) -> Value:
     """``t`` converted to ``fmt``: channels-last strides for a 4-D (``channels_last``) or 5-D
     (``channels_last_3d``) tensor (torch raises on other ranks), contiguous for
-    ``contiguous_format``; ``preserve_format`` is the method's own rule (None here)."""
+    ``contiguous_format``; ``preserve_format`` is the method's own rule (None here).
+
+    ``aliased``: ``.to()``, which returns ``t`` itself when ``t.suggest_memory_format()`` already is
+    ``fmt`` (ATen ``to_will_alias``): a transposed tensor stays transposed under
+    ``to(memory_format=torch.contiguous_format)``."""
     if fmt == "contiguous_format":
-        return Tensor.dense(t.shape, t.labels)
+        if not aliased:
+            return Tensor.dense(t.shape, t.labels)
+        if t.shape is None:
+            return t if t.contiguous else UNKNOWN
+        suggested = memory_format_of(t)
+        return t if suggested == "contiguous" else Tensor.dense(t.shape, t.labels) if suggested else Tensor(t.shape, None, False, t.labels)
     if fmt not in ("channels_last", "channels_last_3d"):
         return UNKNOWN
     rank = 4 if fmt == "channels_last" else 5
@@ -453,6 +462,8 @@ def formatted(t: Tensor, a: Args, fmt: str) -> Value:
         t = _ranked(t, rank, a)  # torch raises on any other rank
     if t.shape is None or len(t.shape) != rank:
         return UNKNOWN
+    if aliased and t.strides is not None and memory_format_of(t) == "channels_last":
+        return t
     order = [1] + list(range(len(t.shape) - 1, 1, -1)) + [0]  # channels innermost, then W, H (D), N
     strides = [ONE] * len(t.shape)
     running = ONE

@@ -13,6 +13,11 @@ elsewhere:
 - TV101 needs a ``.view`` whose receiver a non-contiguous tensor can reach, and only the layout
   producers of the op table (``ops.PRODUCERS``) or basic slicing make one, in the function itself
   or, for a method, in its class's ``__init__``.
+- TV301 needs an expression statement made of a call of an out-of-place method of the op table
+  (:data:`DISCARDABLE`, ``x.float()`` alone on its line), on a receiver the walker knows to be a
+  tensor: the function keeps the statements up to its last such call, a method its
+  ``__init__``, and when a call of the module's code or a caller's argument can reach the
+  receiver, its call-graph closure joins the scope, as for TV101.
 
 ``tests/test_preselect.py`` checks that the preselected file gives the same findings as the whole
 one on the fixtures and on constructed cases, and that no op outside ``PRODUCERS`` makes a
@@ -28,13 +33,19 @@ from itertools import accumulate
 from typing import Any
 
 from .modules import ROWS
-from .ops import ALIASES, DENSE, OPS, PRODUCERS, PROPERTIES
+from .ops import ALIASES, DENSE, METHODS, OPS, PRODUCERS, PROPERTIES
 from .semantic import MODULE, Semantic, blocks, build, dotted
 
 SCOPE_LINES = 250
 """The most lines one candidate's call-graph closure may add to the scope of cross-function facts."""
 TRIGGERS = (".view", "masked_fill")
-"""Text every finding needs; files without any of these cost one substring search."""
+"""Text every TV1xx and TV2xx finding needs; files without any of these cost one substring search."""
+DISCARDABLE = frozenset(name for name in METHODS if not name.endswith("_"))
+"""The methods whose result TV301 reports thrown away: ``results.OUT_OF_PLACE``, read from the same
+op-table rows here because :mod:`results` imports libcst, which a file that cannot match never pays
+for (``tests/test_preselect.py`` checks that the two are equal)."""
+DISCARDED = re.compile(r"\.\s*(?:" + "|".join(sorted(DISCARDABLE)) + r")\s*\(")
+"""Text of a call of one of them: a file without any cannot hold a TV301 site."""
 
 _DOTTED = {"t", "T", "mT", "H", "mH"}  # short names: only as attributes, never a bare `t`
 _NAMES = sorted({n for op in PRODUCERS for n in op.names} - _DOTTED)
@@ -73,13 +84,14 @@ their own bindings, or values it never ties to the object (``x.shape``)."""
 
 
 def _reads(node: ast.AST, callables: frozenset[str] | set[str], libraries: frozenset[str] | set[str] = frozenset(),
-           defined: frozenset[str] | set[str] = frozenset()) -> tuple[set[str], bool, bool]:
+           defined: frozenset[str] | set[str] = frozenset(), layout: bool = True) -> tuple[set[str], bool, bool]:
     """The names and dotted chains whose tensors can flow into the value of ``node`` (``self.k.T``
     reads ``self.k``), whether a producer's result can, and whether the result of a call of the
     module's own code can (``opens``: its facts come from another function).
 
-    As in the walker, op-table calls pass their operands on (not those whose result is always
-    dense, ``ops.DENSE``), and so do calls of what may hold an ``nn`` module (a key in
+    As in the walker, op-table calls pass their operands on (with ``layout``, not those whose
+    result is always dense, ``ops.DENSE``: no layout goes through them, but whether the result is a
+    tensor at all does), and so do calls of what may hold an ``nn`` module (a key in
     ``callables``) and calls of anything not imported (``libraries``: the imported names), which
     may be the module's own functions; a library call gives an unknown value, but an instance of a
     class of the module (a name in ``defined``) may sit in its arguments
@@ -94,7 +106,7 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str], libraries: froze
         if isinstance(sub, ast.Call):
             func = sub.func
             if isinstance(func, ast.Attribute) and func.attr in _OP_NAMES:
-                if func.attr in DENSE and dotted(func) not in callables:
+                if layout and func.attr in DENSE and dotted(func) not in callables:
                     continue  # a new dense tensor, whatever went in
                 produces = produces or func.attr in _PRODUCER_NAMES
                 stack.append(func.value)
@@ -259,7 +271,18 @@ def view_reach(
 ) -> tuple[bool, bool, bool]:
     """Whether a ``.view`` receiver can be reached by a producer's result, by the result of a call
     of the module's own code, and by a parameter (or other name the scanned code does not bind)."""
-    if not scan.receivers:
+    return reach(scan, scan.receivers, init, libraries, defined)
+
+
+def reach(
+    scan: _Scan, receivers: list[ast.AST], init: _Scan | None = None, libraries: frozenset[str] | set[str] = frozenset(),
+    defined: frozenset[str] | set[str] = frozenset(), layout: bool = True,
+) -> tuple[bool, bool, bool]:
+    """Whether ``receivers`` (expressions in the code ``scan`` read) can be reached by a producer's
+    result, by the result of a call of the module's own code, and by a parameter (or other name the
+    scanned code does not bind). With ``layout`` (a layout is followed: see :func:`_reads`), the
+    first producer found answers all three; without, the producers are not looked for."""
+    if not receivers:
         return False, False, False
     opens = unbound = False
     method = _Bindings(scan)
@@ -273,9 +296,9 @@ def view_reach(
                 method.values.setdefault(key, []).extend(seeded)
     read_by: dict[int, tuple[set[str], bool]] = {}
     seen: set[tuple[str, Position, int]] = set()
-    for receiver in scan.receivers:
-        reads, produces, outside = _reads(receiver, callables, libraries, defined)
-        if produces:
+    for receiver in receivers:
+        reads, produces, outside = _reads(receiver, callables, libraries, defined, layout)
+        if produces and layout:
             return True, True, True
         opens = opens or outside
         start = _start(receiver)
@@ -291,9 +314,9 @@ def view_reach(
                     continue  # bound after the read, and no loop brings it round
                 bound = True
                 if id(value) not in read_by:
-                    read_by[id(value)] = _reads(value, callables, libraries, defined)
+                    read_by[id(value)] = _reads(value, callables, libraries, defined, layout)
                 value_reads, produces, outside = read_by[id(value)]
-                if produces:
+                if produces and layout:
                     return True, True, True
                 opens = opens or outside
                 value_start = _start(value)
@@ -311,7 +334,37 @@ _COMPOUND = tuple(getattr(ast, name) for name in
 
 
 def might_match(source: str) -> bool:
-    return any(trigger in source for trigger in TRIGGERS)
+    return any(trigger in source for trigger in TRIGGERS) or DISCARDED.search(source) is not None
+
+
+def discarded_calls(statements: list[ast.stmt], defs: bool = True) -> list[ast.Call]:
+    """The calls TV301 can report in ``statements`` and the blocks under them (in nested defs and
+    classes too, unless ``defs`` is off): an expression statement whose value is a call of a
+    :data:`DISCARDABLE` method. Only statements are visited: an expression holds none."""
+    found: list[ast.Call] = []
+    stack = list(statements)
+    while stack:
+        stmt = stack.pop()
+        kind = type(stmt)
+        if kind is ast.Expr:
+            value = stmt.value  # type: ignore[attr-defined]
+            if type(value) is ast.Call and type(value.func) is ast.Attribute and value.func.attr in DISCARDABLE:
+                found.append(value)
+            continue
+        if not defs and kind in _DEFINITIONS:
+            continue
+        for name in _BLOCK_FIELDS:
+            block = getattr(stmt, name, None)
+            if block:
+                for item in block:
+                    # except handlers and match cases hold their statements in a body of their own
+                    stack.extend(item.body if type(item) in _BLOCK_HOLDERS else (item,))
+    return found
+
+
+_DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
+_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+_BLOCK_HOLDERS = frozenset({ast.ExceptHandler, *([ast.match_case] if hasattr(ast, "match_case") else [])})
 
 
 def too_deep(tree: ast.AST) -> bool:
@@ -345,6 +398,7 @@ class _Selection:
         """``__init__``s kept only to seed their class's methods with ``self.`` state."""
         self.trimmable: set[str] = set()
         self._potential: bool | None = None
+        self._scans: dict[int, _Scan] = {}
 
     def start(self, line: int) -> int:
         """Offset of the first character of 1-based ``line`` (one past the end for the last + 1)."""
@@ -358,6 +412,12 @@ class _Selection:
     def has(self, node: ast.AST, *texts: str) -> bool:
         start, end = self.span(node)
         return any(self.source.find(text, start, end) != -1 for text in texts)
+
+    def scan(self, node: ast.AST) -> _Scan:
+        """The data-flow scan of a function, once for both rules."""
+        if id(node) not in self._scans:
+            self._scans[id(node)] = _Scan(node)
+        return self._scans[id(node)]
 
     def keep(self, node: ast.AST) -> _Scan:
         scan = _Scan(node)
@@ -378,23 +438,43 @@ class _Selection:
         self, node: ast.stmt, init: _Scan | None = None, init_produces: bool = False, called: bool = False
     ) -> tuple[bool, bool]:
         """Whether ``node`` can hold a finding on its own facts, and whether it can with facts from
-        other functions. On its own: ``masked_fill``, or a ``.view`` whose receiver a producer in it
-        (or in ``init``, its class's ``__init__``) can reach. With others' facts, when the file can
-        make a tensor non-contiguous at all: a receiver that a call of the module's code can
-        reach, or a parameter when the module calls ``node`` (``called``; else the prior holds)."""
+        other functions. On its own: ``masked_fill``, a TV301 site, or a ``.view`` whose receiver a
+        producer in it (or in ``init``, its class's ``__init__``) can reach. With others' facts (for
+        a ``.view``, when the file can make a tensor non-contiguous at all): a receiver that a call
+        of the module's code can reach, or a parameter when the module calls ``node`` (``called``;
+        else the prior holds)."""
         if self.has(node, "masked_fill"):
             return True, True
+        own, shared = self.view_candidate(node, init, init_produces, called)
+        if shared or not self.has_text(node, DISCARDED):
+            return own, shared
+        sites = discarded_calls(node.body)  # type: ignore[attr-defined]
+        if not sites:
+            return own, shared
+        # the facts that make a receiver a tensor, not its layout: no producer needed
+        _, opens, unbound = reach(self.scan(node), [call.func.value for call in sites],  # type: ignore[attr-defined]
+                                  init, self.libraries, set(self.model.top_level), layout=False)
+        return True, opens or (unbound and called)
+
+    def has_text(self, node: ast.AST, pattern: re.Pattern[str]) -> bool:
+        start, end = self.span(node)
+        return pattern.search(self.source, start, end) is not None
+
+    def view_candidate(
+        self, node: ast.stmt, init: _Scan | None, init_produces: bool, called: bool
+    ) -> tuple[bool, bool]:
+        """:meth:`candidate` for TV101 alone."""
         if not self.has(node, ".view"):
             return False, False
         start, end = self.span(node)
         if not init_produces and not self.potential() and PRODUCER.search(self.source, start, end) is None:
             if self.source.find("[", start, end) == -1:
                 return False, False
-            scan = _Scan(node)
+            scan = self.scan(node)
             if not scan.apart:
                 return False, False  # no producer at all: a cheap no before the data flow
         else:
-            scan = _Scan(node)
+            scan = self.scan(node)
         produces, opens, unbound = view_reach(scan, init, self.libraries, set(self.model.top_level))
         return produces, produces or ((opens or (unbound and called)) and self.potential())
 
@@ -450,7 +530,7 @@ class _Selection:
                 self.trimmable.add(qualname)  # nothing in scope reads its return, and it calls no helper
 
     def module_code_triggers(self, statements: list[ast.stmt]) -> bool:
-        """Whether module-level code outside function and class bodies has a trigger."""
+        """Whether module-level code outside function and class bodies has a trigger or a TV301 site."""
         for stmt in statements:
             if isinstance(stmt, (*_FUNCTIONS, ast.ClassDef)):
                 continue
@@ -459,7 +539,7 @@ class _Selection:
                     return True
                 if any(self.module_code_triggers(block) for block in blocks(stmt)):
                     return True
-            elif self.has(stmt, *TRIGGERS):
+            elif self.has(stmt, *TRIGGERS) or (self.has_text(stmt, DISCARDED) and discarded_calls([stmt], defs=False)):
                 return True
         return False
 
@@ -514,16 +594,21 @@ class _Selection:
             self.filled = True
 
     def trim(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        """Cut the statements of a kept function after its last ``.view``: the walker goes forward,
-        so nothing after the last site can change a layout it sees. Not with ``masked_fill``: TV201
-        looks at every later use of a mask."""
+        """Cut the statements of a kept function after its last ``.view`` or TV301 site: the walker
+        goes forward, so nothing after the last site can change a fact it sees. Not with
+        ``masked_fill``: TV201 looks at every later use of a mask."""
         if self.has(function, "masked_fill"):
             return
         body = function.body
-        last = max((i for i, stmt in enumerate(body) if self.has(stmt, ".view")), default=len(body) - 1)
+        last = max((i for i, stmt in enumerate(body) if self.has(stmt, ".view") or self.site_in(stmt)),
+                   default=len(body) - 1)
         self.filled = True
         for stmt in body[last + 1 :]:
             self.drop(stmt)
+
+    def site_in(self, stmt: ast.stmt) -> bool:
+        """Whether ``stmt`` holds a TV301 site (a nested def's too: the walker evaluates it)."""
+        return self.has_text(stmt, DISCARDED) and bool(discarded_calls([stmt]))
 
     def drop(self, stmt: ast.stmt) -> bool:
         """Replace the whole statement by ``pass``, if it has its lines to itself."""
