@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from . import ops
-from .dims import ONE, ZERO, Dim
+from .dims import ONE, Dim
 from .layout import Shape, Tensor, memory_format_of as _memory_format
 from .values import UNKNOWN, DimV, IntV, ModuleV, Opaque, TupleV, Value
 
