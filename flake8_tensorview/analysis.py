@@ -294,6 +294,23 @@ def _instance_env(instance: InstanceV) -> Env:
     return Env(dict(instance.state), dict(instance.subst))
 
 
+def each_backend(effect: Callable[[Tensor, ops.Args], Value], t: Tensor, a: ops.Args) -> Value:
+    """``effect`` on ``t``, and on each layout ``t`` has under another kernel (SDPA's backends):
+    the result keeps them while every op on the way is one the table models."""
+    result = effect(t, a)
+    if not t.backends or not isinstance(result, Tensor):
+        return result
+    variants = []
+    for name, variant in t.backends:
+        out = effect(variant, a)
+        if not isinstance(out, Tensor):
+            return result
+        variants.append((name, out))
+    if all(v.strides is not None and v.strides == variants[0][1].strides for _, v in variants):
+        return variants[0][1]  # the kernels agree from here on (``.contiguous()``)
+    return replace(result, strides=None, contiguous=False, backends=tuple(variants))
+
+
 def _item(value: Value) -> Value:
     """What a ``for`` over ``value`` binds each time: the join of a list's (or module list's) items."""
     if isinstance(value, (ListV, TupleV)) and value.items:
@@ -336,7 +353,8 @@ def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
         return t
     shape = tuple(d.substitute(subst) for d in t.shape)
     strides = None if t.strides is None else tuple(d.substitute(subst) for d in t.strides)
-    return replace(t, shape=shape, strides=strides)
+    backends = tuple((name, normalize(variant, subst)) for name, variant in t.backends)
+    return replace(t, shape=shape, strides=strides, backends=backends)
 
 
 SHAPING = (ops.view, ops.reshape)
@@ -1112,7 +1130,7 @@ class Walker:
             if recv is None:
                 return UNKNOWN
             prop = ops.PROPERTIES[name]
-            return prop.effect(normalize(recv, env.subst), self._args([], [], {}, node, "property", env))
+            return each_backend(prop.effect, normalize(recv, env.subst), self._args([], [], {}, node, "property", env))
         if name == "shape":
             base = self.eval(node.value, env)
             tensor = self.as_tensor(base)
@@ -1300,7 +1318,7 @@ class Walker:
                 self._record_view(func, recv, as_view, node)
             if name in ("masked_fill", "masked_fill_"):
                 self._record_mask(node, recv, 0, name.endswith("_"))
-            return op.effect(recv, args)
+            return each_backend(op.effect, recv, args)
         callee = self.eval(func, env)
         if _callable(callee):
             return self.apply(callee, node, env)  # type: ignore[arg-type]
@@ -1421,7 +1439,7 @@ class Walker:
             args.equation = str(node.args[0].value.evaluated_value)
         if name in ("masked_fill", "masked_fill_"):
             self._record_mask(node, tensor, 1, name.endswith("_"))
-        return op.effect(tensor, args)
+        return each_backend(op.effect, tensor, args)
 
     def _apply_module(
         self, module: ModuleV, pos: list[Value], texts: Sequence[str], kw: dict[str, Value], node: cst.Call, env: Env

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import libcst as cst
@@ -122,48 +122,110 @@ def as_reshape(attr: cst.Attribute) -> Edit:
     return Edit(attr.attr, attr.attr.with_changes(value=attr.attr.value.replace("view", "reshape")))
 
 
+def backend_verdicts(site: ViewSite) -> tuple[tuple[str, ...], tuple[str, ...], ViewSite | None]:
+    """For a tensor whose layout depends on the kernel torch picks (SDPA): the kernels on which the
+    view raises, those on which it runs, and the site as it is on the first kernel that raises."""
+    failing: list[str] = []
+    working: list[str] = []
+    first: ViewSite | None = None
+    for name, variant in site.tensor.backends:
+        on_it = replace(site, tensor=variant)
+        if variant.strides is None and not variant.contiguous:
+            return (), (), None  # one kernel's layout is unknown: nothing is decided
+        if view_is_incompatible(on_it):
+            failing.append(name)
+            first = first or on_it
+        else:
+            working.append(name)
+    return tuple(failing), tuple(working), first
+
+
 def failing_views(facts: Facts) -> Iterator[ViewSite]:
-    """Each ``.view`` that raises in some context its function was evaluated in (the first such)."""
+    """Each ``.view`` that raises in some context its function was evaluated in (the first such),
+    on every kernel torch may pick."""
     reported: set[int] = set()
     for site in facts.views.values():
-        if id(site.attr) not in reported and view_is_incompatible(site):
+        if id(site.attr) in reported:
+            continue
+        failing, working, first = backend_verdicts(site)
+        if first is not None and not working:
+            site = first
+        if view_is_incompatible(site):
             reported.add(id(site.attr))
             yield site
+
+
+def backend_dependent_views(facts: Facts) -> Iterator[tuple[ViewSite, tuple[str, ...], tuple[str, ...]]]:
+    """Each ``.view`` that runs on some of the kernels torch may pick and raises on others, with
+    those kernels (the first context where that is so), unless it raises somewhere on every one."""
+    always = {id(site.attr) for site in failing_views(facts)}
+    reported: set[int] = set()
+    for site in facts.views.values():
+        if id(site.attr) in always or id(site.attr) in reported:
+            continue
+        failing, working, first = backend_verdicts(site)
+        if first is not None and working:
+            reported.add(id(site.attr))
+            yield first, failing, working
 
 
 def check_views(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
     facts = Facts(walker)
     for site in failing_views(facts):
-        origin = site.tensor.origin
-        story: tuple[Step, ...] = ()
-        if origin is None:
-            op, line = "an earlier op", 0
-        else:
-            made = facts.made(origin)
-            op = made.op
-            if made.function and made.function != site.function:
-                op += f" in `{_readable(made.function)}()`"
-            where = positions.at(made.node, made.anchor)
-            line = where.start.line
-            story = (Step(where.start.line, where.start.column, where.end.line, where.end.column,
-                          f"{op} leaves {_layout(site.tensor)}"),)
-        start, end = positions.at(site.attr.dot, site.attr).start, positions.at(site.attr.attr, site.attr).end
-        merged = _merged(site)
-        method = site.attr.attr.value
-        text = message("TV101", method=method, merged=merged, op=op, line=line)
-        yield Diagnostic(
-            start.line,
-            start.column,
-            "TV101",
-            text,
-            contiguous_first(site.attr),
-            as_reshape(site.attr),
-            (end.line, end.column),
-            story=story,
-            label=f"merges {merged}",
-            note=_runs_when(site),
-            help=f"call .contiguous() before .{method}() (one copy), or use .reshape{'_as' if method == 'view_as' else ''}()",
+        yield _view_diagnostic(site, facts, positions)
+    for site, failing, working in backend_dependent_views(facts):
+        yield _view_diagnostic(site, facts, positions, failing, working)
+
+
+def _view_diagnostic(
+    site: ViewSite, facts: Facts, positions: Positions, failing: tuple[str, ...] = (), working: tuple[str, ...] = ()
+) -> Diagnostic:
+    """TV101, or TV102 when the view runs on the kernels in ``working`` and raises on ``failing``."""
+    origin = site.tensor.origin
+    story: tuple[Step, ...] = ()
+    if origin is None:
+        op, line = "an earlier op", 0
+    else:
+        made = facts.made(origin)
+        op = made.op
+        if made.function and made.function != site.function:
+            op += f" in `{_readable(made.function)}()`"
+        where = positions.at(made.node, made.anchor)
+        line = where.start.line
+        story = (Step(where.start.line, where.start.column, where.end.line, where.end.column,
+                      f"{op} leaves {_layout(site.tensor)}"),)
+    start, end = positions.at(site.attr.dot, site.attr).start, positions.at(site.attr.attr, site.attr).end
+    merged = _merged(site)
+    method = site.attr.attr.value
+    code = "TV102" if working else "TV101"
+    if working:
+        text = message(code, method=method, merged=merged, op=op, line=line,
+                       failing=_kernels(failing), working=_kernels(working))
+        note = f"runs on {_kernels(working)}; raises on {_kernels(failing)}" + (
+            ", which CPU runs whenever dropout_p > 0 and every device falls back to" if "math" in failing else ""
         )
+    else:
+        text = message(code, method=method, merged=merged, op=op, line=line)
+        note = _runs_when(site)
+    return Diagnostic(
+        start.line,
+        start.column,
+        code,
+        text,
+        contiguous_first(site.attr),
+        as_reshape(site.attr),
+        (end.line, end.column),
+        story=story,
+        label=f"merges {merged}" + (f" on {_kernels(failing)}" if working else ""),
+        note=note,
+        help=f"call .contiguous() before .{method}() (one copy), or use .reshape{'_as' if method == 'view_as' else ''}()",
+    )
+
+
+def _kernels(names: tuple[str, ...]) -> str:
+    """``math`` / ``math and memory-efficient`` / ``a, b and c`` kernels."""
+    listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+    return f"the {listed} kernel{'s' if len(names) > 1 or ' and ' in names[0] else ''}"
 
 
 def _readable(qualname: str) -> str:

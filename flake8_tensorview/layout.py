@@ -43,6 +43,10 @@ class Tensor:
     prior: bool = False
     """Not a fact but the prior: a parameter or attribute nothing says more about, taken as
     contiguous with every size >= 2, so its uses may give it a rank of fresh sizes."""
+    backends: tuple[tuple[str, Tensor], ...] = ()
+    """The layouts this tensor has under each kernel torch may pick at run time, when they differ
+    (``F.scaled_dot_product_attention``'s backends): the tensor's own ``strides`` are then unknown,
+    so whatever does not follow the alternatives sees no layout at all."""
 
     @staticmethod
     def dense(shape: Shape | None, labels: tuple[str | None, ...] | None = None) -> Tensor:

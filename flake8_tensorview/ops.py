@@ -642,6 +642,9 @@ def view(t: Tensor, a: Args) -> Value:
             return Tensor(contiguous=True) if t.contiguous else UNKNOWN
         # the shape it has if it runs at all; the inferred size is a size of its own
         sizes = tuple(_inferred(a, i) if d is None else d for i, d in enumerate(got[0]))
+        split = _split_one(t, sizes)
+        if split is not None:
+            return Tensor.strided(sizes, split, labels, t.origin)
         return Tensor.dense(sizes, labels) if t.contiguous else Tensor(sizes, None, False, labels)
     if t.shape is None or t.strides is None:
         return Tensor.dense(target, labels) if t.contiguous else Tensor(target, None, False, labels)
@@ -649,6 +652,35 @@ def view(t: Tensor, a: Args) -> Value:
     if strides is None:
         return UNKNOWN  # raises at run time: reported by TV101, nothing flows on
     return Tensor.strided(target, strides, labels, t.origin)
+
+
+def _split_one(t: Tensor, sizes: Shape) -> Shape | None:
+    """Strides of a view that keeps every dim of ``t`` but one as it is and splits that one into
+    the sizes in between (``q.view(B, T, nh, C // nh)`` of a ``(B, T, n_embd)`` piece, whatever
+    ``C`` is): if the view runs at all, their product is that dim's size and they are laid out
+    contiguously at its stride."""
+    if t.shape is None or t.strides is None:
+        return None
+    lead = 0
+    while lead < min(len(t.shape), len(sizes)) and t.shape[lead] == sizes[lead]:
+        lead += 1
+    tail = 0
+    while tail < min(len(t.shape), len(sizes)) - lead and t.shape[-1 - tail] == sizes[-1 - tail]:
+        tail += 1
+    if len(t.shape) - lead - tail != 1 or len(sizes) - lead - tail < 1:
+        return None
+    middle = sizes[lead : len(sizes) - tail]
+    outer = t.strides[:lead] + t.strides[len(t.shape) - tail :]
+    old = t.shape[lead]
+    if old.coef == 1 and len(old.powers) == 1 and old.powers[0][1] == 1:
+        # the split dim's size is the product of its pieces: say so in the strides built from it
+        outer = tuple(d.substitute({old.powers[0][0]: product(middle)}) for d in outer)
+    strides = [ONE] * len(middle)
+    running = t.strides[lead]
+    for i in range(len(middle) - 1, -1, -1):
+        strides[i] = running
+        running = running * middle[i]
+    return outer[:lead] + tuple(strides) + outer[lead:]
 
 
 def _inferred(a: Args, index: int) -> Dim:
@@ -783,6 +815,43 @@ def einsum(t: Tensor, a: Args) -> Value:
     return Tensor.strided(shape, tuple(strides[letter] for letter in out), None, a.origin)
 
 
+SDPA_BACKENDS = ("math", "flash/cuDNN", "memory-efficient")
+"""``F.scaled_dot_product_attention``'s kernels by the layout of their output (``docs/sdpa.md``)."""
+
+
+def sdpa(t: Tensor, a: Args) -> Value:
+    """``F.scaled_dot_product_attention(q, k, v)``: shape ``q.shape[:-1] + (v.size(-1),)``, in a
+    layout that depends on the kernel torch picks at run time: math allocates it contiguous (CPU
+    whenever ``dropout_p > 0``, and the fallback everywhere), flash (CPU, and CUDA for a head_dim
+    that is a multiple of 8) and cuDNN allocate it in the query's dim order, memory-efficient
+    (CUDA) as ``(b, t, h, d)``. ``tests/test_sdpa_layout.py`` runs the CPU kernels."""
+    value = a.get(1, "value")
+    if t.shape is None or len(t.shape) != 4:
+        return UNKNOWN  # flash and memory-efficient take 4-D inputs only; math then decides alone
+    v_text = f"{a.texts[1]}.size(-1)" if len(a.texts) > 1 and a.texts[1] else "value.size(-1)"
+    v_size = value.shape[-1] if isinstance(value, Tensor) and value.shape else a.fresh(v_text)
+    v_label = value.labels[-1] if isinstance(value, Tensor) and value.shape and value.labels else v_text
+    shape = t.shape[:-1] + (v_size,)
+    labels = (t.labels or (None,) * 4)[:-1] + (v_label,)
+    math = Tensor.dense(shape, labels)
+    if t.strides is not None and t.strides[-1] != ONE and not t.shape[-1].is_one:
+        return math  # a query without a unit last stride runs on math only
+    q_order = None if t.strides is None else iterator_strides(shape, [t.strides])
+    flash = Tensor.strided(shape, q_order, labels, a.origin)
+    efficient = Tensor.strided(shape, _dense_in_order(shape, (0, 2, 1, 3)), labels, a.origin)
+    return Tensor(shape, None, False, labels, a.origin, backends=tuple(zip(SDPA_BACKENDS, (math, flash, efficient))))
+
+
+def _dense_in_order(shape: Shape, order: tuple[int, ...]) -> Shape:
+    """Contiguous strides for the dims laid out outermost-first in ``order``."""
+    strides = [ONE] * len(shape)
+    running = ONE
+    for d in reversed(order):
+        strides[d] = running
+        running = running * shape[d]
+    return tuple(strides)
+
+
 def _pair_order(inputs: list[str], operands: list[Tensor], out: str) -> list[str] | None:
     """The output labels in memory order for a two-operand contraction, or None when ATen takes
     another road (no contraction: a broadcast ``mul``; a label summed in one operand first;
@@ -855,6 +924,7 @@ PRODUCERS: tuple[Op, ...] = (
         "torch.einsum('bknm,bmkc->bnkc', c, x.permute(0, 3, 1, 2))", "torch.einsum('bhnm,bhmd->bhnd', c[..., :3], c)",
         "?torch.einsum('bhnd,bhnd->bhnd', c, c)", operand="after-equation",
     ),
+    _op("scaled_dot_product_attention", sdpa, {F}, "?F.scaled_dot_product_attention(x, x, x)", "?F.scaled_dot_product_attention(c, x, c, dropout_p=0.1)"),
 )
 
 OPS: tuple[Op, ...] = PRODUCERS + (

@@ -83,8 +83,51 @@ RULES: dict[str, Rule] = {
                 "Cross-function facts stay within a budget: when a candidate's call-graph closure spans more "
                 "than 250 lines (a large model file), that function is checked on its own facts. Calls "
                 "nest at most 12 deep and recursion gives no facts. A tensor returned by an unknown library "
-                "call has no facts and is never flagged; `F.scaled_dot_product_attention`, channels_last "
-                "and `torch.linalg` layouts are not modelled yet."
+                "call has no facts and is never flagged; `torch.linalg` layouts are not modelled, and a "
+                "view whose verdict depends on SDPA's kernel is TV102."
+            ),
+        ),
+        Rule(
+            code="TV102",
+            name="view-depends-on-sdpa-backend",
+            message=(
+                ".{method}() merges {merged}, which {op} on line {line} made non-adjacent in memory on "
+                "{failing} but not on {working}; call .contiguous() first or use .reshape()"
+            ),
+            fix="safe",
+            severity="error",
+            fix_title="Call .contiguous() before .view()",
+            alternative_title="Use .reshape() instead of .view()",
+            what=(
+                "Flags a `.view(...)` of a `F.scaled_dot_product_attention` output (or of what a "
+                "`transpose`/`permute` made of it) that works on some of SDPA's kernels and raises on "
+                "others. The kernels lay the output out differently: math allocates a contiguous "
+                "`(b, h, t, d)` tensor; flash and cuDNN copy the query's dim order; CUDA's "
+                "memory-efficient kernel always writes `(b, t, h, d)` memory."
+            ),
+            why=(
+                "Torch picks the kernel at run time, by device, dtype, head size, mask and dropout. Code "
+                "written and tested where a query-ordered kernel runs (a GPU, or CPU without dropout) "
+                "raises `view size is not compatible with input tensor's size and stride` where math "
+                "runs: on CPU whenever `dropout_p > 0` (training), with a 3-D mask, or when a kernel is "
+                "disabled, and as the fallback on every device. `docs/sdpa.md` has the decision table."
+            ),
+            example=(
+                "q = q.view(B, T, nh, hs).transpose(1, 2)   # nanoGPT: (B, T, nh, hs) memory\n"
+                "y = F.scaled_dot_product_attention(q, k, v, dropout_p=0.1)\n"
+                "y = y.transpose(1, 2).view(B, T, C)        # runs on flash, raises on math"
+            ),
+            use_instead="y = y.transpose(1, 2).contiguous().view(B, T, C)  # or .reshape(B, T, C)",
+            fix_safety=(
+                "Safe: `.contiguous().view(...)` gives the same values on every kernel, copying only where "
+                "the layout needs it (as TV101's fix)."
+            ),
+            limitations=(
+                "The linter does not know which kernel will run, so it reports every view that some kernel "
+                "breaks; an enclosing `torch.nn.attention.sdpa_kernel(...)` that rules kernels out is not "
+                "read yet. A 4-D query whose layout is unknown (a parameter) is taken as the prior, a "
+                "contiguous `(b, h, t, d)` tensor, on which only the memory-efficient kernel lets "
+                "`y.transpose(1, 2).view(b, t, c)` run. Outputs of rank other than 4 are left unknown."
             ),
         ),
         Rule(

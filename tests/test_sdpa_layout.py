@@ -428,3 +428,53 @@ def test_export_decomposition_of_cpu_flash_returns_seq_first_memory(layout):
     assert memory_order(y) == "tbhd"
     eager = sdpa(q, k, v, SDPBackend.FLASH_ATTENTION)
     assert memory_order(eager) == MEMORY_ORDER[layout] != "tbhd"
+
+
+# ---- TV102 end to end: the fixture's flagged line runs on one CPU kernel and raises on the other --
+
+
+def test_tv102_lines_run_on_flash_and_raise_on_math() -> None:
+    """Every TV102 in ``fixtures/sdpa_backends.py`` is a line that the eval scenario (flash on CPU)
+    runs and the training scenario (dropout: math) dies on with the view error."""
+    import traceback
+    from pathlib import Path
+
+    from fixture_harness import VIEW_ERROR, load
+    from flake8_tensorview.linter import lint_source
+
+    path = Path(__file__).resolve().parent.parent / "fixtures" / "sdpa_backends.py"
+    flagged = {d.line for d in lint_source(path.read_text()) if d.code == "TV102"}
+    assert flagged
+    module = load(path)
+    module.SCENARIOS["eval_flash"]()
+    with pytest.raises(RuntimeError, match="view size is not compatible") as info:
+        module.SCENARIOS["train_math"]()
+    assert VIEW_ERROR in str(info.value)
+    died_on = {frame.lineno for frame in traceback.extract_tb(info.tb) if frame.filename == str(path)}
+    assert flagged <= died_on
+
+
+QUERIES = {
+    "nanogpt": "torch.randn(2, 5, 3, 4).transpose(1, 2)",
+    "contiguous": "torch.randn(2, 3, 5, 4)",
+    "fused_qkv": "torch.randn(2, 5, 3, 3, 4).permute(2, 0, 3, 1, 4)[0]",
+    "seq_first": "torch.randn(5, 2, 3, 4).permute(1, 2, 0, 3)",
+}
+
+
+@pytest.mark.parametrize("query", sorted(QUERIES))
+@pytest.mark.parametrize("backend", ["math", "flash/cuDNN"])
+def test_the_op_tables_sdpa_layouts_match_the_cpu_kernels(query: str, backend: str) -> None:
+    """``ops.sdpa``'s layout for each kernel CPU can run, against that kernel's real output."""
+    from flake8_tensorview.linter import analyze
+
+    source = f"import torch\nimport torch.nn.functional as F\nq = {QUERIES[query]}\ny = F.scaled_dot_product_attention(q, q, q)\n"
+    walker, _ = analyze(source, whole=True)  # type: ignore[misc]
+    model = dict(walker.module_env.vars["y"].backends)[backend]
+    scope: dict[str, object] = {}
+    kernel = SDPBackend.MATH if backend == "math" else SDPBackend.FLASH_ATTENTION
+    with sdpa_kernel(kernel):
+        exec(source, scope)
+    real = scope["y"]
+    assert tuple(d.literal for d in model.shape) == tuple(real.shape)
+    assert tuple(d.literal for d in model.strides) == real.stride()
