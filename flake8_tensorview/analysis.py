@@ -296,8 +296,9 @@ def _instance_env(instance: InstanceV) -> Env:
 
 def each_backend(effect: Callable[[Tensor, ops.Args], Value], t: Tensor, a: ops.Args) -> Value:
     """``effect`` on ``t``, and on each layout ``t`` has under another kernel (SDPA's backends):
-    the result keeps them while every op on the way is one the table models."""
-    result = effect(t, a)
+    the result keeps them while every op on the way is one the table models. A layout made from
+    ``t``'s rests on the priors ``t``'s does."""
+    result = assuming(t, effect(t, a))
     if not t.backends or not isinstance(result, Tensor):
         return result
     variants = []
@@ -309,6 +310,16 @@ def each_backend(effect: Callable[[Tensor, ops.Args], Value], t: Tensor, a: ops.
     if all(v.strides is not None and v.strides == variants[0][1].strides for _, v in variants):
         return variants[0][1]  # the kernels agree from here on (``.contiguous()``)
     return replace(result, strides=None, contiguous=False, backends=tuple(variants))
+
+
+def assuming(t: Tensor, result: Value) -> Value:
+    """``result``, made from ``t``, resting on the priors ``t`` rests on, unless it is a new dense
+    tensor whatever ``t``'s layout was."""
+    if not t.assumed or not isinstance(result, Tensor) or result.assumed:
+        return result
+    if result.contiguous and not t.contiguous:
+        return result  # ``.contiguous()``, ``softmax``: dense whatever came in
+    return replace(result, assumed=t.assumed)
 
 
 def _item(value: Value) -> Value:
@@ -604,7 +615,7 @@ class Walker:
             else:
                 sizes.append(Dim.sym(f"{where}.size({i})"))
         labels = tuple(axis.name or (str(axis.size) if axis.size is not None else None) for axis in hint.head)
-        return replace(Tensor.dense(tuple(sizes), labels), prior=True)
+        return replace(Tensor.dense(tuple(sizes), labels), prior=True, assumed=(where.partition("@")[0],))
 
     def reaches(self, qualname: str) -> bool:
         """Whether a call from the current function to ``qualname`` is evaluated: within one unit
@@ -919,7 +930,7 @@ class Walker:
         if isinstance(value, Tensor):
             return value
         if isinstance(value, Opaque) and not _constant(value.key) and value.key.split(".")[0] not in self.imported:
-            return PRIOR  # ``self.pos_embed`` is; ``self`` and ``np.linalg`` are not
+            return replace(PRIOR, assumed=(value.key,))  # ``self.pos_embed`` is; ``self`` and ``np.linalg`` are not
         return None
 
     def to_dim(self, value: Value, text: str, env: Env) -> Dim | None:
@@ -1078,7 +1089,7 @@ class Walker:
 
     def _elementwise(self, first: Tensor, others: list[Value], node: cst.CSTNode, env: Env) -> Value:
         tensors: list[Value] = [v for v in others if isinstance(v, Tensor)]
-        return ops.elementwise(first, self._args(tensors, [""] * len(tensors), {}, node, "function", env))
+        return assuming(first, ops.elementwise(first, self._args(tensors, [""] * len(tensors), {}, node, "function", env)))
 
     def _dim_arith(self, op: cst.CSTNode, left: Value, right: Value, node: cst.CSTNode, env: Env) -> Value:
         if isinstance(left, IntV) and isinstance(right, IntV):
@@ -1167,7 +1178,7 @@ class Walker:
         if tensor is None:
             return UNKNOWN
         tensor = normalize(tensor, env.subst)
-        return ops.getitem(tensor, items, self.origin(node, "slice"))
+        return assuming(tensor, ops.getitem(tensor, items, self.origin(node, "slice")))
 
     def _sliced(self, recv: ShapeV | TupleV, index: cst.Slice, env: Env) -> Value:
         """``x.shape[:-1]``, ``sizes[1:]``: the sizes in that range, when the bounds are literal."""
@@ -1311,7 +1322,8 @@ class Walker:
             args.recv = lambda: self.text(func.value)
             fmt = ops.memory_format(args) if name in ops.FORMATTING else None
             if fmt is not None and fmt != "preserve_format":
-                return ops.formatted(recv, args, fmt, aliased=name == "to")
+                formatted = ops.formatted(recv, args, fmt, aliased=name == "to")
+                return assuming(recv, formatted) if formatted is recv else formatted
             if op.effect is ops.view:
                 self._record_view(func, recv, args, node)
             elif op.effect is ops.view_as and (as_view := ops.as_view_args(args)) is not None:
@@ -1450,7 +1462,8 @@ class Walker:
                 return UNKNOWN
             tensor = Tensor()  # a tensor without facts: rows whose output is always dense still say so
         args = self._args(pos[1:], texts[1:], kw, node, "function", env)
-        return modules.forward(module, normalize(tensor, env.subst), args)
+        tensor = normalize(tensor, env.subst)
+        return assuming(tensor, modules.forward(module, tensor, args))
 
     # ---- sites ----------------------------------------------------------------------------
 

@@ -198,14 +198,15 @@ def _view_diagnostic(
     merged = _merged(site)
     method = site.attr.attr.value
     code = "TV102" if working else "TV101"
+    assuming = _assuming(site.tensor.assumed)
     if working:
-        text = message(code, method=method, merged=merged, op=op, line=line,
+        text = message(code, method=method, merged=merged, op=op, line=line, assuming=assuming,
                        failing=_kernels(failing), working=_kernels(working))
         note = f"runs on {_kernels(working)}; raises on {_kernels(failing)}" + (
             ", which CPU runs whenever dropout_p > 0 and every device falls back to" if "math" in failing else ""
         )
     else:
-        text = message(code, method=method, merged=merged, op=op, line=line)
+        text = message(code, method=method, merged=merged, op=op, line=line, assuming=assuming)
         note = _runs_when(site)
     return Diagnostic(
         start.line,
@@ -220,6 +221,14 @@ def _view_diagnostic(
         note=note,
         help=f"call .contiguous() before .{method}() (one copy), or use .reshape{'_as' if method == 'view_as' else ''}()",
     )
+
+
+def _assuming(names: tuple[str, ...]) -> str:
+    """`` if `x` arrives contiguous``: the prior a finding rests on, said in its message."""
+    if not names:
+        return ""
+    listed = ", ".join(f"`{n}`" for n in names[:-1]) + f" and `{names[-1]}`" if len(names) > 1 else f"`{names[0]}`"
+    return f" if {listed} arrive{'' if len(names) > 1 else 's'} contiguous"
 
 
 def _kernels(names: tuple[str, ...]) -> str:

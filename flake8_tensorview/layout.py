@@ -43,6 +43,9 @@ class Tensor:
     prior: bool = False
     """Not a fact but the prior: a parameter or attribute nothing says more about, taken as
     contiguous with every size >= 2, so its uses may give it a rank of fresh sizes."""
+    assumed: tuple[str, ...] = ()
+    """The parameters or attributes whose prior (contiguous, sizes >= 2) this layout rests on: a
+    finding about it says "if `x` arrives contiguous"."""
     backends: tuple[tuple[str, Tensor], ...] = ()
     """The layouts this tensor has under each kernel torch may pick at run time, when they differ
     (``F.scaled_dot_product_attention``'s backends): the tensor's own ``strides`` are then unknown,
@@ -76,7 +79,7 @@ class Tensor:
         if self.shape is not None:
             return self
         if self.contiguous:
-            return Tensor.dense(shape, labels)
+            return replace(Tensor.dense(shape, labels), assumed=self.assumed)
         return replace(self, shape=shape, labels=labels or (None,) * len(shape))
 
     def label(self, dim: int) -> str:

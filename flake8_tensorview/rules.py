@@ -39,7 +39,7 @@ RULES: dict[str, Rule] = {
             code="TV101",
             name="view-of-non-contiguous",
             message=(
-                ".{method}() merges {merged}, which {op} on line {line} made non-adjacent in memory; "
+                ".{method}() merges {merged}, which {op} on line {line} made non-adjacent in memory{assuming}; "
                 "call .contiguous() first or use .reshape()"
             ),
             fix="safe",
@@ -92,7 +92,7 @@ RULES: dict[str, Rule] = {
             name="view-depends-on-sdpa-backend",
             message=(
                 ".{method}() merges {merged}, which {op} on line {line} made non-adjacent in memory on "
-                "{failing} but not on {working}; call .contiguous() first or use .reshape()"
+                "{failing} but not on {working}{assuming}; call .contiguous() first or use .reshape()"
             ),
             fix="safe",
             severity="error",
