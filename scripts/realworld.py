@@ -5,12 +5,17 @@ and the ``Category:``) and carries its truth inline, written independently of th
 confirmed by torch in ``tests/test_realworld.py``:
 
 - ``# truth: TV101`` on the line of a ``.view``/``.view_as`` attribute whose call raises the
-  view-stride error,
+  view-stride error (in every scenario that reaches it with the sizes the rule assumes),
+- ``# truth: TV102`` on the line of a ``.view`` of a ``scaled_dot_product_attention`` output that
+  runs on one of SDPA's CPU kernels and raises on the other: it raises in a scenario where CPU runs
+  math (``dropout_p > 0``, training, a mask that requires grad, ``sdpa_kernel(SDPBackend.MATH)``)
+  and runs in one where CPU runs flash,
 - ``# truth: TV201`` on the line of a leading unsqueeze chain / ``[None, None]`` / ``view(1, 1, ...)``
   that ``masked_fill`` makes redundant,
 - ``# necessary`` on mask insertions that must stay (negatives for TV201).
 
-Every other ``.view`` line runs in some scenario: a TV101 there is a false alarm.
+Every other ``.view`` line runs in every scenario: a TV101 or TV102 there is a false alarm. A TV101
+on a TV102 line counts as a TV101 false alarm and a TV102 miss (and the other way round).
 
     python scripts/realworld.py            # per-rule TP/FP/FN, precision, recall, misses, false alarms
     python scripts/realworld.py --json     # the same as JSON
@@ -30,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REALWORLD = ROOT / "fixtures" / "realworld"
-RULES = ("TV101", "TV201")
+RULES = ("TV101", "TV102", "TV201")
 
 TRUTH = re.compile(r"#\s*truth:\s*((?:TV\d{3}[ ,]*)+)")
 NECESSARY = re.compile(r"#\s*necessary\b")
@@ -47,6 +52,7 @@ CATEGORIES = {
     "library module": "torch.nn modules: LSTM/GRU/MultiheadAttention(batch_first=True) outputs",
     "einsum": "the layout an einsum returns",
     "channels_last": "channels_last tensors and modules",
+    "imported helper": "the view is in a helper only other modules call: the prior (or a jaxtyping annotation) is all the linter has",
     "same function": "the layout change and the view are in one function (control)",
     "negative": "every view runs (hard negatives)",
     "mask": "TV201 redundant leading unsqueezes and necessary ones",
