@@ -298,7 +298,7 @@ def each_backend(effect: Callable[[Tensor, ops.Args], Value], t: Tensor, a: ops.
     """``effect`` on ``t``, and on each layout ``t`` has under another kernel (SDPA's backends):
     the result keeps them while every op on the way is one the table models. A layout made from
     ``t``'s rests on the priors ``t``'s does."""
-    result = assuming(t, effect(t, a))
+    result = assuming(t, effect(t, a), effect)
     if not t.backends or not isinstance(result, Tensor):
         return result
     variants = []
@@ -312,13 +312,11 @@ def each_backend(effect: Callable[[Tensor, ops.Args], Value], t: Tensor, a: ops.
     return replace(result, strides=None, contiguous=False, backends=tuple(variants))
 
 
-def assuming(t: Tensor, result: Value) -> Value:
-    """``result``, made from ``t``, resting on the priors ``t`` rests on, unless it is a new dense
-    tensor whatever ``t``'s layout was."""
-    if not t.assumed or not isinstance(result, Tensor) or result.assumed:
+def assuming(t: Tensor, result: Value, effect: object = None) -> Value:
+    """``result``, made from ``t`` (by ``effect``), resting on the priors ``t`` rests on, unless it
+    is a new dense tensor whatever ``t``'s layout was (``.contiguous()``, ``softmax``)."""
+    if not t.assumed or not isinstance(result, Tensor) or result.assumed or effect in ops.DENSE_EFFECTS:
         return result
-    if result.contiguous and not t.contiguous:
-        return result  # ``.contiguous()``, ``softmax``: dense whatever came in
     return replace(result, assumed=t.assumed)
 
 

@@ -156,3 +156,25 @@ def test_a_user_module_in_a_module_list_is_called_through_its_forward() -> None:
         "        return y.view(b, -1)\n"
     )
     assert both(source) == [len(source.splitlines())]
+
+
+# ---- what a finding rests on -----------------------------------------------------------------
+
+
+def test_a_finding_on_the_prior_says_which_parameter_it_assumes_contiguous() -> None:
+    merged = "def merge(ctx, t):\n    return ctx.permute(0, 2, 1, 3).view(ctx.size(0), t, -1)\n"
+    [finding] = lint_source(HEADER + merged)
+    assert "if `ctx` arrives contiguous" in finding.text
+    # a call site's facts are facts: the same view, fed a tensor built here, assumes nothing
+    called = merged + "\n\ndef run():\n    return merge(torch.randn(2, 3, 4, 5), 4)\n"
+    [finding] = lint_source(HEADER + called)
+    assert "arrives contiguous" not in finding.text
+
+
+def test_a_copy_on_the_way_ends_the_assumption() -> None:
+    source = HEADER + (
+        "def merge(ctx):\n    b, h, t, d = ctx.shape\n    y = ctx.contiguous().permute(0, 2, 1, 3)\n"
+        "    return y.view(b, t, h * d)\n"
+    )
+    [finding] = lint_source(source)
+    assert "arrives contiguous" not in finding.text
