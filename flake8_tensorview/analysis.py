@@ -366,6 +366,8 @@ def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
     return replace(t, shape=shape, strides=strides, backends=backends)
 
 
+MODULE_RETURNS_SELF = frozenset({"to", "train", "eval", "float", "double", "half", "bfloat16", "cuda", "cpu", "requires_grad_", "type"})
+"""``nn.Module`` methods that return the module itself."""
 SHAPING = (ops.view, ops.reshape)
 """Ops whose result has a shape of its own, whatever the receiver: ``.view(b, t, h, d)`` of an
 unknown call's result is a tensor of that shape if it runs at all."""
@@ -1298,6 +1300,13 @@ class Walker:
                 if target is not None:
                     return self._self_call(target, node, env)
             recv_value = self.eval(func.value, env)
+            if name in MODULE_RETURNS_SELF and (
+                isinstance(recv_value, (ModuleV, ListV))
+                or isinstance(recv_value, InstanceV) and self.method(recv_value.qualname, name) is None
+                and self.is_module_class(recv_value.qualname)
+            ):
+                self._call_args(node, env)
+                return recv_value  # ``model = model.to(memory_format=...)``, ``block.train(True)(x)``
             if isinstance(recv_value, InstanceV):
                 target = self.method(recv_value.qualname, name)
                 pos, _, kw = self._call_args(node, env)
