@@ -1410,7 +1410,10 @@ class Walker:
             return InstanceV(klass, tuple(sorted(self.constants(klass).items())))
         if not self.reaches(init):
             return UNKNOWN
-        summary = self.invoke(init, pos, kw, Env(self.constants(klass)), bound=True, generic=True)
+        # sizes a constructor call passes are one configuration (a demo, a test), unless the call
+        # sits in another module's ``__init__``: there they are that model's architecture
+        inside = self.frame.owner is not None and self.frame.qualname.rsplit(".", 1)[-1] == "__init__"
+        summary = self.invoke(init, pos, kw, Env(self.constants(klass)), bound=True, generic=not inside)
         if summary.state is None:
             return UNKNOWN
         return InstanceV(klass, summary.state, summary.subst)
@@ -1468,7 +1471,9 @@ class Walker:
             if not pos or not isinstance(pos[0], UnknownV):
                 return UNKNOWN
             tensor = Tensor()  # a tensor without facts: rows whose output is always dense still say so
-        args = self._args(pos[1:], texts[1:], kw, node, "function", env)
+        # other operands are tensors too, when they are anything (``mha(seeds, x, x)``)
+        rest = [self.as_tensor(v) or v for v in pos[1:]]
+        args = self._args(rest, texts[1:], kw, node, "function", env)
         tensor = normalize(tensor, env.subst)
         return assuming(tensor, modules.forward(module, tensor, args))
 
