@@ -298,7 +298,7 @@ def each_backend(effect: Callable[[Tensor, ops.Args], Value], t: Tensor, a: ops.
     """``effect`` on ``t``, and on each layout ``t`` has under another kernel (SDPA's backends):
     the result keeps them while every op on the way is one the table models. A layout made from
     ``t``'s rests on the priors ``t``'s does."""
-    result = assuming(t, effect(t, a), effect)
+    result = keeping_dims(t, assuming(t, effect(t, a), effect), effect)
     if not t.backends or not isinstance(result, Tensor):
         return result
     variants = []
@@ -310,6 +310,18 @@ def each_backend(effect: Callable[[Tensor, ops.Args], Value], t: Tensor, a: ops.
     if all(v.strides is not None and v.strides == variants[0][1].strides for _, v in variants):
         return variants[0][1]  # the kernels agree from here on (``.contiguous()``)
     return replace(result, strides=None, contiguous=False, backends=tuple(variants))
+
+
+KEEPS_DIMS = (ops.convert, ops.in_place, ops.like)
+"""Effects whose result has the input's dims, one for one (``m.bool()``, ``torch.logical_not(m)``):
+dims inserted in front of the input are still in front of the result."""
+
+
+def keeping_dims(t: Tensor, result: Value, effect: object) -> Value:
+    """``result`` with ``t``'s inserted leading dims, when ``effect`` keeps every dim."""
+    if t.inserted and effect in KEEPS_DIMS and isinstance(result, Tensor) and result.rank == t.rank and not result.inserted:
+        return replace(result, inserted=t.inserted)
+    return result
 
 
 def assuming(t: Tensor, result: Value, effect: object = None) -> Value:
@@ -1089,7 +1101,8 @@ class Walker:
 
     def _elementwise(self, first: Tensor, others: list[Value], node: cst.CSTNode, env: Env) -> Value:
         tensors: list[Value] = [v for v in others if isinstance(v, Tensor)]
-        return assuming(first, ops.elementwise(first, self._args(tensors, [""] * len(tensors), {}, node, "function", env)))
+        result = assuming(first, ops.elementwise(first, self._args(tensors, [""] * len(tensors), {}, node, "function", env)))
+        return result if tensors else keeping_dims(first, result, ops.in_place)  # ``m == 0``: m's dims
 
     def _dim_arith(self, op: cst.CSTNode, left: Value, right: Value, node: cst.CSTNode, env: Env) -> Value:
         if isinstance(left, IntV) and isinstance(right, IntV):

@@ -43,6 +43,10 @@ class Tensor:
     prior: bool = False
     """Not a fact but the prior: a parameter or attribute nothing says more about, taken as
     contiguous with every size >= 2, so its uses may give it a rank of fresh sizes."""
+    inserted: int = 0
+    """How many leading dims are size-1 dims an op put in front of the tensor it was given
+    (``m.unsqueeze(0)``, ``m[None, None]``, ``m.view(1, 1, t, t)``): what ``masked_fill``'s
+    broadcasting makes redundant (TV201)."""
     assumed: tuple[str, ...] = ()
     """The parameters or attributes whose prior (contiguous, sizes >= 2) this layout rests on: a
     finding about it says "if `x` arrives contiguous"."""

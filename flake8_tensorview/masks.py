@@ -7,14 +7,13 @@ in-place ``masked_fill_``, and for ``masked_fill`` when the tensor has at least 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import libcst as cst
 
 from .analysis import MaskSite, dotted
 from .facts import Facts
-from .dims import Dim
 from .layout import Tensor
 
 TRANSPARENT_METHODS = {"bool", "logical_not", "to", "float", "byte", "int", "long", "half", "detach"}
@@ -27,16 +26,6 @@ def _named(node: cst.CSTNode, *values: str) -> bool:
 
 def _literal(node: cst.CSTNode) -> bool:
     return isinstance(node, (cst.Integer, cst.Float)) or _named(node, "True", "False", "None")
-
-
-def _none_index(s: cst.CSTNode) -> bool:
-    """``None`` in a subscript (a new dim)."""
-    return isinstance(s, cst.Index) and _named(s.value, "None")
-
-
-def _full_slice(s: cst.CSTNode) -> bool:
-    """A bare ``:``."""
-    return isinstance(s, cst.Slice) and s.lower is None and s.upper is None and s.step is None
 
 
 @dataclass(frozen=True)
@@ -78,188 +67,45 @@ def peel(expr: cst.BaseExpression) -> cst.BaseExpression:
         return expr
 
 
-def _int(node: cst.BaseExpression) -> int | None:
-    if isinstance(node, cst.Integer):
-        return int(node.value, 0)
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        inner = _int(node.expression)
-        return None if inner is None else -inner
+def _step(node: cst.BaseExpression) -> tuple[cst.BaseExpression, cst.CSTNode] | None:
+    """An op that may insert dims, as (its tensor operand, where to report it): ``x.unsqueeze(k)``,
+    ``torch.unsqueeze(x, k)``, ``x.view(...)``/``x.reshape(...)``, ``x[None, ...]``. Whether it
+    did, and where the dims went, is the facts' to say."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        name = node.func.attr.value
+        if name == "unsqueeze" and dotted(node.func.value) == "torch":
+            return (node.args[0].value, node) if node.args else None
+        if name in ("unsqueeze", "view", "reshape"):
+            return node.func.value, node.func.dot
+    if isinstance(node, cst.Subscript):
+        first = next((e for e in node.slice if isinstance(e.slice, cst.Index) and _named(e.slice.value, "None")), None)
+        if first is not None:
+            return node.value, first
     return None
 
 
-def _unsqueeze(expr: cst.BaseExpression) -> tuple[cst.BaseExpression, int, cst.CSTNode] | None:
-    """``x.unsqueeze(k)`` / ``torch.unsqueeze(x, k)`` -> (x, k, where to report)."""
-    if not isinstance(expr, cst.Call) or not isinstance(expr.func, cst.Attribute):
+def chain(expr: cst.BaseExpression, facts: Mapping[int, object]) -> Chain | None:
+    """``expr`` as ops that only put size-1 dims in front of a base tensor, read from the facts:
+    each step below ``expr`` has more inserted leading dims (:attr:`Tensor.inserted`) than its
+    operand, down to an operand with none, the base."""
+    top = facts.get(id(expr))
+    if not isinstance(top, Tensor) or not top.inserted:
         return None
-    if expr.func.attr.value != "unsqueeze":
-        return None
-    args = [a.value for a in expr.args if a.keyword is None] + [
-        a.value for a in expr.args if a.keyword is not None and a.keyword.value == "dim"
-    ]
-    if dotted(expr.func.value) == "torch":
-        if len(args) != 2:
-            return None
-        k = _int(args[1])
-        return None if k is None else (args[0], k, expr)
-    k = _int(args[0]) if len(args) == 1 else None
-    return None if k is None else (expr.func.value, k, expr.func.dot)
-
-
-def chain(expr: cst.BaseExpression, facts: dict[int, object]) -> Chain | None:
-    """The ops on top of ``expr``'s base, if every dim they insert lands in front of it."""
-    steps: list[cst.BaseExpression] = []
-    node = expr
+    node: cst.BaseExpression = expr
+    report: cst.CSTNode | None = None
     while True:
-        unsq = _unsqueeze(node)
-        if unsq is not None:
-            steps.append(node)
-            node = unsq[0]
-        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and _named(node.func.attr, "view", "reshape"):
-            steps.append(node)
-            node = node.func.value
-        elif isinstance(node, cst.Subscript) and _insertion_index(node):
-            steps.append(node)
-            node = node.value
-        else:
-            break
-    if not steps:
-        return None
-    base = node
-    base_fact = facts.get(id(base))
-    if isinstance(base_fact, Tensor) and base_fact.shape is not None:
-        return _known_rank_chain(expr, base, list(reversed(steps)), list(base_fact.shape), facts)
-    lead = 0
-    report: cst.CSTNode | None = None
-    for step in reversed(steps):
-        before = lead
-        if (unsq := _unsqueeze(step)) is not None:
-            if not 0 <= unsq[1] <= lead:
-                return None
-            lead += 1
-            where = unsq[2]
-        elif isinstance(step, cst.Subscript):
-            lead = _index_lead(step, lead)  # type: ignore[assignment]
-            if lead is None:
-                return None
-            where = _first_none(step)
-        else:
+        step = _step(node)
+        fact = facts.get(id(node))
+        if step is None or not isinstance(fact, Tensor):
             return None
-        if report is None and lead > before:
-            report = where
-    if report is None:
-        return None
-    return Chain(expr, base, report, None)
-
-
-INSERTED = None
-"""A dim the chain inserted (original dims are their sizes)."""
-
-
-def _known_rank_chain(
-    top: cst.BaseExpression,
-    base: cst.BaseExpression,
-    steps: list[cst.BaseExpression],
-    dims: list[Dim | None],
-    facts: dict[int, object],
-) -> Chain | None:
-    """With the base's shape known: every inserted dim must sit behind only size-1 dims."""
-    report: cst.CSTNode | None = None
-    for step in steps:
-        if (unsq := _unsqueeze(step)) is not None:
-            k = unsq[1] + len(dims) + 1 if unsq[1] < 0 else unsq[1]
-            if not 0 <= k <= len(dims):
-                return None
-            dims.insert(k, INSERTED)
-            where = unsq[2]
-        elif isinstance(step, cst.Subscript):
-            new = _index_dims(step, dims)
-            if new is None:
-                return None
-            dims = new
-            where = _first_none(step)
-        else:
-            lead = _view_lead(step, 0, facts)  # type: ignore[arg-type]
-            if lead is None:
-                return None
-            dims = [INSERTED] * lead + dims
-            where = step.func.dot  # type: ignore[attr-defined]
-        report = report or where
-    for i, d in enumerate(dims):
-        if d is INSERTED and not all(e is INSERTED or e.is_one for e in dims[:i]):
-            return None
-    if report is None:
-        return None
-    return Chain(top, base, report, len(dims))
-
-
-def _index_dims(node: cst.Subscript, dims: list[Dim | None]) -> list[Dim | None] | None:
-    elements = [e.slice for e in node.slice]
-    out: list[Dim | None] = []
-    rest = list(dims)
-    for n, s in enumerate(elements):
-        if _none_index(s):
-            out.append(INSERTED)
-        elif _full_slice(s):
-            if not rest:
-                return None
-            out.append(rest.pop(0))
-        else:  # '...'
-            later = sum(1 for e in elements[n + 1 :] if _full_slice(e))
-            if later > len(rest):
-                return None
-            out.extend(rest[: len(rest) - later])
-            rest = rest[len(rest) - later :]
-    return out + rest
-
-
-def _first_none(node: cst.Subscript) -> cst.CSTNode:
-    return next(e for e in node.slice if _none_index(e.slice))
-
-
-def _insertion_index(node: cst.Subscript) -> bool:
-    """Only ``None``, full ``:`` and ``...``, with at least one ``None``."""
-    kinds = []
-    for element in node.slice:
-        s = element.slice
-        if _none_index(s):
-            kinds.append("none")
-        elif isinstance(s, cst.Index) and isinstance(s.value, cst.Ellipsis):
-            kinds.append("...")
-        elif _full_slice(s):
-            kinds.append(":")
-        else:
-            return False
-    return "none" in kinds
-
-
-def _index_lead(node: cst.Subscript, lead: int) -> int | None:
-    out = consumed = 0
-    past_original = False
-    for element in node.slice:
-        s = element.slice
-        if _none_index(s):
-            if past_original:
-                return None
-            out += 1
-        elif _full_slice(s) and consumed < lead:
-            consumed += 1
-            out += 1
-        else:  # ':' on an original dim, or '...': everything after sits behind the originals
-            out += lead - consumed
-            consumed = lead
-            past_original = True
-    return out + (lead - consumed)
-
-
-def _view_lead(node: cst.Call, lead: int, facts: dict[int, object]) -> int | None:
-    before = facts.get(id(node.func.value))  # type: ignore[attr-defined]
-    after = facts.get(id(node))
-    if not (isinstance(before, Tensor) and isinstance(after, Tensor)) or before.shape is None or after.shape is None:
-        return None
-    added = len(after.shape) - len(before.shape)
-    if added <= 0 or after.shape[added:] != before.shape or not all(d.is_one for d in after.shape[:added]):
-        return None
-    return lead + added
+        operand, where = step
+        below = facts.get(id(operand))
+        if not isinstance(below, Tensor) or below.inserted >= fact.inserted:
+            return None  # a step that inserts nothing in front: not a chain of inserts
+        report = where
+        if not below.inserted:
+            return Chain(expr, operand, report, top.rank)
+        node = operand
 
 
 @dataclass(frozen=True)

@@ -647,11 +647,22 @@ def view(t: Tensor, a: Args) -> Value:
             return Tensor.strided(sizes, split, labels, t.origin)
         return Tensor.dense(sizes, labels) if t.contiguous else Tensor(sizes, None, False, labels)
     if t.shape is None or t.strides is None:
-        return Tensor.dense(target, labels) if t.contiguous else Tensor(target, None, False, labels)
+        made = Tensor.dense(target, labels) if t.contiguous else Tensor(target, None, False, labels)
+        return replace(made, inserted=_leading_ones(t, target)) if t.shape is not None else made
     strides = view_strides(t.shape, t.strides, target)
     if strides is None:
         return UNKNOWN  # raises at run time: reported by TV101, nothing flows on
-    return Tensor.strided(target, strides, labels, t.origin)
+    return replace(Tensor.strided(target, strides, labels, t.origin), inserted=_leading_ones(t, target))
+
+
+def _leading_ones(t: Tensor, target: Shape) -> int:
+    """The inserted leading dims of ``t.view(target)``: those ``t`` had, plus the size-1 dims the
+    view puts in front of all of ``t``'s (``m.view(1, 1, t, t)``)."""
+    assert t.shape is not None
+    added = len(target) - len(t.shape)
+    if added >= 0 and target[added:] == t.shape and all(d.is_one for d in target[:added]):
+        return t.inserted + added
+    return 0
 
 
 def _split_one(t: Tensor, sizes: Shape) -> Shape | None:
@@ -745,19 +756,24 @@ def flatten(t: Tensor, a: Args) -> Value:
 
 
 def unsqueeze(t: Tensor, a: Args) -> Value:
+    k = a.int(0, "dim")
     if t.shape is None:
-        return UNKNOWN
+        if k is None or not t.contiguous:
+            return UNKNOWN
+        # rank unknown: a dim put at or before the inserted ones is one more of them
+        return replace(t, prior=False, inserted=t.inserted + 1 if 0 <= k <= t.inserted else t.inserted)
     rank = len(t.shape)
-    d = _norm(a.int(0, "dim"), rank + 1)
+    d = _norm(k, rank + 1)
     if d is None:
         return UNKNOWN
     shape = t.shape[:d] + (ONE,) + t.shape[d:]
     labels = (t.labels or (None,) * rank)
     labels = labels[:d] + ("1",) + labels[d:]
+    lead = t.inserted + 1 if d <= t.inserted else t.inserted
     if t.strides is None:
-        return Tensor.strided(shape, None, labels, t.origin)
+        return replace(Tensor.strided(shape, None, labels, t.origin), inserted=lead)
     inner = t.strides[d] * t.shape[d] if d < rank else ONE
-    return Tensor.strided(shape, t.strides[:d] + (inner,) + t.strides[d:], labels, t.origin)
+    return replace(Tensor.strided(shape, t.strides[:d] + (inner,) + t.strides[d:], labels, t.origin), inserted=lead)
 
 
 def squeeze(t: Tensor, a: Args) -> Value:
@@ -1012,10 +1028,37 @@ class Index:
     text: str = ""
 
 
+def _inserted_by(items: list[Index], lead: int) -> int | None:
+    """The inserted leading dims after ``[None, None, ...]``-style indexing (only ``None``, ``:``
+    and ``...``) of a tensor with ``lead`` of them; None for any other index. An output dim is one
+    while every dim before it is: a ``None``, or a ``:`` over one of the ``lead``."""
+    out = consumed = 0
+    front = True
+    for n, item in enumerate(items):
+        if item.kind == "none":
+            out += 1 if front else 0
+        elif item.kind == "slice" and item.lower is None and item.upper is None and item.step == 1:
+            if front and consumed < lead:
+                out += 1
+            else:
+                front = False
+            consumed += 1
+        elif item.kind == "ellipsis":
+            if n != len(items) - 1:
+                front = False  # how many dims it covers depends on the rank: stop counting
+        else:
+            return None
+    return out + (max(lead - consumed, 0) if front else 0)
+
+
 def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
     """Basic indexing is a view: slices keep strides (times the step), ints drop the dim."""
+    if t.shape is None and t.contiguous and any(i.kind == "none" for i in items):
+        lead = _inserted_by(items, t.inserted)  # ``mask[None, None]`` of a rank-unknown mask
+        return UNKNOWN if lead is None else replace(t, prior=False, inserted=lead)
     if t.shape is None or any(i.kind == "other" for i in items):
         return UNKNOWN
+    lead = _inserted_by(items, t.inserted) or 0
     consumed = sum(1 for i in items if i.kind in ("int", "slice"))
     ellipses = [n for n, i in enumerate(items) if i.kind == "ellipsis"]
     if len(ellipses) > 1 or consumed > len(t.shape):
@@ -1060,8 +1103,8 @@ def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
     out_strides = None if strides is None else tuple(strides)
     result = Tensor.strided(tuple(shape), out_strides, tuple(out_labels), origin)
     if result.origin is origin and t.origin is not None and not t.contiguous:
-        return Tensor.strided(tuple(shape), out_strides, tuple(out_labels), t.origin)
-    return result
+        result = Tensor.strided(tuple(shape), out_strides, tuple(out_labels), t.origin)
+    return replace(result, inserted=lead) if lead else result
 
 
 def _slice_size(size: Dim, item: Index) -> Dim | None:

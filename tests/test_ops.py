@@ -115,3 +115,26 @@ def test_module_effect_matches_torch(name: str) -> None:
     strides = tuple(d.literal for d in model.strides)
     assert shape == tuple(real.shape)  # type: ignore[attr-defined]
     assert significant(shape, strides) == significant(tuple(real.shape), real.stride())  # type: ignore[arg-type,attr-defined]
+
+
+INSERTS = {
+    "m.unsqueeze(0).unsqueeze(0)": 2, "m[None, None]": 2, "m[None, :, None]": 1, "m.unsqueeze(1)": 0,
+    "m.view(1, 1, 4, 3)": 2, "m[None].unsqueeze(1)": 2, "m.unsqueeze(0).unsqueeze(-1)": 1, "(m.unsqueeze(0) == 0)": 1,
+    "m[None].bool()": 1, "torch.unsqueeze(m[None], 0)": 2, "m[None, ...]": 1, "m[..., None]": 0, "m.unsqueeze(0)[:, None]": 2,
+}
+"""Expressions over a (4, 3) bool ``m`` -> how many leading dims they put in front of it."""
+
+
+@pytest.mark.parametrize("expression", sorted(INSERTS))
+def test_inserted_leading_dims_match_torch(expression: str) -> None:
+    """TV201 reads :attr:`Tensor.inserted`: that many leading dims are size 1 in torch's result."""
+    source = "import torch\nm = torch.ones(4, 3, dtype=torch.bool)\ny = " + expression + "\n"
+    walker, _ = analyze(source, whole=True)  # type: ignore[misc]
+    model = walker.module_env.vars["y"]
+    scope: dict[str, object] = {}
+    exec(source, scope)
+    real = scope["y"]
+    assert model.inserted == INSERTS[expression]
+    k = model.inserted
+    assert all(size == 1 for size in real.shape[:k])
+    assert tuple(d.literal for d in model.shape) == tuple(real.shape)
