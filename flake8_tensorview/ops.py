@@ -517,7 +517,9 @@ def cat(t: Tensor, a: Args) -> Value:
     """``torch.cat(tensors, dim)``: a new contiguous tensor; ``t`` is unused (the list is ``pos[0]``)."""
     parts = a.get(0, "tensors")
     if not isinstance(parts, TupleV) or not parts.items or not all(isinstance(p, Tensor) and p.shape for p in parts.items):
-        return Tensor(contiguous=True)
+        # a part of unknown layout may be channels-last, and so would the result be
+        known = isinstance(parts, TupleV) and all(isinstance(p, Tensor) and p.contiguous for p in parts.items)
+        return Tensor(contiguous=True) if known else Tensor()
     shapes = [p.shape for p in parts.items]  # type: ignore[union-attr]
     rank = len(shapes[0])  # type: ignore[arg-type]
     d = _norm(a.int(1, "dim", 0), rank)
@@ -531,7 +533,14 @@ def cat(t: Tensor, a: Args) -> Value:
     else:
         total = Dim.sym("+".join(str(size) for size in sizes))
     first = shapes[0]
-    return Tensor.dense(first[:d] + (total,) + first[d + 1 :])  # type: ignore[index]
+    shape = first[:d] + (total,) + first[d + 1 :]  # type: ignore[index]
+    # ATen's compute_output_memory_format: the inputs' suggested format when they all agree on one
+    formats = {memory_format_of(p) for p in parts.items}  # type: ignore[arg-type]
+    if formats == {"contiguous"} or rank not in (4, 5):
+        return Tensor.dense(shape)
+    if formats == {"channels_last"}:
+        return formatted(Tensor.dense(shape), a, "channels_last" if rank == 4 else "channels_last_3d")
+    return Tensor(shape) if None in formats else Tensor.dense(shape)
 
 
 def topk(t: Tensor, a: Args) -> Value:
@@ -977,7 +986,11 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     _op("repeat tile", repeat, {M, T}, "x.repeat(2, 1, 1, 1)", "s.repeat(1, 2, 1, 3, 1)", "x.tile(2, 1)", "torch.tile(c, (2,))"),
     _op("matmul bmm mm", matmul, {M, T}, "torch.matmul(x, c.transpose(2, 3))", "x[0].bmm(c[0].transpose(1, 2))", "torch.mm(x[0, 0], w.t())"),
     _op("linear", linear, {F}, "F.linear(x, w)"),
-    _op("cat concat", cat, {T}, "torch.cat([x, x], dim=1)", "torch.cat((x, c), -1)", operand="none"),
+    _op(
+        "cat concat", cat, {T}, "torch.cat([x, x], dim=1)", "torch.cat((x, c), -1)",
+        "torch.cat((c.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), c.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)), 0)",
+        "torch.cat((c.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), c), 1)", operand="none",
+    ),
     _op("topk", topk, {M, T}, "x.topk(2, 1)[1]", "torch.topk(x, 2)[0]"),
     _op("randn rand zeros ones empty", create, {T}, "torch.randn(2, 3, 4)", "torch.zeros((3, 4))", "torch.ones(2, 5)", operand="none"),
     _op("randint", randint, {T}, "torch.randint(0, 255, (2, 3, 4))", "torch.randint(5, (3, 2))", "torch.randint(2, size=(4,))", operand="none"),
@@ -995,7 +1008,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
 )
 
 DENSE_EFFECTS: tuple[Callable[[Tensor, Args], Value], ...] = (
-    fresh, reduction, norm_reduction, repeat, matmul, linear, cat, topk, create, randint, full, arange,
+    fresh, reduction, norm_reduction, repeat, matmul, linear, topk, create, randint, full, arange,
 )
 """Effects whose result is a new dense tensor (or unknown) whatever the operand's layout: what
 flows into these ops cannot reach a ``.view`` through them (``preselect`` relies on this;
