@@ -692,9 +692,12 @@ def _split_one(t: Tensor, sizes: Shape) -> Shape | None:
     middle = sizes[lead : len(sizes) - tail]
     outer = t.strides[:lead] + t.strides[len(t.shape) - tail :]
     old = t.shape[lead]
-    if old.coef == 1 and len(old.powers) == 1 and old.powers[0][1] == 1:
-        # the split dim's size is the product of its pieces: say so in the strides built from it
-        outer = tuple(d.substitute({old.powers[0][0]: product(middle)}) for d in outer)
+    if len(old.powers) == 1 and old.powers[0][1] == 1 and old.coef > 0:
+        # the split dim's size is the product of its pieces (``3 * dim`` split into ``3, h, -1``):
+        # say so in the strides built from it
+        atom = product(middle).divide(Dim.lit(old.coef))
+        if atom is not None:
+            outer = tuple(d.substitute({old.powers[0][0]: atom}) for d in outer)
     strides = [ONE] * len(middle)
     running = t.strides[lead]
     for i in range(len(middle) - 1, -1, -1):
