@@ -23,7 +23,7 @@ import libcst as cst
 from . import modules, ops
 from .annotations import shape_hint
 from .dims import Dim
-from .layout import Origin, Shape, Tensor, resolve_target
+from .layout import Origin, Shape, Tensor, resolve_target, widened
 from .semantic import MODULE, Semantic
 from .values import (
     UNKNOWN,
@@ -51,7 +51,7 @@ STAR = Opaque("*")
 """A ``*args`` whose length is unknown: size lists containing it cannot be read."""
 NEVER_TENSORS = {"self", "cls", "None", "True", "False", STAR.key}
 
-MAX_LOOP_PASSES = 3
+MAX_LOOP_PASSES = 4
 STATEMENT_BUDGET = 200_000
 """Statements one file may cost (loops are walked more than once): bounds pathological input."""
 MAX_CALL_DEPTH = 12
@@ -142,6 +142,8 @@ def join_values(a: Value, b: Value) -> Value:
             return a if a.origin is not None else b
         if a.shape is not None and a.shape == b.shape:
             return Tensor(a.shape, None, False, a.labels)
+        if (same_order := widened(a, b)) is not None:
+            return same_order
         if a.shape is None and b.shape is None and a.contiguous and b.contiguous:
             return Tensor(contiguous=True)
         return Tensor()

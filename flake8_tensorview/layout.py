@@ -316,3 +316,64 @@ def memory_format_of(t: Tensor) -> str | None:
     if cl is None:
         return None
     return "channels_last" if cl else "contiguous"
+
+
+# ---- joins ---------------------------------------------------------------------------------
+
+
+def dense_order(t: Tensor) -> tuple[int, ...] | None:
+    """The dims of ``t`` from outermost to innermost when ``t`` is dense in that order (contiguous,
+    channels-last, a dense permutation), or None. Size-1 dims go where their stride puts them."""
+    if t.shape is None or t.strides is None:
+        return None
+    order: list[int] = []
+    for d in range(len(t.shape)):  # insertion sort, outermost (largest stride) first
+        at = len(order)
+        while at > 0:
+            le = _le(t.strides[order[at - 1]], t.strides[d])
+            if le is None:
+                return None
+            if not le or t.strides[order[at - 1]] == t.strides[d]:
+                break
+            at -= 1
+        order.insert(at, d)
+    running = ONE
+    for d in reversed(order):
+        if not t.shape[d].is_one and t.strides[d] != running:
+            return None
+        running = running * t.shape[d]
+    return tuple(order)
+
+
+def widened(a: Tensor, b: Tensor) -> Tensor | None:
+    """One fact for two tensors dense in the same dim order whose sizes differ (a loop that shrinks
+    a feature map, two branches): the same order, and each differing size a size of its own named
+    by the values it stands for (the name settles once they stop growing, so loops converge). None
+    when a size is 1 on either side (a view that fails for the others may run there)."""
+    if a.shape is None or b.shape is None or len(a.shape) != len(b.shape):
+        return None
+    order = dense_order(a)
+    if order is None or order != dense_order(b):
+        return None
+    shape: list[Dim] = []
+    for x, y in zip(a.shape, b.shape):
+        if x == y:
+            shape.append(x)
+        elif x.is_one or y.is_one:
+            return None
+        else:
+            shape.append(Dim.sym("|".join(sorted(_alternatives(x) | _alternatives(y)))))
+    strides = [ONE] * len(shape)
+    running = ONE
+    for d in reversed(order):
+        strides[d] = running
+        running = running * shape[d]
+    labels = a.labels if a.labels == b.labels else None
+    return Tensor.strided(tuple(shape), tuple(strides), labels, a.origin or b.origin)
+
+
+def _alternatives(size: Dim) -> set[str]:
+    """The sizes a widened size stands for (``2|5`` -> 2 and 5), or the size itself."""
+    if size.coef == 1 and len(size.powers) == 1 and size.powers[0][1] == 1:
+        return set(size.powers[0][0].split("|"))
+    return {str(size)}

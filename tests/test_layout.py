@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flake8_tensorview.dims import Dim
-from flake8_tensorview.layout import broken_merge, iterator_strides, merged_groups, same_layout, view_strides
+from flake8_tensorview.layout import Tensor, broken_merge, iterator_strides, merged_groups, same_layout, view_strides
 
 
 def lits(values) -> tuple[Dim, ...]:
@@ -137,3 +137,27 @@ def test_symbolic_strides_order_by_coefficient() -> None:
     shape = (a, b, Dim.lit(2), c)
     strides = (b * Dim.lit(5) * c, Dim.lit(5) * c, Dim.lit(2) * c, Dim.lit(1))
     assert iterator_strides(shape, [strides]) == (b * Dim.lit(2) * c, Dim.lit(2) * c, c, Dim.lit(1))
+
+
+# ---- joins: tensors dense in one order -------------------------------------------------------
+
+
+def _dense(shape: tuple[int, ...], order: tuple[int, ...]) -> Tensor:
+    """A tensor of ``shape`` laid out outermost-first in ``order`` (as torch's permute of a
+    contiguous tensor makes it)."""
+    base = torch.empty([shape[d] for d in order]).permute(*[order.index(d) for d in range(len(shape))])
+    assert tuple(base.shape) == shape
+    return Tensor.strided(tuple(Dim.lit(s) for s in shape), tuple(Dim.lit(s) for s in base.stride()), None, None)
+
+
+def test_two_channels_last_maps_of_different_sizes_join_to_one_channels_last_fact() -> None:
+    from flake8_tensorview.layout import dense_order, widened
+
+    a, b = _dense((2, 4, 5, 5), (0, 2, 3, 1)), _dense((2, 4, 3, 3), (0, 2, 3, 1))
+    assert dense_order(a) == dense_order(b) == (0, 2, 3, 1)
+    joined = widened(a, b)
+    assert joined is not None and dense_order(joined) == (0, 2, 3, 1)
+    assert joined.shape[:2] == a.shape[:2] and joined.shape[2] == joined.shape[3] and joined.shape[2].literal is None
+    assert widened(joined, a) == joined  # settles: a loop converges
+    assert widened(a, _dense((2, 4, 5, 5), (0, 1, 2, 3))) is None  # other order
+    assert widened(a, _dense((2, 4, 1, 1), (0, 2, 3, 1))) is None  # a 1 may let a view run
