@@ -1141,6 +1141,10 @@ class Walker:
                 if atom not in env.subst and atom not in quotient.atoms() | b.atoms():
                     env.subst[atom] = quotient * b
             return DimV(quotient, text)
+        if isinstance(op, (cst.Add, cst.AddAssign)) and b.literal is not None and a.coef == 1 and a.powers and a.powers == ((a.powers[0][0], 1),):
+            # ``num_classes + 5`` named by the size, not the text, so that ``[..., 5:]`` of it is
+            # ``num_classes`` again whatever the code calls it (``self.num_classes``)
+            return DimV(Dim.sym(f"{a.powers[0][0]} + {b.literal}"), text)
         return DimV(Dim.sym(text), text)
 
     def attribute(self, node: cst.Attribute, env: Env) -> Value:

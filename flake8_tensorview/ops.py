@@ -1140,4 +1140,9 @@ def _slice_size(size: Dim, item: Index) -> Dim | None:
             return upper
         if isinstance(upper, int) and upper > 0:
             return Dim.lit(upper)
+    if isinstance(lower, int) and lower > 0 and upper is None and step == 1:
+        # ``pred[..., 5:]`` of a ``num_classes + 5`` dim is ``num_classes`` long
+        written = re.fullmatch(r"([A-Za-z_][\w.]*) \+ (\d+)", size.powers[0][0]) if size.coef == 1 and size.powers == ((size.powers[0][0], 1),) else None
+        if written is not None and int(written.group(2)) == lower:
+            return Dim.sym(written.group(1))
     return Dim.sym(f"len[{item.text}]")
