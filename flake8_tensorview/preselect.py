@@ -164,7 +164,7 @@ def _bound(target: ast.AST) -> set[str]:
 class _Scan:
     """One pass over a subtree: its depth, its bindings, its ``.view`` receivers and its loops."""
 
-    __slots__ = ("too_deep", "pairs", "receivers", "apart", "loops")
+    __slots__ = ("too_deep", "pairs", "receivers", "apart", "loops", "copies")
 
     def __init__(self, root: ast.AST) -> None:
         self.too_deep = False
@@ -175,7 +175,9 @@ class _Scan:
         self.apart = False
         self.loops: list[tuple[Position, Position]] = []
         """Spans of the loops and comprehensions: a binding in one reaches all of it."""
-        pairs, receivers, loops = self.pairs, self.receivers, self.loops
+        self.copies: set[int] = set()
+        """ids of the values bound to one name or attribute as they are (``y = x``, not ``a, b = x``)."""
+        pairs, receivers, loops, copies = self.pairs, self.receivers, self.loops, self.copies
         level: list[Any] = [root]
         depth = 0
         while level:  # level by level: the depth comes for free
@@ -199,9 +201,13 @@ class _Scan:
                         self.apart = _apart(node)
                 elif kind is ast.Assign:
                     pairs.extend((_bound(target), node.value, _end(node)) for target in node.targets)
+                    if len(node.targets) == 1 and type(node.targets[0]) in _SINGLE:
+                        copies.add(id(node.value))
                 elif kind in _TARGETED:
                     if node.value is not None:
                         pairs.append((_bound(node.target), node.value, _end(node)))
+                        if kind is not ast.AugAssign and type(node.target) in _SINGLE:
+                            copies.add(id(node.value))
                 elif kind in _LOOPS:
                     pairs.append((_bound(node.target), node.iter, _end(node.target)))
                 elif kind is ast.withitem and node.optional_vars is not None:
@@ -235,6 +241,7 @@ def _end(node: ast.AST) -> Position:
 _LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.alias, str, int, float, bytes,
                      type(None), bool, complex, type(...)})
 _TARGETED = (ast.AugAssign, ast.AnnAssign, ast.NamedExpr)
+_SINGLE = (ast.Name, ast.Attribute)
 _LOOPS = (ast.For, ast.AsyncFor, ast.comprehension)
 _SPANS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 """Loops and comprehensions: a binding anywhere in one can feed a read anywhere in it."""
@@ -272,6 +279,93 @@ def view_reach(
     """Whether a ``.view`` receiver can be reached by a producer's result, by the result of a call
     of the module's own code, and by a parameter (or other name the scanned code does not bind)."""
     return reach(scan, scan.receivers, init, libraries, defined)
+
+
+def prior_only(scan: _Scan, receivers: list[ast.AST], init: _Scan | None = None) -> bool:
+    """Whether each of ``receivers`` is a name or attribute chain (``model``, ``self.vae``) that only
+    copies of other such chains can be bound to where it is read (in the code ``scan`` read, or as
+    ``self.`` state in ``init``; ordered as in :func:`reach`): the walker then gives it the prior (a
+    parameter, an attribute nothing says more about) or an unknown object, unless a caller's facts
+    reach it."""
+    method = _Bindings(scan)
+    copies = scan.copies
+    if init is not None:
+        copies = copies | init.copies
+        for key, bindings in _Bindings(init).values.items():
+            if key.startswith("self."):
+                method.values.setdefault(key, []).extend((value, _BEFORE_ALL, owner) for value, _, owner in bindings)
+    seen: set[tuple[str, Position, int]] = set()
+    stack: list[tuple[ast.AST, _Bindings]] = [(receiver, method) for receiver in receivers]
+    while stack:
+        node, scope = stack.pop()
+        key = dotted(node)
+        if key is None:
+            return False  # a call, an operator, a subscript: may make a tensor here
+        parts = key.split(".")
+        if any(part in _THROUGH for part in parts[1:]):
+            return False  # ``x.T``: a tensor the walker computes from ``x``
+        read = _start(node)
+        for end in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:end])  # ``lin.weight``: ``lin = nn.Linear(...)`` may give it facts
+            if (prefix, read, id(scope)) in seen:
+                continue
+            seen.add((prefix, read, id(scope)))
+            for value, at, owner in scope.values.get(prefix, ()):
+                if not scope.reach(at, read):
+                    continue  # bound after the read, and no loop brings it round
+                if id(value) not in copies:
+                    return False
+                stack.append((value, owner))
+    return True
+
+
+def reach(self, at: Position, read: Position) -> bool:
+        """Whether a binding taking effect at ``at`` can be seen by a read at ``read``."""
+        return at <= read or any(start <= read and at <= end for start, end in self.loops)
+
+
+def view_reach(
+    scan: _Scan, init: _Scan | None = None, libraries: frozenset[str] | set[str] = frozenset(),
+    defined: frozenset[str] | set[str] = frozenset(),
+) -> tuple[bool, bool, bool]:
+    """Whether a ``.view`` receiver can be reached by a producer's result, by the result of a call
+    of the module's own code, and by a parameter (or other name the scanned code does not bind)."""
+    return reach(scan, scan.receivers, init, libraries, defined)
+
+
+def prior_only(scan: _Scan, receivers: list[ast.AST], init: _Scan | None = None) -> bool:
+    """Whether each of ``receivers`` is a name or attribute chain (``model``, ``self.vae``) that only
+    copies of other such chains are ever bound to (in the code ``scan`` read, or ``self.`` state in
+    ``init``), in any order: the walker then gives it the prior (a parameter, an attribute nothing
+    says more about), or an unknown object, unless a caller's facts reach it."""
+    values = _Bindings(scan).values
+    copies = scan.copies
+    if init is not None:
+        values = {**values}
+        for key, bindings in _Bindings(init).values.items():
+            if key.startswith("self."):
+                values[key] = values.get(key, []) + bindings
+        copies = copies | init.copies
+    seen: set[str] = set()
+    stack = list(receivers)
+    while stack:
+        node = stack.pop()
+        key = dotted(node)
+        if key is None:
+            return False  # a call, an operator, a subscript: may make a tensor here
+        parts = key.split(".")
+        if any(part in _THROUGH for part in parts[1:]):
+            return False  # ``x.T``: a tensor the walker computes from ``x``
+        for end in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:end])  # ``lin.weight``: ``lin = nn.Linear(...)`` may give it facts
+            if prefix in seen:
+                continue
+            seen.add(prefix)
+            for value, _, _ in values.get(prefix, ()):
+                if id(value) not in copies:
+                    return False
+                stack.append(value)
+    return True
 
 
 def reach(
@@ -451,9 +545,15 @@ class _Selection:
         sites = discarded_calls(node.body)  # type: ignore[attr-defined]
         if not sites:
             return own, shared
+        receivers = [call.func.value for call in sites]  # type: ignore[attr-defined]
+        scan = self.scan(node)
+        if prior_only(scan, receivers, init):
+            # a tensor only by a caller's argument (``model.to(device)``: the prior is not one); the
+            # ``self.`` state a caller may leave (``self.vae.to(dtype)``) is not followed: it would put
+            # most methods of a pipeline class in the scope for the rare tensor attribute
+            return own, called and any(_root(r) not in ("self", "cls") for r in receivers)
         # the facts that make a receiver a tensor, not its layout: no producer needed
-        _, opens, unbound = reach(self.scan(node), [call.func.value for call in sites],  # type: ignore[attr-defined]
-                                  init, self.libraries, set(self.model.top_level), layout=False)
+        _, opens, unbound = reach(scan, receivers, init, self.libraries, set(self.model.top_level), layout=False)
         return True, opens or (unbound and called)
 
     def has_text(self, node: ast.AST, pattern: re.Pattern[str]) -> bool:

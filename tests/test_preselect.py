@@ -18,7 +18,8 @@ from test_ops import MODULE_EXAMPLES
 from flake8_tensorview.layout import Tensor
 from flake8_tensorview.linter import analyze, lint_source
 from flake8_tensorview.values import TupleV
-from flake8_tensorview.preselect import PRODUCER, Pruned, preselect, slices_apart
+from flake8_tensorview.preselect import DISCARDABLE, PRODUCER, Pruned, might_match, preselect, slices_apart
+from flake8_tensorview.results import OUT_OF_PLACE
 from test_ops import INPUTS
 
 FIXTURE_FILES = sorted(FIXTURES.glob("*.py"))
@@ -353,3 +354,127 @@ def test_slices_apart_exactly_when_torch_can_lose_contiguity(expression: str, ap
             assert result.is_contiguous()
         elif apart:
             assert not result.is_contiguous()
+
+
+# ---- TV301: the sites of discarded results are kept, with what makes their receiver a tensor ----
+
+DISCARDED = """\
+import torch
+import torch.nn as nn
+
+
+def unrelated(n):
+    seen = set()
+    seen.add(n)
+    return seen
+
+
+def local():
+    x = torch.arange(3)
+    x.float()  # finding
+    y = x * 2
+    return y
+
+
+def in_blocks(flag, items):
+    h = torch.randn(2, 3)
+    for item in items:
+        with torch.no_grad():
+            try:
+                h.relu()  # finding
+            except ValueError:
+                pass
+    if flag:
+        def inner():
+            z = torch.ones(2)
+            z.unsqueeze(0)  # finding
+        inner()
+    return h
+
+
+def make(n):
+    return torch.zeros(n, 2)
+
+
+def from_a_helper(n):
+    a = make(n)
+    a.to(torch.float64)  # finding
+    return a
+
+
+def takes(p):
+    p.transpose(0, 1)  # finding
+    return p
+
+
+def passes():
+    return takes(torch.randn(2, 3))
+
+
+def prior_only(model, device):
+    model.to(device)
+    return model
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.randn(3, 4)
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, x):
+        self.w.t()  # finding
+        h = self.proj(x)
+        h.masked_fill_(h > 0, 0.0)
+        return h
+
+
+if True:
+    def guarded():
+        g = torch.randn(2, 2)
+        g.clone()  # finding
+
+
+s = torch.randn(2, 3)
+s.add(1)  # finding
+"""
+
+
+def test_discardable_is_the_rule_own_table() -> None:
+    """The preselection reads the op table as results.OUT_OF_PLACE does (without importing libcst)."""
+    assert DISCARDABLE == OUT_OF_PLACE
+
+
+def test_the_gate_admits_a_file_whose_only_site_is_a_discarded_result() -> None:
+    assert might_match("import torch\nx = torch.arange(3)\nx.float()\n")
+    assert might_match("x.transpose (0, 1)\n") and might_match("x . to(device)\n")
+    assert not might_match("import os\nprint(os.getcwd())\nx = y.to_dense\n")
+    assert lint_source("import torch\nx = torch.arange(3)\nx.float()\n")[0].code == "TV301"
+
+
+def test_discarded_results_are_kept_and_found_preselected() -> None:
+    result = preselect(DISCARDED, ast.parse(DISCARDED))
+    assert result is not None
+    assert_maps_back(result, DISCARDED)
+    assert kept_functions(result) >= {"local", "in_blocks", "inner", "from_a_helper", "make", "takes", "passes",
+                                      "__init__", "forward", "guarded"}
+    assert "y = x * 2" not in result.text  # after the last site: nothing there changes a fact it sees
+    assert {"from_a_helper", "make", "takes", "passes"} <= result.scope  # facts from another function
+    fast, whole = both(DISCARDED)
+    lines = DISCARDED.splitlines()
+    assert fast == whole
+    assert [(line, text.split()[0]) for line, _, text in fast] == [
+        (n, "TV301") for n, text in enumerate(lines, 1) if text.endswith("# finding")]
+
+
+def test_discarded_results_really_change_nothing() -> None:
+    """Torch: every flagged statement leaves its receiver as it was."""
+    import torch
+
+    scope: dict[str, object] = {}
+    exec(DISCARDED, scope)
+    assert torch.equal(scope["local"](), torch.arange(3) * 2)  # type: ignore[operator]
+    assert scope["from_a_helper"](2).dtype == torch.float32  # type: ignore[operator]
+    assert scope["passes"]().shape == (2, 3)  # type: ignore[operator]
+    assert scope["in_blocks"](True, [1]).shape == (2, 3)  # type: ignore[operator]
+    assert scope["s"].dtype == torch.float32 and scope["Block"]().w.shape == (3, 4)  # type: ignore[attr-defined,operator]
