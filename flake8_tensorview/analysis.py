@@ -785,6 +785,9 @@ class Walker:
         item: Value = UNKNOWN
         if isinstance(stmt, cst.For):
             item = _item(self.eval(stmt.iter, env))
+            counting = isinstance(stmt.iter, cst.Call) and dotted(stmt.iter.func) == "range" and "range" not in env.vars
+            if counting and isinstance(stmt.target, cst.Name):  # ``for b in range(n)``: an int, ``x[b]`` drops a dim
+                item = DimV(Dim.sym(f"{stmt.target.value}@{self.tag(stmt.iter)}"), stmt.target.value)
         for _ in range(MAX_LOOP_PASSES):
             body = head.copy()
             if isinstance(stmt, cst.For):
