@@ -899,12 +899,23 @@ def construct(name: str, args: ops.Args) -> ModuleV | None:
     return ModuleV(effect=name, config=row.construct(args))
 
 
+def batched_rank(module: ModuleV) -> int | None:
+    """The rank of a batched input of a spatial module (``Conv2d``: 4), the rank the prior takes
+    when it is fed to one (an unbatched ``(C, H, W)`` input is the exception in model code)."""
+    cfg = module.config
+    k = getattr(cfg, "k", None) if isinstance(cfg, (Conv, Pool, Adaptive, Norm)) else None
+    return None if k is None else k + 2
+
+
 def forward(module: ModuleV, t: Tensor, args: ops.Args) -> Value:
-    """``module(t, *args)``."""
+    """``module(t, *args)``; a prior of unknown rank takes the batched rank of a spatial module."""
     row = ROWS.get(module.effect)
     if row is None:
         return UNKNOWN
     if module.config is None and row.forward is not _sequential_forward:
         return UNKNOWN
+    rank = batched_rank(module)
+    if t.prior and t.shape is None and rank is not None:
+        t = t.with_shape(tuple(args.fresh(f"input.size({i})") for i in range(rank)))
     return row.forward(module.config, t, args)
 

@@ -178,3 +178,18 @@ def test_a_copy_on_the_way_ends_the_assumption() -> None:
     )
     [finding] = lint_source(source)
     assert "arrives contiguous" not in finding.text
+
+
+def test_a_prior_fed_to_a_conv_takes_its_batched_rank() -> None:
+    """``Conv2d`` needs (N, C, H, W): the prior becomes 4-D, so what follows is decided."""
+    source = HEADER + (
+        "class Embed(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.proj = nn.Conv2d(3, 6, 2, 2)\n\n"
+        "    def forward(self, x):\n"
+        "        tokens = self.proj(x).flatten(2).transpose(1, 2)\n"
+        "        return tokens.view(-1, tokens.size(-1)), tokens.reshape(-1, 6)\n"
+    )
+    [finding] = lint_source(source)
+    assert finding.line == HEADER.count("\n") + 8 and "if `x` arrives contiguous" in finding.text
