@@ -600,6 +600,30 @@ def repeat(t: Tensor, a: Args) -> Value:
     return Tensor.dense(sizes, tuple(label if count.is_one else None for label, count in zip(labels, counts)))
 
 
+def pad(t: Tensor, a: Args) -> Value:
+    """``F.pad(x, (left, right, top, bottom, ...))``: the last dims grow by their pads (literal ones
+    add up; others make a size of its own); a new tensor in the input's suggested memory format."""
+    got = a.get(0, "pad")
+    if t.shape is None or not isinstance(got, TupleV) or len(got.items) % 2 or len(got.items) // 2 > len(t.shape):
+        return Tensor(contiguous=True) if t.shape is None and t.contiguous else UNKNOWN
+    amounts = [as_int(v) for v in got.items]
+    shape = list(t.shape)
+    for i in range(len(amounts) // 2):
+        d = len(shape) - 1 - i
+        before, after = amounts[2 * i], amounts[2 * i + 1]
+        if before is not None and after is not None:
+            grown = shape[d].literal + before + after if shape[d].literal is not None else None
+            shape[d] = Dim.lit(grown) if grown is not None else shape[d] if before + after == 0 else a.fresh(f"padded.size({d})")
+        else:
+            shape[d] = a.fresh(f"padded.size({d})")
+    out = tuple(shape)
+    fmt = memory_format_of(t) if len(out) in (4, 5) and t.strides is not None else "contiguous"
+    if fmt == "channels_last":
+        return formatted(Tensor.dense(out), a, "channels_last" if len(out) == 4 else "channels_last_3d")
+    labels = tuple(l if s == o else None for l, s, o in zip(t.labels or (None,) * len(out), t.shape, out))
+    return Tensor.dense(out, labels) if fmt == "contiguous" else Tensor(out)
+
+
 def create(t: Tensor, a: Args) -> Value:
     """``torch.randn(2, 3)``, ``torch.zeros((b, t))``, ``torch.ones(size=...)``."""
     got = a.sizes(0, "size")
@@ -984,6 +1008,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     ),
     _op("norm", norm_reduction, {M, T}, "x.norm(dim=-1, keepdim=True)", "torch.norm(x, 2, 1, True)", "x.norm()", "s.norm(p=2, dim=(0, 3))"),
     _op("layer_norm", fresh, {F}, "F.layer_norm(x, (5,))"),
+    _op("pad", pad, {F}, "F.pad(x, (1, 2))", "F.pad(s, (0, 0, 1, 1))", "F.pad(c.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), (1, 1))"),
     _op("masked_fill", fresh, {M, T}, "x.masked_fill(x > 0, 0.0)", "torch.masked_fill(x, m, 1.0)"),
     _op("tril triu", fresh, {M, T}, "torch.tril(x)", "x.triu(1)"),
     _op("repeat tile", repeat, {M, T}, "x.repeat(2, 1, 1, 1)", "s.repeat(1, 2, 1, 3, 1)", "x.tile(2, 1)", "torch.tile(c, (2,))"),
