@@ -8,7 +8,14 @@ Fetches transformers 5.23.0, timm 1.0.31 and diffusers 0.42.1 with `pip download
 installed (afresh, not editable, on every run), for ruff and for TorchFix 0.7.0 (it pins an older
 libcst), then runs every command interleaved, `--repeat` times, and prints medians
 of CPU seconds (user + sys of the whole process tree), wall seconds, files/s and peak memory, and
-the ratio of each pair. Absolute times on a shared machine are noise; the ratios are the result.
+the ratio of each pair, of CPU time (the targets are CPU ratios) and of wall time. Absolute times on
+a shared machine are noise; the ratios are the result.
+
+Like with like: every command reads no config file (`--isolated`; the corpora sit inside this
+checkout, whose own config would apply to the command), none caches, and each uses as many
+processes as ruff uses threads, one per core (`--jobs`, default: the number of cores). Parallel
+work costs CPU (process start, pickling, cores that share a cache), ruff's threads as well as the
+commands' processes: the CPU ratio is the cost of a run as each is meant to be run.
 A size of more than ``--slice-files`` files runs slice by slice, every command on one slice before
 the next, and the slices add up: each process's start (and the plugin's libcst import) is then
 paid once per slice, which counts against the plugin.
@@ -161,7 +168,8 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / ".corpora")
     parser.add_argument("--sizes", default="10,30,100", help="percent of the files, comma-separated")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--jobs", type=int, default=2, help="flake8 -j and flake8-tensorview -j")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="flake8 -j and flake8-tensorview -j (default: the number of cores, as ruff)")
     parser.add_argument("--torchfix-max", type=int, default=10,
                         help="largest size (percent) TorchFix runs on; it is ~10x slower than flake8")
     parser.add_argument("--torchfix-repeat", type=int, default=1, help="repeats for TorchFix's rows")
@@ -184,7 +192,7 @@ def main() -> int:
     commands.update({
         "flake8 E,F,W,TV": [str(bin_dir / "python"), *flake8_args, "--select", "E,F,W,TV"],
         "plugin alone": [str(bin_dir / "python"), "-c", PLUGIN_ALONE],
-        "flake8-tensorview": [str(bin_dir / "flake8-tensorview"), "--exit-zero", "-j", jobs],
+        "flake8-tensorview": [str(bin_dir / "flake8-tensorview"), "--isolated", "--exit-zero", "-j", jobs],
     })
     if ruff is not None:
         commands["ruff E,F,W"] = [str(ruff / "ruff"), "check", "--isolated", "--no-cache", "--exit-zero", "-q",
@@ -237,13 +245,14 @@ def main() -> int:
                 cpu = runs[name].median("cpu")
                 print(f"| {name} | {cpu:.2f} | {runs[name].median('wall'):.2f} | {len(chosen) / max(cpu, 1e-9):.0f} "
                       f"| {runs[name].median('peak_mb'):.0f} |")
-            print("\n| ratio | CPU, medians | CPU, run by run | what it says |")
-            print("| --- | ---: | --- | --- |")
+            print("\n| ratio | CPU, medians | CPU, run by run | wall, medians | what it says |")
+            print("| --- | ---: | --- | ---: | --- |")
             for a, b, meaning in pairs:
                 if a in runs and b in runs:
                     each = [x / y for x, y in zip(runs[a].cpu, runs[b].cpu)]
+                    wall = "" if a == "plugin alone" else f"{runs[a].median('wall') / runs[b].median('wall'):.3f}"
                     print(f"| {a} / {b} | {runs[a].median('cpu') / runs[b].median('cpu'):.3f} "
-                          f"| {', '.join(f'{x:.3f}' for x in each)} | {meaning} |")
+                          f"| {', '.join(f'{x:.3f}' for x in each)} | {wall} | {meaning} |")
             sys.stdout.flush()
     return 0
 

@@ -8,25 +8,29 @@ from __future__ import annotations
 
 import argparse
 import ast
-import difflib
 import io
 import os
 import re
+import symtable
 import sys
-import tempfile
 import tokenize
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, config, notebook
-from .checks import Diagnostic
 from .formats import FORMATS, Finding, Mark, Style, format_statistics, format_text
-from .linter import FixError, collector_paused, fix_source, lint_source
 from .preselect import might_match
 from .rules import OFF_BY_DEFAULT, RULES, message
+
+if TYPE_CHECKING:
+    from .checks import Diagnostic
+
+# The linter (and libcst, ~0.3 s to import) is imported where a file first needs it: a run whose
+# files the substring search all keeps out never pays for it (see ``lint_text`` and ``run``).
 
 DEFAULT_EXCLUDE = (
     ".git,.hg,.svn,.bzr,__pycache__,.tox,.nox,.venv,venv,env,.env,build,dist,.eggs,*.egg-info,"
@@ -107,6 +111,8 @@ def decode(raw: bytes) -> tuple[str, str, Diagnostic | None]:
 
 
 def unreadable(line: int, col: int, error: str) -> Diagnostic:
+    from .checks import Diagnostic
+
     return Diagnostic(line, col, "TV902", message("TV902", error=error), end=(line, col + 1))
 
 
@@ -116,6 +122,8 @@ def write_atomic(path: Path, text: str, encoding: str, expected: bytes) -> None:
         raise OSError(f"{path} changed on disk since it was read; not fixed")
     if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222:
         raise OSError(f"{path} is read-only; not fixed")
+    import tempfile
+
     mode = path.stat().st_mode
     data = text.encode("utf-8-sig" if encoding == "utf-8-sig" else encoding)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tv-tmp", dir=path.parent)
@@ -175,14 +183,21 @@ class Suppressions:
 
 
 def lint_text(text: str, filename: str, top_level_await: bool = False) -> list[Diagnostic]:
-    """The findings in ``text``; a syntax error is a TV902. Every file is parsed, as Ruff does
-    (a fifth more CPU than parsing only the files the substring search lets into the analysis)."""
+    """The findings in ``text``; a syntax error is a TV902. Every file is parsed, as Ruff does; the
+    files the substring search keeps out of the analysis (most of them) only need the parser's
+    yes, which :func:`parses` gets without building an ast. Its no is not the verdict: the ast parse
+    then gives it, as for every file the analysis takes."""
+    candidate = might_match(text)
+    if not candidate and parses(text, filename):
+        return []
+    from .linter import collector_paused, lint_source
+
     flags = ast.PyCF_ONLY_AST | (ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if top_level_await else 0)
     try:
         with collector_paused():  # the tree's nodes all live until the file is done (see linter)
             tree = compile(text, filename, "exec", flags, dont_inherit=True)
-            if not might_match(text):
-                del tree  # most files: freed before the collector could walk it
+            if not candidate:
+                del tree  # freed before the collector could walk it
                 return []
     except SyntaxError as exc:
         line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
@@ -192,6 +207,22 @@ def lint_text(text: str, filename: str, top_level_await: bool = False) -> list[D
     except (RecursionError, MemoryError):  # nested too deep for Python's own parser: skipped, as before
         return []
     return lint_source(text, tree, opt_in=OFF_BY_DEFAULT)
+
+
+def parses(text: str, filename: str) -> bool:
+    """Whether Python's parser takes ``text``, at about three quarters of the CPU of ``ast.parse``
+    (with freeing the tree): ``symtable`` parses into the C structures only, never making the
+    ast's hundred thousand Python objects. False is "ask ``ast``", not a syntax error: the symbol
+    table also rejects code the parser takes (``nonlocal`` at module level, ``yield`` in a
+    comprehension), and a file that warned (an invalid escape) is parsed again so that the
+    warning is shown once, by the parse that decides, as before."""
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        try:
+            symtable.symtable(text, filename, "exec")
+        except Exception:  # SyntaxError, null bytes, nested too deep (RecursionError, MemoryError)
+            return False
+    return not warned
 
 
 def process(path_str: str, options: Options, raw: bytes | None = None) -> FileResult:
@@ -231,6 +262,8 @@ def _process_python(path_str: str, raw: bytes, options: Options, result: FileRes
         def keep(d: Diagnostic) -> bool:
             return options.selected(d.code) and options.fixable(d.code, d.safe) and not noqa(d)
 
+        from .linter import FixError, fix_source
+
         try:  # a fix rewrites the module: only files with a fixable finding pay for a whole parse
             fixed = fix_source(text, keep, alternative=options.reshape, opt_in=OFF_BY_DEFAULT)
             if fixed != text:
@@ -256,6 +289,8 @@ def _process_python(path_str: str, raw: bytes, options: Options, result: FileRes
 
 
 def _diff(old: str, new: str, path: str) -> str:
+    import difflib
+
     old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
     return "".join(difflib.unified_diff(old_lines, new_lines, path, path))
 
@@ -327,6 +362,8 @@ def _process_notebook(path_str: str, raw: bytes, options: Options, result: FileR
 
         def keep(d: Diagnostic) -> bool:
             return options.selected(d.code) and options.fixable(d.code, d.safe) and not noqa(d)
+
+        from .linter import FixError, fix_source
 
         try:
             fixed = fix_source(source, keep, alternative=options.reshape, opt_in=OFF_BY_DEFAULT)
@@ -446,10 +483,22 @@ def discover(paths: Iterable[str], exclude: Sequence[str], gitignore: bool = Fal
 
 
 def run(files: list[str], options: Options, jobs: int) -> list[FileResult]:
-    if jobs <= 1 or len(files) < 2:
-        return [process(f, options) for f in files]
-    with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
-        return list(pool.map(process, files, [options] * len(files), chunksize=8))
+    """Each file's result, in the order of ``files`` whatever ``jobs`` is. In parallel, as flake8:
+    ``jobs`` processes when there are at least two files and the platform can start them, else
+    one by one in this process."""
+    if jobs > 1 and len(files) > 1:
+        try:
+            from concurrent.futures import ProcessPoolExecutor
+
+            from . import linter  # noqa: F401  before the workers start: forked, they share it
+
+            pool = ProcessPoolExecutor(max_workers=min(jobs, len(files)))
+        except (ImportError, NotImplementedError, OSError):  # no working sem_open (some sandboxes)
+            pass
+        else:
+            with pool:
+                return list(pool.map(process, files, [options] * len(files), chunksize=8))
+    return [process(f, options) for f in files]
 
 
 # ---- the command line -------------------------------------------------------------------------

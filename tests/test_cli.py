@@ -333,6 +333,70 @@ def test_syntax_error_is_tv902_and_exits_1(tmp_path: Path) -> None:
     assert "nul.py:1:1: TV902" in cli("nul.py", cwd=tmp_path).stdout
 
 
+@pytest.mark.parametrize(
+    ("source", "tv902"),
+    [
+        ("nonlocal x\n", False),  # the symbol table rejects these, the parser (and so flake8) does not
+        ("def f():\n    x = 1\n    global x\n", False),
+        ("[(yield) for x in y]\n", False),
+        ("x = '\\d'\n", False),  # warns while parsing: the ast parse decides, and warns once
+        ("def f(*, **k):\n    pass\n", True),
+        ("x = (\n", True),
+        ("x = 1\0\n", True),
+        ("x = " + "-" * 100_000 + "1\n", False),  # too deep for the parser: skipped, as before
+    ],
+)
+def test_the_cheap_syntax_check_gives_the_ast_parse_verdict(source: str, tv902: bool) -> None:
+    import ast
+
+    from flake8_tensorview.cli import lint_text, parses
+
+    assert "view" not in source and "masked_fill" not in source  # files the analysis never sees
+    try:
+        compile(source, "m.py", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        verdict = None
+    except SyntaxError as exc:
+        verdict = f"SyntaxError: {exc.msg}"
+    except (RecursionError, MemoryError):
+        verdict = "skipped"
+    found = lint_text(source, "m.py")
+    assert [d.code for d in found] == (["TV902"] if tv902 else [])
+    assert (verdict not in (None, "skipped")) == tv902
+    if tv902:
+        assert verdict in found[0].text
+    assert not parses(source, "m.py") or verdict is None  # its yes is always the parser's
+
+
+def test_a_run_without_candidates_never_imports_libcst(tmp_path: Path) -> None:
+    for n in range(3):
+        (tmp_path / f"m{n}.py").write_text("import torch\n\n\ndef f(x):\n    return x + 1\n")
+    probe = ("import sys, runpy; sys.argv = ['flake8-tensorview', '-j', '{}', '.']\n"
+             "try:\n    runpy.run_module('flake8_tensorview', run_name='__main__')\n"
+             "except SystemExit as exc:\n    print(exc.code, 'libcst' in sys.modules)")
+    for jobs, imported in (("1", False), ("2", True)):  # workers share what was imported before they start
+        ran = subprocess.run([sys.executable, "-c", probe.format(jobs)], cwd=tmp_path, capture_output=True,
+                             text=True, check=True)
+        assert ran.stdout.splitlines() == [f"0 {imported}"]
+
+
+def test_jobs_fall_back_to_one_process_when_none_can_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import concurrent.futures
+
+    class NoSemaphores:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise NotImplementedError("sem_open is not available")  # as ProcessPoolExecutor says it
+
+    for n in range(3):
+        (tmp_path / f"m{n}.py").write_text(BUG)
+    monkeypatch.chdir(tmp_path)
+    assert main(["-j", "1", "--format", "json", "."]) == 1
+    serial = capsys.readouterr().out
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoSemaphores)
+    assert main(["-j", "2", "--format", "json", "."]) == 1
+    assert capsys.readouterr().out == serial and len(json.loads(serial)) == 3
+
+
 def test_non_utf8_file_is_tv902_and_still_checked_as_latin1(tmp_path: Path) -> None:
     raw = ("# caf\xe9\n" + BUG).encode("latin-1")  # no coding cookie: Python would refuse to import it
     (tmp_path / "latin.py").write_bytes(raw)
