@@ -43,7 +43,7 @@ from .values import (
     Value,
 )
 
-FUNCTION_NAMESPACES = {"torch": "torch", "torch.nn.functional": "functional", "torch.Tensor": "method"}
+FUNCTION_NAMESPACES = {"torch": "torch", "torch.nn.functional": "functional", "torch.Tensor": "method", "torch.linalg": "torch"}
 """Qualified namespaces whose functions are op-table rows, and which table form they take."""
 PRIOR = Tensor(contiguous=True, prior=True)
 """A parameter or attribute with no facts: see :attr:`Tensor.prior` (and ``docs/rules.md``)."""

@@ -589,8 +589,10 @@ def repeat(t: Tensor, a: Args) -> Value:
     """``x.repeat(*sizes)``: a new contiguous tensor, each dim times its count, new leading dims
     for counts beyond the rank (``tile`` pads the counts with leading 1s instead)."""
     got = a.sizes(0, "repeats")
-    if t.shape is None or got is None or None in got[0]:
+    if got is None or None in got[0]:
         return Tensor(contiguous=True)
+    if t.shape is None:  # the result has as many dims as counts, whatever the input's rank
+        return Tensor.dense(tuple(a.fresh(f"repeat.size({i})") for i in range(len(got[0]))))
     counts: list[Dim] = list(got[0])  # type: ignore[arg-type]
     if len(counts) < len(t.shape):
         counts = [ONE] * (len(t.shape) - len(counts)) + counts
@@ -624,12 +626,34 @@ def pad(t: Tensor, a: Args) -> Value:
     return Tensor.dense(out, labels) if fmt == "contiguous" else Tensor(out)
 
 
+def inverse(t: Tensor, a: Args) -> Value:
+    """``torch.linalg.inv`` / ``torch.inverse``: LAPACK writes each matrix column-major, so the
+    result is a batch of transposed matrices, whatever the input's layout."""
+    if t.shape is None or len(t.shape) < 2:
+        return UNKNOWN
+    rank = len(t.shape)
+    order = tuple(range(rank - 2)) + (rank - 1, rank - 2)
+    return Tensor.strided(t.shape, _dense_in_order(t.shape, order), t.labels, a.origin)
+
+
 def create(t: Tensor, a: Args) -> Value:
     """``torch.randn(2, 3)``, ``torch.zeros((b, t))``, ``torch.ones(size=...)``."""
     got = a.sizes(0, "size")
     if got is None or None in got[0]:
         return Tensor(contiguous=True)
     return Tensor.dense(tuple(got[0]), tuple(got[1]))  # type: ignore[arg-type]
+
+
+def copied(t: Tensor, a: Args) -> Value:
+    """``torch.tensor(data)`` copies ``data`` into a new contiguous tensor; its rank is the data's."""
+    data = a.get(0, "data")
+    if isinstance(data, Tensor):
+        return Tensor.dense(data.shape, data.labels)
+    sizes: list[Dim] = []
+    while isinstance(data, TupleV) and data.items:  # a nested list literal: its lengths
+        sizes.append(Dim.lit(len(data.items)))
+        data = data.items[0]
+    return Tensor.dense(tuple(sizes)) if sizes else Tensor(contiguous=True)
 
 
 def randint(t: Tensor, a: Args) -> Value:
@@ -976,6 +1000,7 @@ PRODUCERS: tuple[Op, ...] = (
         "torch.einsum('bknm,bmkc->bnkc', c, x.permute(0, 3, 1, 2))", "torch.einsum('bhnm,bhmd->bhnd', c[..., :3], c)",
         "?torch.einsum('bhnd,bhnd->bhnd', c, c)", operand="after-equation",
     ),
+    _op("inverse inv", inverse, {M, T}, "torch.inverse(c[0, :, :3, :3] + 3)", "torch.linalg.inv(x[:, :3, :3, :3])", "x[0, 0, :3, :3].inverse()"),
     _op("scaled_dot_product_attention", sdpa, {F}, "?F.scaled_dot_product_attention(x, x, x)", "?F.scaled_dot_product_attention(c, x, c, dropout_p=0.1)"),
 )
 
@@ -1021,6 +1046,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     ),
     _op("topk", topk, {M, T}, "x.topk(2, 1)[1]", "torch.topk(x, 2)[0]"),
     _op("randn rand zeros ones empty", create, {T}, "torch.randn(2, 3, 4)", "torch.zeros((3, 4))", "torch.ones(2, 5)", operand="none"),
+    _op("tensor", copied, {T}, "torch.tensor([[1.0, 2.0], [3.0, 4.0]])", operand="none"),
     _op("randint", randint, {T}, "torch.randint(0, 255, (2, 3, 4))", "torch.randint(5, (3, 2))", "torch.randint(2, size=(4,))", operand="none"),
     _op("full", full, {T}, "torch.full((2, 3), 1.0)", "torch.full(size=(4, 2), fill_value=0.5)", operand="none"),
     _op("arange", arange, {T}, "torch.arange(6)", operand="none"),
@@ -1036,7 +1062,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
 )
 
 DENSE_EFFECTS: tuple[Callable[[Tensor, Args], Value], ...] = (
-    fresh, reduction, norm_reduction, repeat, matmul, linear, topk, create, randint, full, arange,
+    fresh, reduction, norm_reduction, repeat, matmul, linear, topk, create, copied, randint, full, arange,
 )
 """Effects whose result is a new dense tensor (or unknown) whatever the operand's layout: what
 flows into these ops cannot reach a ``.view`` through them (``preselect`` relies on this;
