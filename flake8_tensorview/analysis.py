@@ -301,17 +301,21 @@ def each_backend(effect: Callable[[Tensor, ops.Args], Value], t: Tensor, a: ops.
     the result keeps them while every op on the way is one the table models. A layout made from
     ``t``'s rests on the priors ``t``'s does."""
     result = keeping_dims(t, assuming(t, effect(t, a), effect), effect)
-    if not t.backends or not isinstance(result, Tensor):
+    if not t.backends:
         return result
     variants = []
     for name, variant in t.backends:
         out = effect(variant, a)
-        if not isinstance(out, Tensor):
+        if not isinstance(out, Tensor) or out.shape is None:
             return result
         variants.append((name, out))
-    if all(v.strides is not None and v.strides == variants[0][1].strides for _, v in variants):
-        return variants[0][1]  # the kernels agree from here on (``.contiguous()``)
-    return replace(result, strides=None, contiguous=False, backends=tuple(variants))
+    first = variants[0][1]
+    if all(v.strides is not None and v.strides == first.strides for _, v in variants):
+        return first  # the kernels agree from here on (``.contiguous()``)
+    if any(v.shape != first.shape for _, v in variants):
+        return result
+    base = result if isinstance(result, Tensor) else Tensor(first.shape, None, False, first.labels, first.origin)
+    return replace(base, strides=None, contiguous=False, backends=tuple(variants))
 
 
 KEEPS_DIMS = (ops.convert, ops.in_place, ops.like)
@@ -332,6 +336,23 @@ def assuming(t: Tensor, result: Value, effect: object = None) -> Value:
     if not t.assumed or not isinstance(result, Tensor) or result.assumed or effect in ops.DENSE_EFFECTS:
         return result
     return replace(result, assumed=t.assumed)
+
+
+def _with_weights(value: Value, fmt: str | None) -> Value:
+    """``model.to(memory_format=fmt)``: every library module in it with its weights in ``fmt``
+    (``"?"``: a format that cannot be read, so no conv output is known)."""
+    if isinstance(value, ModuleV):
+        config = value.config
+        if isinstance(config, modules.Children):  # a Sequential of library modules: each of them
+            config = replace(config, modules=tuple(_with_weights(m, fmt) for m in config.modules))
+        return replace(value, weights=fmt, config=None if fmt == "?" else config)
+    if isinstance(value, ListV):
+        return replace(value, items=tuple(_with_weights(item, fmt) for item in value.items))
+    if isinstance(value, InstanceV):
+        return replace(value, state=tuple((key, _with_weights(item, fmt)) for key, item in value.state))
+    if isinstance(value, EitherV):
+        return EitherV(tuple(_with_weights(option, fmt) for option in value.options))
+    return value
 
 
 def _item(value: Value) -> Value:
@@ -1106,8 +1127,11 @@ class Walker:
 
     def _elementwise(self, first: Tensor, others: list[Value], node: cst.CSTNode, env: Env) -> Value:
         tensors: list[Value] = [v for v in others if isinstance(v, Tensor)]
-        result = assuming(first, ops.elementwise(first, self._args(tensors, [""] * len(tensors), {}, node, "function", env)))
-        return result if tensors else keeping_dims(first, result, ops.in_place)  # ``m == 0``: m's dims
+        args = self._args(tensors, [""] * len(tensors), {}, node, "function", env)
+        if tensors:
+            return assuming(first, ops.elementwise(first, args))
+        # with scalars only (``m == 0``, ``y * scale``): the operand's dims, and each kernel's layout
+        return keeping_dims(first, each_backend(ops.elementwise, first, args), ops.in_place)
 
     def _dim_arith(self, op: cst.CSTNode, left: Value, right: Value, node: cst.CSTNode, env: Env) -> Value:
         if isinstance(left, IntV) and isinstance(right, IntV):
@@ -1200,7 +1224,8 @@ class Walker:
         if tensor is None:
             return UNKNOWN
         tensor = normalize(tensor, env.subst)
-        return assuming(tensor, ops.getitem(tensor, items, self.origin(node, "slice")))
+        origin = self.origin(node, "slice")
+        return each_backend(lambda t, _: ops.getitem(t, items, origin), tensor, self._args([], [], {}, node, "slice", env))
 
     def _sliced(self, recv: ShapeV | TupleV, index: cst.Slice, env: Env) -> Value:
         """``x.shape[:-1]``, ``sizes[1:]``: the sizes in that range, when the bounds are literal."""
@@ -1327,8 +1352,11 @@ class Walker:
                 or isinstance(recv_value, InstanceV) and self.method(recv_value.qualname, name) is None
                 and self.is_module_class(recv_value.qualname)
             ):
-                self._call_args(node, env)
-                return recv_value  # ``model = model.to(memory_format=...)``, ``block.train(True)(x)``
+                pos, texts, kw = self._call_args(node, env)
+                fmt = ops.memory_format(self._args(pos, texts, kw, node, "method", env)) if name == "to" else None
+                if fmt is None or fmt == "preserve_format":
+                    return recv_value  # ``block.train(True)(x)``, ``model.to(device)``
+                return _with_weights(recv_value, None if fmt == "contiguous_format" else fmt)
             if isinstance(recv_value, InstanceV):
                 target = self.method(recv_value.qualname, name)
                 pos, _, kw = self._call_args(node, env)
@@ -1351,7 +1379,7 @@ class Walker:
             args.recv = lambda: self.text(func.value)
             fmt = ops.memory_format(args) if name in ops.FORMATTING else None
             if fmt is not None and fmt != "preserve_format":
-                formatted = ops.formatted(recv, args, fmt, aliased=name == "to")
+                formatted = ops.formatted(recv, args, fmt, aliased=name == "to", kept=name == "contiguous")
                 return assuming(recv, formatted) if formatted is recv else formatted
             if op.effect is ops.view:
                 self._record_view(func, recv, args, node)

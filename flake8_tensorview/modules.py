@@ -917,5 +917,10 @@ def forward(module: ModuleV, t: Tensor, args: ops.Args) -> Value:
     rank = batched_rank(module)
     if t.prior and t.shape is None and rank is not None:
         t = t.with_shape(tuple(args.fresh(f"input.size({i})") for i in range(rank)))
-    return row.forward(module.config, t, args)
+    cfg = module.config
+    if module.weights and isinstance(cfg, Conv) and t.shape is not None and len(t.shape) == cfg.k + 2:
+        # the kernel picks channels-last when the input or the weight is (mkldnn_conv_use_channels_last)
+        made = ops.formatted(t, args, "channels_last" if cfg.k == 2 else "channels_last_3d")
+        t = made if isinstance(made, Tensor) and module.weights == ("channels_last" if cfg.k == 2 else "channels_last_3d") else t
+    return row.forward(cfg, t, args)
 

@@ -440,14 +440,16 @@ def memory_format(a: Args) -> str | None:
     return name if key.startswith("torch.") and name in MEMORY_FORMATS else "?"
 
 
-def formatted(t: Tensor, a: Args, fmt: str, aliased: bool = False) -> Value:
+def formatted(t: Tensor, a: Args, fmt: str, aliased: bool = False, kept: bool = False) -> Value:
     """``t`` converted to ``fmt``: channels-last strides for a 4-D (``channels_last``) or 5-D
     (``channels_last_3d``) tensor (torch raises on other ranks), contiguous for
     ``contiguous_format``; ``preserve_format`` is the method's own rule (None here).
 
     ``aliased``: ``.to()``, which returns ``t`` itself when ``t.suggest_memory_format()`` already is
     ``fmt`` (ATen ``to_will_alias``): a transposed tensor stays transposed under
-    ``to(memory_format=torch.contiguous_format)``."""
+    ``to(memory_format=torch.contiguous_format)``. ``kept``: ``.contiguous()``, which returns ``t``
+    itself when it already is contiguous in that format, size-1 dims aside (a one-channel tensor is
+    channels-last as it is)."""
     if fmt == "contiguous_format":
         if not aliased:
             return Tensor.dense(t.shape, t.labels)
@@ -470,6 +472,8 @@ def formatted(t: Tensor, a: Args, fmt: str, aliased: bool = False) -> Value:
     for d in order:
         strides[d] = running
         running = running * t.shape[d]
+    if kept and t.strides is not None and same_layout(t.shape, t.strides, tuple(strides)):
+        return t
     return Tensor.strided(t.shape, tuple(strides), t.labels, a.origin)
 
 

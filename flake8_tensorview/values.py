@@ -53,6 +53,9 @@ class ModuleV:
     out: Dim | None = None
     config: object = None
     """What the module table's constructor reader kept (``batch_first``, ``out_channels``, ...)."""
+    weights: str | None = None
+    """The memory format ``.to(memory_format=...)`` gave its weights (``channels_last``): a conv
+    with channels-last weights returns a channels-last output whatever its input."""
 
 
 @dataclass(frozen=True)

@@ -158,17 +158,12 @@ def channels_last_programs(draw: Draw) -> Program:
             literal = all(len(dim) == 1 and dim[0][0].isdigit() for dim in (h, w))
             stride = 2 if literal and draw(st.booleans()) else 1
             module = f"nn.Conv2d({expr(c)}, {out}, {kernel}, stride={stride}, padding={kernel // 2})"
-            if fmt != "x0" and draw(st.integers(0, 2)) == 0:
-                # a channels-last weight makes the output channels-last too; not with a contiguous
-                # input, which the linter takes as a contiguous output (test_known_linter_bugs)
+            if draw(st.integers(0, 2)) == 0:
+                # a channels-last weight makes the output channels-last too, whatever the input
                 module += ".to(memory_format=torch.channels_last)"
             # padding = kernel // 2 keeps the spatial sizes at stride 1
             spatial = [dim if stride == 1 else [(str(s), s)] if (s := (value(dim) - 1) // 2 + 1) != 1 else [] for dim in (h, w)]
             shape = [n, [(str(out), out)] if out != 1 else [], *spatial]
-        if fmt.startswith("x0.contiguous") and (value(c) == 1 or value(h) * value(w) == 1):
-            # already channels-last-contiguous, so .contiguous() returns x0 itself and the module
-            # follows its contiguous strides; the linter takes channels-last (test_known_linter_bugs)
-            fmt = "x0.to(memory_format=torch.channels_last)"
         if draw(st.booleans()):
             lines += [f"m = {module}", f"x1 = m({fmt})"]
         else:

@@ -317,32 +317,29 @@ def test_family_recall(family: str) -> None:
     assert stats["caught by the plugin"] / stats["raised"] >= PLUGIN_RECALL[family], dict(stats)
 
 
-KNOWN_BUGS = {
+FIXED_BUGS = {
     # torch's CPU conv picks channels-last when the input *or* the weight suggests it
-    # (thnn/mkldnn_conv_use_channels_last); the linter takes the output as contiguous
+    # (thnn/mkldnn_conv_use_channels_last)
     "conv-channels-last-weight": (
         "x0 = torch.randn(2, 3, 5, 4)\n"
         "x1 = nn.Conv2d(3, 2, 3, padding=1).to(memory_format=torch.channels_last)(x0)\n"
         "y = x1.permute(0, 2, 3, 1).view(2 * 5 * 4, 2)\n"
     ),
     # a (n, 1, h, w) tensor is already channels-last-contiguous, so .contiguous(memory_format=)
-    # returns it with its contiguous strides, whose suggested format the conv follows; the linter
-    # gives it channels-last strides, hence a channels-last conv output
+    # returns it with its contiguous strides, whose suggested format the conv follows
     "contiguous-channels-last-of-one-channel": (
         "x0 = torch.randn(2, 1, 3, 2)\n"
         "x1 = nn.Conv2d(1, 5, 3, padding=1)(x0.contiguous(memory_format=torch.channels_last))\n"
         "y = x1.view(2, 5 * 3 * 2)\n"
     ),
 }
-"""Minimal programs on which the linter reports a view that torch runs, found by the generator
-(which now steers clear of them). Strict xfail: when the linter is fixed, these pass and fail the
-suite, and the generator's exclusions in layout_gen.channels_last_programs can go."""
+"""Minimal programs on which the linter once reported a view that torch runs, found by the
+generator: they stay right."""
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="linter bug: a TV101 on a view that runs; see KNOWN_BUGS")
-@pytest.mark.parametrize("name", list(KNOWN_BUGS))
-def test_known_linter_bugs(name: str, tmp_path: Path) -> None:
-    body = KNOWN_BUGS[name]
+@pytest.mark.parametrize("name", list(FIXED_BUGS))
+def test_fixed_linter_bugs(name: str, tmp_path: Path) -> None:
+    body = FIXED_BUGS[name]
     program = assemble(body.splitlines(), [len(body.splitlines())], [], "channels_last", header=("from torch import nn",))
     for site in judge(program, tmp_path):
         check(site, site.whole, program)

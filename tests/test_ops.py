@@ -73,7 +73,8 @@ FORMAT_EXAMPLES = [
     "c.to(memory_format=torch.channels_last)", "x.to(torch.float64, memory_format=torch.channels_last)",
     "x.contiguous(memory_format=torch.channels_last)", "x.contiguous(memory_format=torch.contiguous_format)",
     "s.clone(memory_format=torch.channels_last)", "c[None].contiguous(memory_format=torch.channels_last_3d)",
-    "x.to(memory_format=torch.contiguous_format)",
+    "x.to(memory_format=torch.contiguous_format)", "c[:, :1].contiguous(memory_format=torch.channels_last)",
+    "c[:, :1].to(memory_format=torch.channels_last)", "c[:, :, :1, :1].to(memory_format=torch.channels_last)",
 ]
 """``memory_format=`` on the methods of ``ops.FORMATTING``: the format asked for, whatever the row
 of the method says."""
