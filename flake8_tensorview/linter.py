@@ -148,7 +148,9 @@ def lint_source(
     off by default are left out unless ``opt_in`` names them."""
     if not might_match(source):
         return []
-    result = analyze(source, tree, whole)
+    # the preselection keeps what a rule on by default can report; an opt-in rule (TV103: any
+    # ``.contiguous().view``) is asked for on purpose, and gets the whole module
+    result = analyze(source, tree, whole or any(not RULES[code].default for code in opt_in if code in RULES))
     if result is None:
         return []
     walker, positions = result

@@ -1078,6 +1078,11 @@ def _index(forms: Form) -> dict[str, Op]:
 
 
 METHODS = _index(Form.METHOD)
+IN_PLACE: frozenset[str] = frozenset(name for name in METHODS if name.endswith("_"))
+"""Methods that change their receiver: a statement made of one of them does its work."""
+OUT_OF_PLACE: frozenset[str] = frozenset(name for name in METHODS if not name.endswith("_"))
+"""Methods that return a new tensor (or a view, or a tuple of them) and change nothing else: TV301
+reports a statement that throws one's result away."""
 TORCH_FUNCTIONS = _index(Form.TORCH)
 FUNCTIONAL = {**_index(Form.FUNCTIONAL), **{n: o for n, o in TORCH_FUNCTIONS.items() if Form.FUNCTIONAL in o.forms}}
 PROPERTIES = _index(Form.PROPERTY)

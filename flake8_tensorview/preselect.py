@@ -14,7 +14,7 @@ elsewhere:
   producers of the op table (``ops.PRODUCERS``) or basic slicing make one, in the function itself
   or, for a method, in its class's ``__init__``.
 - TV301 needs an expression statement made of a call of an out-of-place method of the op table
-  (:data:`DISCARDABLE`, ``x.float()`` alone on its line), on a receiver the walker knows to be a
+  (:data:`OUT_OF_PLACE`, ``x.float()`` alone on its line), on a receiver the walker knows to be a
   tensor: the function keeps the statements up to its last such call, a method its
   ``__init__``, and when a call of the module's code or a caller's argument can reach the
   receiver, its call-graph closure joins the scope, as for TV101.
@@ -33,18 +33,14 @@ from itertools import accumulate
 from typing import Any
 
 from .modules import ROWS
-from .ops import ALIASES, DENSE, METHODS, OPS, PRODUCERS, PROPERTIES
+from .ops import ALIASES, DENSE, OPS, OUT_OF_PLACE, PRODUCERS, PROPERTIES
 from .semantic import MODULE, Semantic, blocks, build, dotted
 
 SCOPE_LINES = 250
 """The most lines one candidate's call-graph closure may add to the scope of cross-function facts."""
 TRIGGERS = (".view", "masked_fill")
 """Text every TV1xx and TV2xx finding needs; files without any of these cost one substring search."""
-DISCARDABLE = frozenset(name for name in METHODS if not name.endswith("_"))
-"""The methods whose result TV301 reports thrown away: ``results.OUT_OF_PLACE``, read from the same
-op-table rows here because :mod:`results` imports libcst, which a file that cannot match never pays
-for (``tests/test_preselect.py`` checks that the two are equal)."""
-DISCARDED = re.compile(r"\.\s*(?:" + "|".join(sorted(DISCARDABLE)) + r")\s*\(")
+DISCARDED = re.compile(r"\.\s*(?:" + "|".join(sorted(OUT_OF_PLACE)) + r")\s*\(")
 """Text of a call of one of them: a file without any cannot hold a TV301 site."""
 
 _DOTTED = {"t", "T", "mT", "H", "mH"}  # short names: only as attributes, never a bare `t`
@@ -283,58 +279,6 @@ def view_reach(
 
 def prior_only(scan: _Scan, receivers: list[ast.AST], init: _Scan | None = None) -> bool:
     """Whether each of ``receivers`` is a name or attribute chain (``model``, ``self.vae``) that only
-    copies of other such chains can be bound to where it is read (in the code ``scan`` read, or as
-    ``self.`` state in ``init``; ordered as in :func:`reach`): the walker then gives it the prior (a
-    parameter, an attribute nothing says more about) or an unknown object, unless a caller's facts
-    reach it."""
-    method = _Bindings(scan)
-    copies = scan.copies
-    if init is not None:
-        copies = copies | init.copies
-        for key, bindings in _Bindings(init).values.items():
-            if key.startswith("self."):
-                method.values.setdefault(key, []).extend((value, _BEFORE_ALL, owner) for value, _, owner in bindings)
-    seen: set[tuple[str, Position, int]] = set()
-    stack: list[tuple[ast.AST, _Bindings]] = [(receiver, method) for receiver in receivers]
-    while stack:
-        node, scope = stack.pop()
-        key = dotted(node)
-        if key is None:
-            return False  # a call, an operator, a subscript: may make a tensor here
-        parts = key.split(".")
-        if any(part in _THROUGH for part in parts[1:]):
-            return False  # ``x.T``: a tensor the walker computes from ``x``
-        read = _start(node)
-        for end in range(1, len(parts) + 1):
-            prefix = ".".join(parts[:end])  # ``lin.weight``: ``lin = nn.Linear(...)`` may give it facts
-            if (prefix, read, id(scope)) in seen:
-                continue
-            seen.add((prefix, read, id(scope)))
-            for value, at, owner in scope.values.get(prefix, ()):
-                if not scope.reach(at, read):
-                    continue  # bound after the read, and no loop brings it round
-                if id(value) not in copies:
-                    return False
-                stack.append((value, owner))
-    return True
-
-
-def reach(self, at: Position, read: Position) -> bool:
-        """Whether a binding taking effect at ``at`` can be seen by a read at ``read``."""
-        return at <= read or any(start <= read and at <= end for start, end in self.loops)
-
-
-def view_reach(
-    scan: _Scan, init: _Scan | None = None, libraries: frozenset[str] | set[str] = frozenset(),
-    defined: frozenset[str] | set[str] = frozenset(),
-) -> tuple[bool, bool, bool]:
-    """Whether a ``.view`` receiver can be reached by a producer's result, by the result of a call
-    of the module's own code, and by a parameter (or other name the scanned code does not bind)."""
-    return reach(scan, scan.receivers, init, libraries, defined)
-
-
-def prior_only(scan: _Scan, receivers: list[ast.AST], init: _Scan | None = None) -> bool:
-    """Whether each of ``receivers`` is a name or attribute chain (``model``, ``self.vae``) that only
     copies of other such chains are ever bound to (in the code ``scan`` read, or ``self.`` state in
     ``init``), in any order: the walker then gives it the prior (a parameter, an attribute nothing
     says more about), or an unknown object, unless a caller's facts reach it."""
@@ -434,7 +378,7 @@ def might_match(source: str) -> bool:
 def discarded_calls(statements: list[ast.stmt], defs: bool = True) -> list[ast.Call]:
     """The calls TV301 can report in ``statements`` and the blocks under them (in nested defs and
     classes too, unless ``defs`` is off): an expression statement whose value is a call of a
-    :data:`DISCARDABLE` method. Only statements are visited: an expression holds none."""
+    :data:`OUT_OF_PLACE` method. Only statements are visited: an expression holds none."""
     found: list[ast.Call] = []
     stack = list(statements)
     while stack:
@@ -442,7 +386,7 @@ def discarded_calls(statements: list[ast.stmt], defs: bool = True) -> list[ast.C
         kind = type(stmt)
         if kind is ast.Expr:
             value = stmt.value  # type: ignore[attr-defined]
-            if type(value) is ast.Call and type(value.func) is ast.Attribute and value.func.attr in DISCARDABLE:
+            if type(value) is ast.Call and type(value.func) is ast.Attribute and value.func.attr in OUT_OF_PLACE:
                 found.append(value)
             continue
         if not defs and kind in _DEFINITIONS:
@@ -778,7 +722,7 @@ def preselect(source: str, tree: ast.Module, model: Semantic | None = None) -> P
     """The parts of ``source`` that can hold a finding, line for line (the rest cut, or a ``pass``
     where a block needs a statement); None when they nest too deep for libcst."""
     if "\r" in source.replace("\r\n", ""):
-        return whole(source, tree)  # a lone CR ends a line for Python but not for our split
+        return whole(source, tree, model)  # a lone CR ends a line for Python but not for our split
     selection = _Selection(source, tree, model or build(tree))
     selection.module()
     if selection.too_deep:

@@ -21,10 +21,7 @@ from .layout import Tensor
 from .rules import message
 from .values import PiecesV, TupleV
 
-IN_PLACE: frozenset[str] = frozenset(name for name in ops.METHODS if name.endswith("_"))
-"""Methods that change their receiver: a statement made of one of them does its work."""
-OUT_OF_PLACE: frozenset[str] = frozenset(name for name in ops.METHODS if not name.endswith("_"))
-"""Methods that return a new tensor (or a view, or a tuple of them) and change nothing else."""
+IN_PLACE, OUT_OF_PLACE = ops.IN_PLACE, ops.OUT_OF_PLACE
 
 
 def twin(name: str) -> str | None:

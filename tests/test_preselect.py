@@ -18,8 +18,7 @@ from test_ops import MODULE_EXAMPLES
 from flake8_tensorview.layout import Tensor
 from flake8_tensorview.linter import analyze, lint_source
 from flake8_tensorview.values import TupleV
-from flake8_tensorview.preselect import DISCARDABLE, PRODUCER, Pruned, might_match, preselect, slices_apart
-from flake8_tensorview.results import OUT_OF_PLACE
+from flake8_tensorview.preselect import PRODUCER, Pruned, might_match, preselect, slices_apart
 from test_ops import INPUTS
 
 FIXTURE_FILES = sorted(FIXTURES.glob("*.py"))
@@ -438,11 +437,6 @@ if True:
 s = torch.randn(2, 3)
 s.add(1)  # finding
 """
-
-
-def test_discardable_is_the_rule_own_table() -> None:
-    """The preselection reads the op table as results.OUT_OF_PLACE does (without importing libcst)."""
-    assert DISCARDABLE == OUT_OF_PLACE
 
 
 def test_the_gate_admits_a_file_whose_only_site_is_a_discarded_result() -> None:
