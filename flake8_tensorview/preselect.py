@@ -45,7 +45,7 @@ DISCARDED = re.compile(r"\.\s*(?:" + "|".join(sorted(OUT_OF_PLACE)) + r")\s*\(")
 
 _DOTTED = {"t", "T", "mT", "H", "mH"}  # short names: only as attributes, never a bare `t`
 _NAMES = sorted({n for op in PRODUCERS for n in op.names} - _DOTTED)
-PRODUCER = re.compile(r"\b(?:" + "|".join(_NAMES) + r")\b" r"|\.(?:" + "|".join(sorted(_DOTTED)) + r")\b")
+PRODUCER = re.compile(r"\b(?:" + "|".join([*_NAMES, "memory_format"]) + r")\b" r"|\.(?:" + "|".join(sorted(_DOTTED)) + r")\b")
 """Text of the producer ops: a function needs one of them, or :func:`slices_apart`, to make a
 tensor non-contiguous."""
 MODULE_PRODUCER = re.compile(r"\b(?:" + "|".join(sorted(n for row in ROWS.values() if row.produces for n in row.names)) + r")\b")
@@ -72,6 +72,7 @@ def _is_ellipsis(node: ast.AST) -> bool:
 
 
 _PRODUCER_NAMES = frozenset(n for op in PRODUCERS for n in op.names)
+_PRODUCING_MODULES = frozenset(n for row in ROWS.values() if row.produces for n in row.names)
 _BARE_NAMES = frozenset(_NAMES)
 _OP_NAMES = frozenset(n for op in OPS for n in op.names)
 _THROUGH = frozenset(PROPERTIES) | ALIASES
@@ -102,14 +103,20 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str], libraries: froze
         if isinstance(sub, ast.Call):
             func = sub.func
             if isinstance(func, ast.Attribute) and func.attr in _OP_NAMES:
-                if layout and func.attr in DENSE and dotted(func) not in callables:
+                formats = any(k.arg == "memory_format" for k in sub.keywords)  # ``x.to(memory_format=...)``
+                if layout and func.attr in DENSE and dotted(func) not in callables and not formats:
                     continue  # a new dense tensor, whatever went in
-                produces = produces or func.attr in _PRODUCER_NAMES
+                produces = produces or func.attr in _PRODUCER_NAMES or formats
                 stack.append(func.value)
             elif dotted(func) in callables:
                 stack.append(func)  # what it holds: an nn module, or an instance of the module's own class
             else:
                 root = _root(func)
+                # a library module whose output can be non-contiguous: ``nn.GRU(..., batch_first=True)``
+                # built here (and called: ``nn.GRU(...)(x)``) or bound to a name read here
+                produces = produces or _module_name(sub) in _PRODUCING_MODULES or (
+                    isinstance(func, ast.Call) and _module_name(func) in _PRODUCING_MODULES
+                )
                 if root is not None and root in libraries:
                     # a library's function: the walker knows nothing of its result, unless it holds
                     # the module's own classes (nn.ModuleList([Block(c) for _ in range(n)]))
@@ -137,6 +144,20 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str], libraries: froze
             produces = produces or _apart(sub)
         stack.extend(ast.iter_child_nodes(sub))
     return keys, produces, opens
+
+
+def _class_constant(stmt: ast.stmt) -> bool:
+    """``dimension = 4`` in a class body: one name bound to a constant."""
+    return (
+        isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+        and (isinstance(stmt.value, ast.Constant) or isinstance(stmt.value, ast.UnaryOp) and isinstance(stmt.value.operand, ast.Constant))
+    )
+
+
+def _module_name(call: ast.Call) -> str | None:
+    """``nn.GRU`` in ``nn.GRU(...)``: the last name of what is called."""
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
 
 
 def _root(node: ast.AST) -> str | None:
@@ -633,6 +654,8 @@ class _Selection:
                 self.function(stmt, prefix + stmt.name)
             elif isinstance(stmt, ast.ClassDef):
                 self.klass(stmt, prefix + stmt.name + ".")
+            elif _class_constant(stmt):
+                self.keep(stmt)  # ``dimension = 4``: the walker reads it as ``self.dimension``
             elif not self.drop(stmt):  # not read by the walker, or cannot hold a finding
                 self.stub(stmt) if isinstance(stmt, _FUNCTIONS) else self.keep(stmt)
             self.filled = True
