@@ -373,12 +373,28 @@ def elementwise(t: Tensor, a: Args) -> Value:
     operands = [t] + [v for v in a.pos + list(a.kw.values()) if isinstance(v, Tensor)]
     shape = broadcast_shapes(operands)
     if shape is None:
+        if all(o.shape is not None for o in operands):
+            # sizes that cannot be matched up (``seq_len`` against ``offset + seq_len``): the rank
+            # is still the largest operand's, which is what a mask's broadcast asks
+            return Tensor(_broadcast_rank(operands, a), None, False)
         return UNKNOWN if t.shape is None or not t.contiguous else Tensor(contiguous=True)
     labels = t.labels if t.shape == shape else None
     strides = [_broadcast_strides(o, shape) for o in operands]
     if any(s is None for s in strides):
         return Tensor.strided(shape, None, labels, t.origin)
     return Tensor.strided(shape, iterator_strides(shape, strides), labels, t.origin)  # type: ignore[arg-type]
+
+
+def _broadcast_rank(operands: list[Tensor], a: Args) -> Shape:
+    """The broadcast shape of operands whose sizes do not all compare: each size all the operands
+    that have one agree on (1s aside), else a size of its own."""
+    rank = max(len(o.shape) for o in operands)  # type: ignore[arg-type]
+    out: list[Dim] = []
+    for i in range(rank):
+        sizes = {o.shape[len(o.shape) - rank + i] for o in operands if len(o.shape) - rank + i >= 0}  # type: ignore[arg-type]
+        sizes.discard(ONE)
+        out.append(sizes.pop() if len(sizes) == 1 else ONE if not sizes else a.fresh(f"broadcast.size({i})"))
+    return tuple(out)
 
 
 def _broadcast_strides(t: Tensor, shape: Shape) -> Shape | None:
@@ -638,6 +654,24 @@ def inverse(t: Tensor, a: Args) -> Value:
     rank = len(t.shape)
     order = tuple(range(rank - 2)) + (rank - 1, rank - 2)
     return Tensor.strided(t.shape, _dense_in_order(t.shape, order), t.labels, a.origin)
+
+
+def repeat_interleave(t: Tensor, a: Args) -> Value:
+    """``x.repeat_interleave(n, dim)``: a new contiguous tensor, ``dim`` ``n`` times as long (without
+    ``dim``: flattened first)."""
+    if t.shape is None:
+        return Tensor(contiguous=True)
+    d = a.get(1, "dim")
+    count = a.get(0, "repeats")
+    n = a.to_dim(count, a.texts[0] if a.texts else "") if isinstance(count, (IntV, DimV)) else None
+    if d is None:
+        return Tensor.dense((product(t.shape) * n if n is not None else a.fresh("repeated"),))
+    k = _norm(as_int(d), len(t.shape))
+    if k is None:
+        return Tensor(contiguous=True)
+    size = t.shape[k] * n if n is not None else a.fresh(f"repeated.size({k})")
+    labels = t.labels or (None,) * len(t.shape)
+    return Tensor.dense(t.shape[:k] + (size,) + t.shape[k + 1 :], labels[:k] + (None,) + labels[k + 1 :])
 
 
 def create(t: Tensor, a: Args) -> Value:
@@ -1011,7 +1045,7 @@ PRODUCERS: tuple[Op, ...] = (
 OPS: tuple[Op, ...] = PRODUCERS + (
     # results that keep the input's dim order
     _op(
-        "clone abs neg exp sqrt rsqrt sigmoid tanh relu gelu silu logical_not",
+        "clone abs neg exp sqrt rsqrt sigmoid tanh relu gelu silu logical_not cos sin log log1p expm1 reciprocal square",
         like,
         {M, T, F},
         "x.clone()", "s.clone()", "?e.clone()", "torch.logical_not(x)", "torch.exp(x)", "F.gelu(x)", "x.relu()", "F.silu(s)", "?torch.relu(e)",
@@ -1040,6 +1074,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     _op("pad", pad, {F}, "F.pad(x, (1, 2))", "F.pad(s, (0, 0, 1, 1))", "F.pad(c.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), (1, 1))"),
     _op("masked_fill", fresh, {M, T}, "x.masked_fill(x > 0, 0.0)", "torch.masked_fill(x, m, 1.0)"),
     _op("tril triu", fresh, {M, T}, "torch.tril(x)", "x.triu(1)"),
+    _op("repeat_interleave", repeat_interleave, {M, T}, "x.repeat_interleave(2, dim=1)", "torch.repeat_interleave(c, 3, 2)", "s.repeat_interleave(2)"),
     _op("repeat tile", repeat, {M, T}, "x.repeat(2, 1, 1, 1)", "s.repeat(1, 2, 1, 3, 1)", "x.tile(2, 1)", "torch.tile(c, (2,))"),
     _op("matmul bmm mm", matmul, {M, T}, "torch.matmul(x, c.transpose(2, 3))", "x[0].bmm(c[0].transpose(1, 2))", "torch.mm(x[0, 0], w.t())"),
     _op("linear", linear, {F}, "F.linear(x, w)"),
@@ -1066,7 +1101,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
 )
 
 DENSE_EFFECTS: tuple[Callable[[Tensor, Args], Value], ...] = (
-    fresh, reduction, norm_reduction, repeat, matmul, linear, topk, create, copied, randint, full, arange,
+    fresh, reduction, norm_reduction, repeat, repeat_interleave, matmul, linear, topk, create, copied, randint, full, arange,
 )
 """Effects whose result is a new dense tensor (or unknown) whatever the operand's layout: what
 flows into these ops cannot reach a ``.view`` through them (``preselect`` relies on this;

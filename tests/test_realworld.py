@@ -19,11 +19,11 @@ from fixture_harness import load, results, run_scenarios, same
 
 # Recall the linter reaches today on the set, per rule: a ratchet. Raise a floor when the linter
 # gets better (python scripts/realworld.py prints the current recall); never lower one.
-RECALL_FLOORS = {"TV101": 0.58, "TV102": 0.6, "TV201": 0.8}
-# Precision, per rule, the same way. TV101's is measured with two known false alarms: TV102 lines
-# (the SDPA output reaches the merge through a parameter the linter takes as the contiguous prior),
-# jaxtyping_merge_heads_imported.py and sam2_recombine_heads_jaxtyping.py.
-PRECISION_FLOORS = {"TV101": 0.9, "TV102": 0.95, "TV201": 0.95}
+RECALL_FLOORS = {"TV101": 0.85, "TV102": 0.8, "TV201": 1.0}
+# Precision, per rule, the same way: the issues' bar, 0.95 for every rule. TV101 has one known false
+# alarm, a TV102 line whose SDPA output reaches the merge only through a parameter nothing in the
+# file passes (jaxtyping_merge_heads_imported.py): the prior, a contiguous tensor, makes it TV101.
+PRECISION_FLOORS = {"TV101": 0.95, "TV102": 0.95, "TV201": 0.95}
 MIN_FILES = 70
 
 
