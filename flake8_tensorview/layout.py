@@ -55,6 +55,10 @@ class Tensor:
     (``F.scaled_dot_product_attention``'s backends): the tensor's own ``strides`` are then unknown,
     so whatever does not follow the alternatives sees no layout at all."""
 
+    def __post_init__(self) -> None:
+        if self.shape is not None and (self.labels is None or len(self.labels) != len(self.shape)):
+            object.__setattr__(self, "labels", (None,) * len(self.shape))  # every known dim has a label slot
+
     @staticmethod
     def dense(shape: Shape | None, labels: tuple[str | None, ...] | None = None) -> Tensor:
         if shape is None:

@@ -161,3 +161,11 @@ def test_two_channels_last_maps_of_different_sizes_join_to_one_channels_last_fac
     assert widened(joined, a) == joined  # settles: a loop converges
     assert widened(a, _dense((2, 4, 5, 5), (0, 1, 2, 3))) is None  # other order
     assert widened(a, _dense((2, 4, 1, 1), (0, 2, 3, 1))) is None  # a 1 may let a view run
+
+
+def test_a_tensor_with_a_shape_has_a_label_slot_per_dim() -> None:
+    """Ops index labels by dim: a fact built without them (a broadcast of unmatched sizes, a pad)
+    still has one per dim (big_bird's block-sparse attention raised here once)."""
+    t = Tensor((Dim.lit(2), Dim.sym("n")), None, False)
+    assert t.labels == (None, None)
+    assert Tensor((Dim.lit(2),), labels=("a", "b")).labels == (None,)
