@@ -351,17 +351,20 @@ def _process_notebook(path_str: str, raw: bytes, options: Options, result: FileR
         return result
     source = nb.source
 
-    def lint(nb_source: str) -> list[Diagnostic]:
-        noqa = Suppressions(nb_source)
-        return [d for d in lint_text(nb_source, path_str, top_level_await=True)
-                if options.selected(d.code) and not noqa(d)]
+    def lint(book: notebook.Notebook) -> list[Diagnostic]:
+        noqa = Suppressions(book.source)
+        shown = notebook.displayed(book)
+        return [d for d in lint_text(book.source, path_str, top_level_await=True)
+                if options.selected(d.code) and not noqa(d) and not (d.code == "TV301" and d.line in shown)]
 
-    kept = lint(source)
+    kept = lint(nb)
     if (options.fix or options.diff) and any(d.edit is not None and options.fixable(d.code, d.safe) for d in kept):
         noqa = Suppressions(source)
+        shown = notebook.displayed(nb)
 
         def keep(d: Diagnostic) -> bool:
-            return options.selected(d.code) and options.fixable(d.code, d.safe) and not noqa(d)
+            return (options.selected(d.code) and options.fixable(d.code, d.safe) and not noqa(d)
+                    and not (d.code == "TV301" and d.line in shown))
 
         from .linter import FixError, fix_source
 
@@ -384,7 +387,7 @@ def _process_notebook(path_str: str, raw: bytes, options: Options, result: FileR
                         result.fixed_text = new_text
                     nb = notebook.load(new_text)
                     source = nb.source
-                    kept = lint(source)
+                    kept = lint(nb)
     if options.fix and not write and result.fixed_text is None:
         result.fixed_text = text
 

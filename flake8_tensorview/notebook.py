@@ -3,6 +3,7 @@ back into the cells and leave every other byte of the notebook as it was."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass
@@ -45,6 +46,26 @@ def load(text: str) -> Notebook:
             out.append("# " + line if MAGIC.match(line) else line)
             lines.append((number, n))
     return Notebook(data, indent, "\n".join(out) + "\n", lines)
+
+
+def displayed(nb: Notebook) -> set[int]:
+    """Lines of ``nb.source`` holding the last statement of a cell when it is an expression:
+    Jupyter shows its value (``x.float()`` at the end of a cell is a look at the result, not a
+    result thrown away), unless a ``;`` ends it."""
+    try:
+        tree = ast.parse(nb.source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    last: dict[int, ast.stmt] = {}
+    for stmt in tree.body:
+        last[nb.lines[stmt.lineno][0]] = stmt
+    source_lines = nb.source.splitlines()
+    out: set[int] = set()
+    for stmt in last.values():
+        end = source_lines[stmt.end_lineno - 1][stmt.end_col_offset :]  # type: ignore[index, operator]
+        if isinstance(stmt, ast.Expr) and not end.lstrip().startswith(";"):
+            out.update(range(stmt.lineno, stmt.end_lineno + 1))  # type: ignore[operator]
+    return out
 
 
 def _indent(text: str) -> int | None:

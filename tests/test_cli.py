@@ -240,6 +240,19 @@ def test_notebook_positions_and_fix(tmp_path: Path) -> None:
     assert "%matplotlib inline" in after and "!echo running on the CPU" in after
 
 
+def test_a_cell_ending_in_an_expression_shows_it_rather_than_throwing_it_away(tmp_path: Path) -> None:
+    """Jupyter displays the value of a cell's last expression: ``x.float()`` there is a look at the
+    result, not TV301; not so before the end of the cell, or with a ``;`` that hides the output."""
+    cells = [["import torch\n", "x = torch.randn(2, 3)\n", "x.float()\n", "y = 1"], ["x.float();"], ["x.float()  # look"]]
+    book = {"cells": [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None} for c in cells],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "n.ipynb").write_text(json.dumps(book, indent=1) + "\n")
+    found = [(f["cell"], f["line"]) for f in json.loads(cli("--format", "json", "n.ipynb", cwd=tmp_path).stdout)]
+    assert found == [(1, 3), (2, 1)]
+    assert cli("--fix", "--unsafe-fixes", "n.ipynb", cwd=tmp_path).returncode == 0
+    assert '"x.float()  # look"' in (tmp_path / "n.ipynb").read_text()  # the displayed one is left as it is
+
+
 def test_fixed_notebook_runs(tmp_path: Path) -> None:
     nb = tmp_path / "mha.ipynb"
     shutil.copy(FIXTURES / "mha_notebook.ipynb", nb)
