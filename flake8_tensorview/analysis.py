@@ -1371,7 +1371,9 @@ class Walker:
             if recv is None and name in ("masked_fill", "masked_fill_"):
                 self._record_mask(node, Tensor(), 0, name.endswith("_"))  # in place, no rank is needed
             if recv is None and isinstance(recv_value, UnknownV) and op is not None and op.effect in SHAPING:
-                recv = Tensor()  # an unknown call's result: its view still has the shape it asks for
+                # a tensor of unknown origin (an unknown call's result): the prior, a contiguous tensor,
+                # whose view has the shape it asks for
+                recv = replace(PRIOR, assumed=(self.text(func.value),))
             if op is None or recv is None:
                 return UNKNOWN
             recv = normalize(recv, env.subst)

@@ -127,6 +127,7 @@ def _spatial(
     rule: str,
     channels: tuple[Dim, str | None] | None,
     sizes: Callable[[Shape, Labels], tuple[Shape, Labels]],
+    unsized: bool = False,
 ) -> Value:
     """Output of a module over ``(N, C, *k spatial dims)`` or the unbatched ``(C, *spatial)``.
 
@@ -156,7 +157,17 @@ def _spatial(
         return Tensor.dense(shape, out_labels)
     if layout is None or rule == VIA_2D_OR_UNKNOWN:
         return Tensor.strided(shape, None, out_labels, t.origin)
+    if unsized:
+        # a window the constructor does not pin down may cover the whole input (a kernel and
+        # stride as large as the map: GLM-4V's patch merger), and a 1x1 channels-last map is contiguous
+        return Tensor.strided(shape, None, out_labels, t.origin)
     return Tensor.strided(shape, channels_last_strides(shape), out_labels, t.origin or a.origin)
+
+
+def _unsized(kernel: tuple[int | None, ...] | None, stride: tuple[int | None, ...] | None) -> bool:
+    """A kernel or stride the constructor reader could not read: the output may be of any size, 1
+    included."""
+    return kernel is None or stride is None or None in kernel or None in stride
 
 
 def _window(size: Dim, k: int | None, s: int | None, p: int | None, d: int | None, ceil: bool | None) -> Dim | None:
@@ -270,7 +281,7 @@ def _conv_forward(cfg: object, t: Tensor, a: ops.Args) -> Value:
     rule = DENSE if k == 1 else FORMAT
     if rule == FORMAT and cfg.zeros_mode is not True:
         rule = DENSE_IF_CONTIGUOUS  # F.pad runs first, and its result's layout is not modelled
-    return _spatial(t, a, k, rule, channels, sizes)
+    return _spatial(t, a, k, rule, channels, sizes, _unsized(cfg.kernel, cfg.stride))
 
 
 @dataclass(frozen=True)
@@ -316,7 +327,8 @@ def _pool_forward(cfg: object, t: Tensor, a: ops.Args) -> Value:
         pick = lambda v: None if v is None else v[i]  # noqa: E731
         return _window(size, pick(cfg.kernel), pick(cfg.stride), pick(cfg.padding), pick(cfg.dilation), cfg.ceil_mode)
 
-    out = _spatial(t, a, cfg.k, cfg.rule, None, lambda spatial, labels: _each(spatial, labels, a, "pool", one))
+    out = _spatial(t, a, cfg.k, cfg.rule, None, lambda spatial, labels: _each(spatial, labels, a, "pool", one),
+                   _unsized(cfg.kernel, cfg.stride))
     return _with_indices(out, cfg.indices)
 
 

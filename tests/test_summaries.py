@@ -193,3 +193,24 @@ def test_a_prior_fed_to_a_conv_takes_its_batched_rank() -> None:
     )
     [finding] = lint_source(source)
     assert finding.line == HEADER.count("\n") + 8 and "if `x` arrives contiguous" in finding.text
+
+
+def test_a_window_as_large_as_the_map_is_not_taken_for_a_generic_size() -> None:
+    """GLM-4V's patch merger: a (N, C, m, m) channels-last map through a conv whose kernel and
+    stride are m leaves a 1x1 map, which is contiguous; the view runs (torch says so)."""
+    import torch
+
+    source = HEADER + (
+        "class Merger(nn.Module):\n"
+        "    def __init__(self, c, out, m):\n"
+        "        super().__init__()\n"
+        "        self.m, self.out = m, out\n"
+        "        self.down = nn.Conv2d(c, out, kernel_size=m, stride=m)\n\n"
+        "    def forward(self, x):\n"
+        "        x = x.view(-1, self.m, self.m, x.shape[-1]).permute(0, 3, 1, 2)\n"
+        "        return self.down(x).view(-1, self.out)\n"
+    )
+    assert lint_source(source) == []
+    scope: dict[str, object] = {}
+    exec(source, scope)
+    assert scope["Merger"](4, 6, 2)(torch.randn(3 * 4, 4)).shape == (3, 6)  # type: ignore[operator]
