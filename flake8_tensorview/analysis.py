@@ -633,6 +633,10 @@ class Walker:
         result: Value = UNKNOWN
         for i, value in enumerate(frame.returns):
             result = value if i == 0 else join_values(result, value)
+        if node.returns is not None and (not isinstance(result, Tensor) or result.shape is None):
+            # what the body does not say, a ``-> Float[Tensor, "b t c"]`` annotation may
+            hinted = self.annotated(node.returns.annotation, f"{node.name.value}()@{qualname}")
+            result = hinted if hinted is not None else result
         return result, env
 
     def annotated(self, annotation: cst.BaseExpression, where: str) -> Tensor | None:

@@ -227,6 +227,8 @@ def _assuming(names: tuple[str, ...]) -> str:
     """`` if `x` arrives contiguous``: the prior a finding rests on, said in its message."""
     if not names:
         return ""
+    if len(names) == 1 and names[0].endswith(")"):  # a call's result: ``heads()``, ``attn.to_q(x)``
+        return f" if `{names[0]}` returns a contiguous tensor"
     listed = ", ".join(f"`{n}`" for n in names[:-1]) + f" and `{names[-1]}`" if len(names) > 1 else f"`{names[0]}`"
     return f" if {listed} arrive{'' if len(names) > 1 else 's'} contiguous"
 

@@ -214,3 +214,13 @@ def test_a_window_as_large_as_the_map_is_not_taken_for_a_generic_size() -> None:
     scope: dict[str, object] = {}
     exec(source, scope)
     assert scope["Merger"](4, 6, 2)(torch.randn(3 * 4, 4)).shape == (3, 6)  # type: ignore[operator]
+
+
+def test_a_return_annotation_gives_an_unknown_result_its_shape() -> None:
+    source = (
+        "import torch\nfrom torch import Tensor\nfrom jaxtyping import Float\nfrom elsewhere import project\n\n\n"
+        "def heads(x) -> Float[Tensor, \"b h t d\"]:\n    return project(x)\n\n\n"
+        "def merge(x):\n    y = heads(x).transpose(1, 2)\n    return y.view(y.size(0), y.size(1), -1)\n"
+    )
+    [finding] = lint_source(source)
+    assert finding.line == 13 and "if `heads()` returns a contiguous tensor" in finding.text
