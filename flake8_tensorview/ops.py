@@ -702,6 +702,17 @@ def randint(t: Tensor, a: Args) -> Value:
     return create(t, replace(a, pos=[size], kw={}, texts=[""]))
 
 
+def eye(t: Tensor, a: Args) -> Value:
+    """``torch.eye(n, m=n)``: a new contiguous ``(n, m)`` matrix."""
+    n = a.get(0, "n")
+    m = a.get(1, "m") or n
+    rows = a.to_dim(n, a.texts[0] if a.texts else "") if n is not None else None
+    cols = a.to_dim(m, a.texts[1] if len(a.texts) > 1 else a.texts[0] if a.texts else "") if m is not None else None
+    if rows is None or cols is None:
+        return Tensor.dense((a.fresh("eye.size(0)"), a.fresh("eye.size(1)")))
+    return Tensor.dense((rows, cols))
+
+
 def full(t: Tensor, a: Args) -> Value:
     size = a.get(0, "size")
     if not isinstance(size, TupleV):
@@ -1086,6 +1097,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     _op("topk", topk, {M, T}, "x.topk(2, 1)[1]", "torch.topk(x, 2)[0]"),
     _op("randn rand zeros ones empty", create, {T}, "torch.randn(2, 3, 4)", "torch.zeros((3, 4))", "torch.ones(2, 5)", operand="none"),
     _op("tensor", copied, {T}, "torch.tensor([[1.0, 2.0], [3.0, 4.0]])", operand="none"),
+    _op("eye", eye, {T}, "torch.eye(3)", "torch.eye(2, 4)", operand="none"),
     _op("randint", randint, {T}, "torch.randint(0, 255, (2, 3, 4))", "torch.randint(5, (3, 2))", "torch.randint(2, size=(4,))", operand="none"),
     _op("full", full, {T}, "torch.full((2, 3), 1.0)", "torch.full(size=(4, 2), fill_value=0.5)", operand="none"),
     _op("arange", arange, {T}, "torch.arange(6)", operand="none"),
@@ -1101,7 +1113,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
 )
 
 DENSE_EFFECTS: tuple[Callable[[Tensor, Args], Value], ...] = (
-    fresh, reduction, norm_reduction, repeat, repeat_interleave, matmul, linear, topk, create, copied, randint, full, arange,
+    fresh, reduction, norm_reduction, repeat, repeat_interleave, matmul, linear, topk, create, copied, randint, eye, full, arange,
 )
 """Effects whose result is a new dense tensor (or unknown) whatever the operand's layout: what
 flows into these ops cannot reach a ``.view`` through them (``preselect`` relies on this;
