@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 import libcst as cst
 
 from . import modules, ops
-from .annotations import shape_hint
 from .dims import Dim
 from .layout import Origin, Shape, Tensor, resolve_target, widened
 from .semantic import MODULE, Semantic
@@ -642,6 +641,8 @@ class Walker:
     def annotated(self, annotation: cst.BaseExpression, where: str) -> Tensor | None:
         """The prior for a parameter annotated ``Float[Tensor, "b h t d"]``: contiguous, of that rank;
         a name is one size across the function's annotations, a literal is that size."""
+        from .annotations import shape_hint  # it reads names with this module's ``dotted``
+
         hint = shape_hint(annotation, self.semantic.qualify)
         if hint is None or hint.rank is None:
             return None

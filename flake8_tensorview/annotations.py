@@ -32,6 +32,8 @@ from dataclasses import dataclass, replace
 
 import libcst as cst
 
+from .analysis import dotted
+
 Qualify = Callable[[str], "str | None"]
 """A dotted name as written (``jt.Float``) -> its qualified name (``jaxtyping.Float``), or None."""
 
@@ -319,17 +321,8 @@ def _args(node: cst.Subscript) -> tuple[cst.BaseExpression, ...] | None:
 
 
 def _qualified(node: cst.BaseExpression, qualify: Qualify) -> str | None:
-    dotted = _dotted(node)
-    return None if dotted is None else qualify(dotted)
-
-
-def _dotted(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
-        return None if base is None else f"{base}.{node.attr.value}"
-    return None
+    name = dotted(node)
+    return None if name is None else qualify(name)
 
 
 def _is_dtype(qualified: str) -> bool:
