@@ -52,6 +52,10 @@ class Options:
     file_ignore: tuple[str, ...] = ()
     """The per-file ignores of the file at hand: they win over any select, as in Ruff."""
 
+    def opted_in(self) -> frozenset[str]:
+        """The codes off by default that this run selects (an opt-in rule costs a whole-module analysis)."""
+        return frozenset(code for code in OFF_BY_DEFAULT if self.selected(code))
+
     def selected(self, code: str) -> bool:
         """flake8's decision: the longest matching prefix wins, and ignore wins a tie."""
         chosen = max((len(p) for p in self.select if code.startswith(p)), default=-1)
@@ -182,7 +186,9 @@ class Suppressions:
 # ---- one file ---------------------------------------------------------------------------------
 
 
-def lint_text(text: str, filename: str, top_level_await: bool = False) -> list[Diagnostic]:
+def lint_text(
+    text: str, filename: str, top_level_await: bool = False, opt_in: frozenset[str] = frozenset()
+) -> list[Diagnostic]:
     """The findings in ``text``; a syntax error is a TV902. Every file is parsed, as Ruff does; the
     files the substring search keeps out of the analysis (most of them) only need the parser's
     yes, which :func:`parses` gets without building an ast. Its no is not the verdict: the ast parse
@@ -206,7 +212,7 @@ def lint_text(text: str, filename: str, top_level_await: bool = False) -> list[D
         return [unreadable(1, 0, f"ValueError: {exc}")]
     except (RecursionError, MemoryError):  # nested too deep for Python's own parser: skipped, as before
         return []
-    return lint_source(text, tree, opt_in=OFF_BY_DEFAULT)
+    return lint_source(text, tree, opt_in=opt_in)
 
 
 def parses(text: str, filename: str) -> bool:
@@ -252,7 +258,7 @@ def process(path_str: str, options: Options, raw: bytes | None = None) -> FileRe
 def _process_python(path_str: str, raw: bytes, options: Options, result: FileResult,
                     write: bool) -> FileResult:
     text, encoding, problem = decode(raw)
-    diagnostics = ([problem] if problem else []) + lint_text(text, path_str)
+    diagnostics = ([problem] if problem else []) + lint_text(text, path_str, opt_in=options.opted_in())
     noqa = Suppressions(text) if diagnostics else None
     kept = [d for d in diagnostics if options.selected(d.code) and not (noqa and noqa(d))]
     source = text
@@ -281,7 +287,7 @@ def _process_python(path_str: str, raw: bytes, options: Options, result: FileRes
         result.fixed_text = source
     if source is not text:
         noqa = Suppressions(source)
-        kept = [d for d in ([problem] if problem else []) + lint_text(source, path_str)
+        kept = [d for d in ([problem] if problem else []) + lint_text(source, path_str, opt_in=options.opted_in())
                 if options.selected(d.code) and not noqa(d)]
     lines = source.splitlines(keepends=True)
     result.findings = [_finding(path_str, d, options, lines) for d in kept]
@@ -354,7 +360,7 @@ def _process_notebook(path_str: str, raw: bytes, options: Options, result: FileR
     def lint(book: notebook.Notebook) -> list[Diagnostic]:
         noqa = Suppressions(book.source)
         shown = notebook.displayed(book)
-        return [d for d in lint_text(book.source, path_str, top_level_await=True)
+        return [d for d in lint_text(book.source, path_str, top_level_await=True, opt_in=options.opted_in())
                 if options.selected(d.code) and not noqa(d) and not (d.code == "TV301" and d.line in shown)]
 
     kept = lint(nb)
