@@ -259,6 +259,9 @@ def audit(path: str) -> FileAudit:
         result.syntax_error = True
         return result
     diagnostics = lint_source(source, tree)
+    if path.endswith(".ipynb"):  # a cell's last expression is displayed, not thrown away (as the command)
+        shown = notebook.displayed(nb)
+        diagnostics = [d for d in diagnostics if not (d.code == "TV301" and d.line in shown)]
     without = _without_prior(source) if any(d.code in ("TV101", "TV201") for d in diagnostics) else set()
     for d in diagnostics:
         line = f"{where(d.line)}:{d.col + 1}: {d.text}"
