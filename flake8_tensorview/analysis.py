@@ -470,6 +470,8 @@ class Walker:
         self.frame = Frame(MODULE, None, 0, -1)
         self.init_states: dict[str, Env] = {}
         self.tags: dict[int, str] = {}
+        self.texts: dict[int, str] = {}
+        """id(node) -> its source on one line, once computed."""
         self.tag_counts: dict[str, int] = {}
 
     # ---- scopes ---------------------------------------------------------------------------
@@ -930,7 +932,10 @@ class Walker:
             return node.value
         if isinstance(node, cst.Attribute) and _plain(node):
             return dotted(node)  # type: ignore[return-value]
-        return " ".join(self.module.code_for_node(node).split())
+        known = self.texts.get(id(node))
+        if known is None:  # codegen is dear, and a function evaluated in several contexts asks again
+            known = self.texts[id(node)] = " ".join(self.module.code_for_node(node).split())
+        return known
 
     def origin(self, node: cst.CSTNode, kind: str) -> Origin:
         self.anchors[id(node)] = node
@@ -1155,8 +1160,9 @@ class Walker:
         text = self.text(node)
         if isinstance(node, cst.AugAssign):
             text = f"{self.text(node.target)} {self.text(node.operator).strip()} {self.text(node.value)}"
-        a = self.to_dim(left, self.text(node.left) if isinstance(node, cst.BinaryOperation) else "", env)
-        b = self.to_dim(right, self.text(node.right) if isinstance(node, cst.BinaryOperation) else "", env)
+        binary = isinstance(node, cst.BinaryOperation)  # an unknown operand is named by its text
+        a = self.to_dim(left, self.text(node.left) if binary and isinstance(left, UnknownV) else "", env)  # type: ignore[attr-defined]
+        b = self.to_dim(right, self.text(node.right) if binary and isinstance(right, UnknownV) else "", env)  # type: ignore[attr-defined]
         if a is None or b is None:
             return DimV(Dim.sym(text), text)
         if isinstance(op, (cst.Multiply, cst.MultiplyAssign)):

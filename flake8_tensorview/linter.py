@@ -13,7 +13,7 @@ from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionPr
 from .analysis import BudgetExhausted, Walker
 from .checks import CHECKS as VIEW_CHECKS, Diagnostic
 from . import semantic
-from .preselect import Pruned, might_match, preselect, whole as whole_module
+from .preselect import TRIGGERS, Pruned, discarded_calls, might_match, preselect, whole as whole_module
 from .results import CHECKS as RESULT_CHECKS
 from .rules import RULES, message
 
@@ -110,6 +110,8 @@ def analyze(source: str, tree: ast.AST | None = None, whole: bool = False) -> tu
             return None
     if not isinstance(tree, ast.Module):
         return None
+    if not whole and not any(trigger in source for trigger in TRIGGERS) and not discarded_calls(tree.body):
+        return None  # let in by a TV301 method's text, but no statement throws a result away
     model = semantic.build(tree)
     pruned = whole_module(source, tree, model) if whole else preselect(source, tree, model)
     if pruned is None:

@@ -34,7 +34,7 @@ from typing import Any
 
 from .modules import ROWS
 from .ops import ALIASES, DENSE, OPS, OUT_OF_PLACE, PRODUCERS, PROPERTIES
-from .semantic import MODULE, Semantic, blocks, build, dotted
+from .semantic import CHILD_FIELDS, MODULE, Semantic, blocks, build, dotted
 
 SCOPE_LINES = 250
 """The most lines one candidate's call-graph closure may add to the scope of cross-function facts."""
@@ -231,7 +231,7 @@ class _Scan:
                     pairs.append((_bound(node.optional_vars), node.context_expr, _end(node.optional_vars)))
                 if kind in _SPANS:
                     loops.append((_start(node), _end(node)))
-                for name in node._fields:
+                for name in CHILD_FIELDS.get(kind, node._fields):
                     child = getattr(node, name, None)
                     if type(child) is list:
                         below.extend(child)

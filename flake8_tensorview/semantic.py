@@ -194,15 +194,31 @@ class _Reads:
                 continue
             elif kind in _DEFS:
                 model.bound.add(node.name)  # type: ignore[attr-defined]
-            for name in node._fields:
+            for name in CHILD_FIELDS.get(kind, node._fields):
                 child = getattr(node, name, None)
                 if type(child) is list:
                     stack.extend(child)
-                elif isinstance(child, ast.AST):
+                elif child is not None:
                     stack.append(child)
 
 
 _SKIP = frozenset({ast.Constant, ast.Load, ast.Store, ast.Del, ast.alias})
+
+
+def _child_fields() -> dict[type, tuple[str, ...]]:
+    """Per node type, the fields that can hold nodes (not ``id``, ``attr``, ``ctx``, numbers):
+    the walks below read only these, a good share fewer ``getattr`` calls per node."""
+    never = {"ctx", "id", "attr", "arg", "name", "names", "module", "level", "n", "s", "kind", "conversion",
+             "is_async", "type_comment", "simple", "lineno", "col_offset", "end_lineno", "end_col_offset", "tag"}
+    out: dict[type, tuple[str, ...]] = {}
+    for value in vars(ast).values():
+        if isinstance(value, type) and issubclass(value, ast.AST):
+            out[value] = tuple(f for f in value._fields if f not in never)
+    return out
+
+
+CHILD_FIELDS = _child_fields()
+"""Node type -> the fields a walk over the tree descends into."""
 _DEFS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
 
 
