@@ -472,3 +472,22 @@ def test_discarded_results_really_change_nothing() -> None:
     assert scope["passes"]().shape == (2, 3)  # type: ignore[operator]
     assert scope["in_blocks"](True, [1]).shape == (2, 3)  # type: ignore[operator]
     assert scope["s"].dtype == torch.float32 and scope["Block"]().w.shape == (3, 4)  # type: ignore[attr-defined,operator]
+
+
+@pytest.mark.parametrize(
+    "line, admitted",
+    [
+        ("x.float()", True),
+        ("    scores.masked_fill(mask, 0)", True),
+        ("torch.zeros(3, dtype=torch.float).to(device)", True),
+        ("              1).squeeze(0)", True),
+        ("y = x.float()", False),
+        ("    return x.sum(-1)", False),
+        ("    if x.float().sum() > 0:", False),
+        ("self.total = self.total.add(x)", False),
+    ],
+)
+def test_the_tv301_text_gate_wants_a_statement_that_calls_the_method(line: str, admitted: bool) -> None:
+    from flake8_tensorview.preselect import DISCARDED
+
+    assert (DISCARDED.search("import torch\n" + line + "\n") is not None) is admitted
