@@ -7,6 +7,7 @@ literal sizes and gives the generic-size verdict for symbolic ones (see :mod:`di
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .dims import ONE, ZERO, Dim, contiguous_strides, product
@@ -367,13 +368,23 @@ def widened(a: Tensor, b: Tensor) -> Tensor | None:
             return None
         else:
             shape.append(Dim.sym("|".join(sorted(_alternatives(x) | _alternatives(y)))))
+    labels = a.labels if a.labels == b.labels else None
+    return Tensor.strided(tuple(shape), dense_in_order(tuple(shape), order), labels, a.origin or b.origin)
+
+
+def dense_in_order(shape: Shape, order: Sequence[int]) -> Shape:
+    """Contiguous strides for the dims laid out outermost-first in ``order``."""
     strides = [ONE] * len(shape)
     running = ONE
     for d in reversed(order):
         strides[d] = running
         running = running * shape[d]
-    labels = a.labels if a.labels == b.labels else None
-    return Tensor.strided(tuple(shape), tuple(strides), labels, a.origin or b.origin)
+    return tuple(strides)
+
+
+def channels_last_strides(shape: Shape) -> Shape:
+    """Channels innermost, then the spatial dims from last to first, then the batch (4-D or 5-D)."""
+    return dense_in_order(shape, [0, *range(2, len(shape)), 1])
 
 
 def _alternatives(size: Dim) -> set[str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from . import ops
 from .dims import ONE, Dim
-from .layout import Shape, Tensor, memory_format_of as _memory_format
+from .layout import Shape, Tensor, channels_last_strides, memory_format_of as _memory_format
 from .values import UNKNOWN, DimV, IntV, ModuleV, Opaque, TupleV, Value
 
 Labels = tuple[str | None, ...]
@@ -90,17 +90,6 @@ def _fresh(a: ops.Args, what: str) -> Dim:
 
 
 # ---- layouts -------------------------------------------------------------------------------------
-
-
-def channels_last_strides(shape: Shape) -> Shape:
-    """Channels innermost, then the spatial dims from last to first, then the batch."""
-    order = [1] + list(range(len(shape) - 1, 1, -1)) + [0]
-    out = [ONE] * len(shape)
-    running = ONE
-    for d in order:
-        out[d] = running
-        running = running * shape[d]
-    return tuple(out)
 
 
 def _unsqueezed(t: Tensor, a: ops.Args, dim: int) -> Tensor:

@@ -13,7 +13,10 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from .dims import ONE, ZERO, Dim, product
-from .layout import Origin, Shape, Tensor, iterator_strides, memory_format_of, resolve_target, same_layout, view_strides
+from .layout import (
+    Origin, Shape, Tensor, channels_last_strides, dense_in_order, iterator_strides, memory_format_of, resolve_target,
+    same_layout, view_strides,
+)
 from .values import UNKNOWN, DimV, IntV, PiecesV, TupleV, Value
 
 
@@ -482,15 +485,10 @@ def formatted(t: Tensor, a: Args, fmt: str, aliased: bool = False, kept: bool = 
         return UNKNOWN
     if aliased and t.strides is not None and memory_format_of(t) == "channels_last":
         return t
-    order = [1] + list(range(len(t.shape) - 1, 1, -1)) + [0]  # channels innermost, then W, H (D), N
-    strides = [ONE] * len(t.shape)
-    running = ONE
-    for d in order:
-        strides[d] = running
-        running = running * t.shape[d]
-    if kept and t.strides is not None and same_layout(t.shape, t.strides, tuple(strides)):
+    strides = channels_last_strides(t.shape)
+    if kept and t.strides is not None and same_layout(t.shape, t.strides, strides):
         return t
-    return Tensor.strided(t.shape, tuple(strides), t.labels, a.origin)
+    return Tensor.strided(t.shape, strides, t.labels, a.origin)
 
 
 def convert(t: Tensor, a: Args) -> Value:
@@ -653,7 +651,7 @@ def inverse(t: Tensor, a: Args) -> Value:
         return UNKNOWN
     rank = len(t.shape)
     order = tuple(range(rank - 2)) + (rank - 1, rank - 2)
-    return Tensor.strided(t.shape, _dense_in_order(t.shape, order), t.labels, a.origin)
+    return Tensor.strided(t.shape, dense_in_order(t.shape, order), t.labels, a.origin)
 
 
 def repeat_interleave(t: Tensor, a: Args) -> Value:
@@ -963,18 +961,8 @@ def sdpa(t: Tensor, a: Args) -> Value:
         return math  # a query without a unit last stride runs on math only
     q_order = None if t.strides is None else iterator_strides(shape, [t.strides])
     flash = Tensor.strided(shape, q_order, labels, a.origin)
-    efficient = Tensor.strided(shape, _dense_in_order(shape, (0, 2, 1, 3)), labels, a.origin)
+    efficient = Tensor.strided(shape, dense_in_order(shape, (0, 2, 1, 3)), labels, a.origin)
     return Tensor(shape, None, False, labels, a.origin, backends=tuple(zip(SDPA_BACKENDS, (math, flash, efficient))))
-
-
-def _dense_in_order(shape: Shape, order: tuple[int, ...]) -> Shape:
-    """Contiguous strides for the dims laid out outermost-first in ``order``."""
-    strides = [ONE] * len(shape)
-    running = ONE
-    for d in reversed(order):
-        strides[d] = running
-        running = running * shape[d]
-    return tuple(strides)
 
 
 def _pair_order(inputs: list[str], operands: list[Tensor], out: str) -> list[str] | None:
