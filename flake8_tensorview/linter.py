@@ -27,6 +27,18 @@ def parse(source: str) -> cst.Module | None:
         return None
 
 
+class Unparsable(Exception):
+    """Python's parser takes the file, libcst's does not (syntax newer than the libcst installed)."""
+
+
+def _parse_error(source: str) -> str:
+    try:
+        cst.parse_module(source)
+    except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
+        return f"libcst cannot parse it: {str(exc).splitlines()[0]}"
+    return "libcst cannot parse the code kept for analysis"
+
+
 class LazyPositions:
     """Node positions in the original source, computed on first use and only for the top-level
     statement that holds the node: a file without findings never pays for them, a big file pays
@@ -117,8 +129,11 @@ def analyze(source: str, tree: ast.AST | None = None, whole: bool = False) -> tu
     if pruned is None:
         return None
     module = parse(pruned.text)
+    if module is None and pruned.text != source:  # a pruning libcst rejects: the whole module, then
+        pruned = whole_module(source, tree, model)
+        module = parse(source) if pruned is not None else None
     if module is None:
-        return None
+        raise Unparsable(_parse_error(source))
     walker = Walker(module, model, pruned.scope)
     walker.module_env = walker.run()
     return walker, LazyPositions(module, pruned, walker.top_of)
@@ -152,7 +167,10 @@ def lint_source(
         return []
     # the preselection keeps what a rule on by default can report; an opt-in rule (TV103: any
     # ``.contiguous().view``) is asked for on purpose, and gets the whole module
-    result = analyze(source, tree, whole or any(not RULES[code].default for code in opt_in if code in RULES))
+    try:
+        result = analyze(source, tree, whole or any(not RULES[code].default for code in opt_in if code in RULES))
+    except Unparsable as exc:  # said, not skipped in silence
+        return [Diagnostic(1, 0, "TV901", message("TV901", where="the module", error=str(exc)[:200]))]
     if result is None:
         return []
     walker, positions = result
@@ -202,7 +220,10 @@ def fix_source(source: str, keep: Callable[[Diagnostic], bool] = lambda d: True,
     offered and ``alternative`` is set); unchanged if the result would not parse."""
     if not might_match(source):
         return source
-    result = analyze(source, whole=True)
+    try:
+        result = analyze(source, whole=True)
+    except Unparsable:  # lint_source reports it
+        return source
     if result is None:
         return source
     walker, positions = result

@@ -47,30 +47,82 @@ _KEYWORD = re.compile(
 _METHOD_CALL = re.compile(r"\.\s*(?:" + "|".join(sorted(OUT_OF_PLACE)) + r")\s*\(")
 
 
+_CONTINUED = frozenset("([{,+-*/%&|^<>=@")
+"""Last characters of a line inside brackets: the next line is part of an expression there."""
+_BACK_LINES = 200
+"""How far back the start of a statement whose line closes a bracket is looked for."""
+
+
 class _StatementCalls:
-    """``search(text, start, end)``: a line in that range that starts an expression statement (no
-    keyword first, no ``=`` before its first parenthesis: not ``y = x.float()``) and calls one of
-    the methods. Each ``.method(`` found is checked against its own line's start, so the cost is
-    linear in the text (one pattern doing it all backtracks badly on long lines)."""
+    """``search(text, start, end)``: a line in that range that holds an expression statement
+    calling one of the methods at its top level. Each ``.method(`` found is checked on its own
+    line, so the cost is linear in the text (one pattern doing it all backtracks badly on long
+    lines):
+
+    - not a statement: a keyword first, an ``=`` before the first parenthesis (``y = x.float()``),
+      a doctest prompt;
+    - inside brackets: the line opens one before the call (``f(x.float(),``), or follows a line
+      ending with ``(``, ``,`` or an operator;
+    - a line that closes brackets (``).float()``) is checked from the line that opened them.
+
+    Brackets in strings and comments count too: ``f(")").float()`` is turned away, which
+    ``scripts/preselect_check.py --gate`` would show on the corpora."""
 
     def search(self, text: str, start: int = 0, end: int | None = None) -> bool:
         stop = len(text) if end is None else end
         for found in _METHOD_CALL.finditer(text, start, stop):
             line = text.rfind("\n", 0, found.start()) + 1
-            head = text[line : found.start()]
-            paren = head.find("(")
-            if "=" in (head if paren < 0 else head[:paren]) or "#" in head or _KEYWORD.match(head):
+            depth = _depth(text[line : found.start()])
+            if depth > 0:
                 continue
-            return True
+            if depth < 0:
+                line = _opened(text, line, -depth)
+                if line < 0:
+                    continue
+            if _statement(text, line, found.start()):
+                return True
         return False
 
 
+def _statement(text: str, line: int, at: int) -> bool:
+    """Whether the expression that reaches ``at`` can start a statement at offset ``line``."""
+    head = text[line : text.find("\n", line, at) if "\n" in text[line:at] else at]
+    paren = head.find("(")
+    if "=" in (head if paren < 0 else head[:paren]) or "#" in head or _KEYWORD.match(head):
+        return False
+    if head.lstrip().startswith((">>>", "...")):
+        return False
+    before = text[text.rfind("\n", 0, max(line - 1, 0)) + 1 : max(line - 1, 0)].rstrip()
+    return not (before and before[-1] in _CONTINUED and "#" not in before)
+
+
+def _opened(text: str, line: int, closed: int) -> int:
+    """Offset of the line that opens the ``closed`` brackets the line at ``line`` closes; -1 when
+    that line opens more (the call is inside them) or is too far back (then ``line``: let in)."""
+    for _ in range(_BACK_LINES):
+        if line == 0:
+            return 0
+        start = text.rfind("\n", 0, line - 1) + 1
+        closed -= _depth(text[start : line - 1])
+        line = start
+        if closed == 0:
+            return line
+        if closed < 0:
+            return -1
+    return line
+
+
+def _depth(head: str) -> int:
+    """Brackets ``head`` opens minus those it closes."""
+    return head.count("(") + head.count("[") + head.count("{") - head.count(")") - head.count("]") - head.count("}")
+
+
 DISCARDED = _StatementCalls()
-"""Text of a statement that calls one of them on its first line: a file without any cannot hold a
-TV301 site (``x.float()`` alone on a line; ``y = x.float()`` and ``return x.sum()`` do not count,
-and most files have those). On the seven audit corpora it lets in 698 of the 1535 files without a
-``.view`` or ``masked_fill`` that any ``.method(`` would, and none it turns away has a site
-(``scripts/preselect_check.py --gate`` checks it)."""
+"""Text of a statement that calls one of them at its top level: a file without any cannot hold a
+TV301 site (``x.float()`` alone on a line; ``y = x.float()``, ``return x.sum()`` and ``f(x.float(),``
+do not count, and most files have those). On the seven audit corpora it lets in 300 of the 1562
+files without a ``.view`` or ``masked_fill`` that any ``.method(`` would, and none it turns away has
+a site (``scripts/preselect_check.py --gate`` checks it)."""
 
 _DOTTED = {"t", "T", "mT", "H", "mH"}  # short names: only as attributes, never a bare `t`
 _NAMES = sorted({n for op in PRODUCERS for n in op.names} - _DOTTED)
@@ -708,7 +760,7 @@ class _Selection:
 
     def drop(self, stmt: ast.stmt) -> bool:
         """Replace the whole statement by ``pass``, if it has its lines to itself."""
-        first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+        first = _first_line(stmt)
         start = self.lines[first - 1].encode()
         if first == stmt.lineno and start[: stmt.col_offset].strip():
             return False  # `x = 1; y = 2`: shares its first line
@@ -727,12 +779,13 @@ class _Selection:
         for header in [*node.decorator_list, node.args, *([node.returns] if node.returns else [])]:
             self.keep(header)
         first = node.body[0]
-        head = self.lines[first.lineno - 1].encode()
-        if head[: first.col_offset].strip():
+        line = _first_line(first)  # a decorated nested def starts at its decorator
+        head = self.lines[line - 1].encode()
+        if line == first.lineno and head[: first.col_offset].strip():
             for stmt in node.body:  # `def f(): return x`: the body shares the header's line
                 self.keep(stmt)
             return
-        self.cuts[first.lineno] = (node.body[-1].end_lineno, True)  # type: ignore[assignment]
+        self.cuts[line] = (node.body[-1].end_lineno, True)  # type: ignore[assignment]
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

@@ -280,7 +280,9 @@ RULES: dict[str, Rule] = {
             fix_safety="No fix.",
             limitations=(
                 "Inputs nested deeper than 400 levels are skipped silently. Files Python cannot read are "
-                "TV902 in the `flake8-tensorview` command (flake8 says E999/E902 itself)."
+                "TV902 in the `flake8-tensorview` command (flake8 says E999/E902 itself). A file Python "
+                "reads but the installed libcst cannot parse (syntax newer than libcst) is one TV901 at "
+                "its first line."
             ),
         ),
         Rule(

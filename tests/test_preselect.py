@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import libcst as cst
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -480,7 +481,13 @@ def test_discarded_results_really_change_nothing() -> None:
         ("x.float()", True),
         ("    scores.masked_fill(mask, 0)", True),
         ("torch.zeros(3, dtype=torch.float).to(device)", True),
-        ("              1).squeeze(0)", True),
+        ("torch.zeros(\n    2,\n    1).squeeze(0)", True),
+        ("x \\\n    .float()", True),
+        ("f(\n    x.float(),\n)", False),
+        ("y = (\n    a + b\n).float()", False),
+        ("f(g(\n    a)).float()", True),
+        ("f(g(\n    a).float())", False),
+        ("    >>> x.float()", False),
         ("y = x.float()", False),
         ("    return x.sum(-1)", False),
         ("    if x.float().sum() > 0:", False),
@@ -491,3 +498,18 @@ def test_the_tv301_text_gate_wants_a_statement_that_calls_the_method(line: str, 
     from flake8_tensorview.preselect import DISCARDED
 
     assert DISCARDED.search("import torch\n" + line + "\n") is admitted
+
+
+def test_a_stub_whose_body_starts_with_a_decorated_def_still_parses() -> None:
+    """Module code with a finding keeps every function's header; a body that starts with a
+    decorator (transformers' testing_utils) is cut from the decorator, not from the ``def``."""
+    source = (
+        "import functools\nimport torch\n\n\ndef skip(test):\n    @functools.wraps(test)\n"
+        "    def wrapper(*args):\n        return test(*args)\n    return wrapper\n\n\n"
+        "x = torch.randn(2, 3).t()\ny = x.view(6)\n"
+    )
+    pruned = preselect(source, ast.parse(source))
+    assert pruned is not None and "@functools.wraps" not in pruned.text
+    cst.parse_module(pruned.text)
+    fast, whole = both(source)
+    assert fast == whole and [line for line, _, _ in fast] == [13]

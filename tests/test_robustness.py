@@ -147,6 +147,19 @@ def test_an_internal_error_is_contained_and_said_once(monkeypatch: pytest.Monkey
     assert "broken" in found[1].text and "KeyError" in found[1].text
 
 
+def test_code_libcst_rejects_is_analysed_whole_or_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pruning libcst refuses falls back to the whole module; a module it refuses is a TV901,
+    never a quiet "no findings" (a file Python runs but the libcst installed cannot parse)."""
+    original = cst.parse_module
+    whole = BUG + "\n\ndef unrelated(y):\n    return y\n"  # pruned: without ``unrelated``
+    monkeypatch.setattr(linter.cst, "parse_module", lambda text: original(text if text == whole else "("))
+    assert [(d.code, d.line) for d in lint_source(whole)] == [("TV101", 6)]
+    monkeypatch.setattr(linter.cst, "parse_module", lambda text: original("("))
+    found = lint_source(BUG)
+    assert [(d.code, d.line) for d in found] == [("TV901", 1)] and "libcst cannot parse it" in found[0].text
+    assert fix_source(BUG) == BUG
+
+
 def test_the_plugin_never_raises(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     def explode(source, tree=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("kaboom")
@@ -220,17 +233,6 @@ def test_statement_positions_equal_whole_module_positions(source: str, monkeypat
     monkeypatch.setattr(linter, "_first_lines", lambda module, tree: [None] * len(module.body))
     slow = [(d.line, d.col, d.end, d.text) for d in lint_source(source, opt_in=every)]
     assert fast == slow and fast
-
-
-def test_code_ast_accepts_but_libcst_rejects_is_silent(monkeypatch: pytest.MonkeyPatch) -> None:
-    """libcst lags new syntax: if it cannot parse what Python can, the file is skipped quietly."""
-
-    def reject(source: str) -> cst.Module:
-        raise cst.ParserSyntaxError("unsupported", lines=[source], raw_line=1, raw_column=0)
-
-    monkeypatch.setattr(linter.cst, "parse_module", reject)
-    assert lint_source(BUG) == []
-    assert fix_source(BUG) == BUG
 
 
 @pytest.mark.parametrize("enabled", [True, False])
