@@ -170,9 +170,9 @@ def join_envs(a: Env, b: Env, tainted: set[int]) -> Env:
 
 
 def dotted(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
+    if type(node) is cst.Name:  # libcst's node classes are ABCs: ``is`` spares their isinstance hook
         return node.value
-    if isinstance(node, cst.Attribute):
+    if type(node) is cst.Attribute:
         base = dotted(node.value)
         return None if base is None else f"{base}.{node.attr.value}"
     return None
@@ -400,8 +400,6 @@ def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
     return replace(t, shape=shape, strides=strides, backends=backends)
 
 
-MODULE_RETURNS_SELF = frozenset({"to", "train", "eval", "float", "double", "half", "bfloat16", "cuda", "cpu", "requires_grad_", "type"})
-"""``nn.Module`` methods that return the module itself."""
 SHAPING = (ops.view, ops.reshape)
 """Ops whose result has a shape of its own, whatever the receiver: ``.view(b, t, h, d)`` of an
 unknown call's result is a tensor of that shape if it runs at all."""
@@ -993,7 +991,7 @@ class Walker:
         return None
 
     def eval(self, node: cst.BaseExpression, env: Env) -> Value:
-        if isinstance(node, cst.Name) and node.value in env.defs:
+        if type(node) is cst.Name and node.value in env.defs:
             binding = env.defs[node.value]
             self.uses.setdefault(binding, set()).add(id(node))
             self.binding_of[id(node)] = binding
@@ -1003,37 +1001,38 @@ class Walker:
         return value
 
     def _eval(self, node: cst.BaseExpression, env: Env) -> Value:
-        if isinstance(node, cst.Integer):
+        kind = type(node)  # libcst's node classes are ABCs: ``is`` spares their isinstance hook
+        if kind is cst.Integer:
             try:
                 return IntV(int(node.value.replace("_", ""), 0))
             except ValueError:
                 return UNKNOWN
-        if isinstance(node, cst.UnaryOperation):
+        if kind is cst.UnaryOperation:
             inner = self.eval(node.expression, env)
             if isinstance(node.operator, cst.Minus) and isinstance(inner, IntV):
                 return IntV(-inner.value)
             if isinstance(node.operator, cst.Not) and (known := _truth(inner)) is not None:
                 return Opaque(str(not known))
             return inner if isinstance(inner, Tensor) else UNKNOWN
-        if isinstance(node, cst.Name):
+        if kind is cst.Name:
             return self.lookup(node.value, env)
-        if isinstance(node, cst.SimpleString):
+        if kind is cst.SimpleString:
             try:
                 text = node.evaluated_value
             except Exception:  # libcst cannot evaluate every prefix
                 return UNKNOWN
             return Opaque(repr(text)) if isinstance(text, str) else UNKNOWN  # ``padding="same"``
-        if isinstance(node, cst.Attribute):
+        if kind is cst.Attribute:
             return self.attribute(node, env)
-        if isinstance(node, cst.Subscript):
+        if kind is cst.Subscript:
             return self.subscript(node, env)
-        if isinstance(node, cst.Call):
+        if kind is cst.Call:
             return self.call(node, env)
-        if isinstance(node, cst.BinaryOperation):
+        if kind is cst.BinaryOperation:
             left = self.eval(node.left, env)
             right = self.eval(node.right, env)
             return self.binary(node.operator, left, right, node, env)
-        if isinstance(node, cst.Comparison):
+        if kind is cst.Comparison:
             if (isinstance(node.left, cst.Name) and len(node.comparisons) == 1
                     and isinstance(node.comparisons[0].operator, (cst.Is, cst.IsNot))
                     and isinstance(node.comparisons[0].comparator, cst.Name)
@@ -1046,18 +1045,18 @@ class Walker:
             if len(rights) == 1:
                 return _compared(left, node.comparisons[0].operator, rights[0])
             return UNKNOWN
-        if isinstance(node, (cst.Tuple, cst.List)):
+        if kind is cst.Tuple or kind is cst.List:
             return self.sequence(node.elements, env)
-        if isinstance(node, cst.IfExp):
+        if kind is cst.IfExp:
             known = _truth(self.eval(node.test, env))
             if known is not None:  # ``norm(d) if norm_layer else nn.Identity()`` with norm_layer=None
                 return self.eval(node.body if known else node.orelse, env)
             return join_values(self.eval(node.body, env), self.eval(node.orelse, env))
-        if isinstance(node, cst.NamedExpr):
+        if kind is cst.NamedExpr:
             value = self.eval(node.value, env)
             self.bind(node.target, value, env)
             return value
-        if isinstance(node, cst.BooleanOperation):
+        if kind is cst.BooleanOperation:
             left, right = _truth(self.eval(node.left, env)), _truth(self.eval(node.right, env))
             either = isinstance(node.operator, cst.Or)  # ``and`` is decided by a False, ``or`` by a True
             if either in (left, right):
@@ -1065,13 +1064,13 @@ class Walker:
             if left is not None and right is not None:
                 return Opaque(str(not either))
             return UNKNOWN
-        if isinstance(node, (cst.Dict, cst.Set)):
+        if kind is cst.Dict or kind is cst.Set:
             for element in node.elements:
                 for child in element.children:
                     if isinstance(child, cst.BaseExpression):
                         self.eval(child, env)
             return UNKNOWN
-        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+        if kind is cst.ListComp or kind is cst.GeneratorExp:
             inner = env.copy()
             comp: cst.CompFor | None = node.for_in
             while comp is not None:
@@ -1080,9 +1079,9 @@ class Walker:
                     self.eval(condition.test, inner)
                 comp = comp.inner_for_in
             return ListV((self.eval(node.elt, inner),), repeated=True)
-        if isinstance(node, (cst.Await, cst.StarredElement)):
+        if kind is cst.Await or kind is cst.StarredElement:
             return self.eval(node.expression if isinstance(node, cst.Await) else node.value, env)
-        if isinstance(node, cst.Lambda):
+        if kind is cst.Lambda:
             self._lambda(node, env)
         return UNKNOWN
 
@@ -1358,7 +1357,7 @@ class Walker:
                 if target is not None:
                     return self._self_call(target, node, env)
             recv_value = self.eval(func.value, env)
-            if name in MODULE_RETURNS_SELF and (
+            if name in modules.MODULE_RETURNS_SELF and (
                 isinstance(recv_value, (ModuleV, ListV))
                 or isinstance(recv_value, InstanceV) and self.method(recv_value.qualname, name) is None
                 and self.is_module_class(recv_value.qualname)

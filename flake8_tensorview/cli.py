@@ -289,8 +289,9 @@ def _process_python(path_str: str, raw: bytes, options: Options, result: FileRes
         noqa = Suppressions(source)
         kept = [d for d in ([problem] if problem else []) + lint_text(source, path_str, opt_in=options.opted_in())
                 if options.selected(d.code) and not noqa(d)]
-    lines = source.splitlines(keepends=True)
-    result.findings = [_finding(path_str, d, options, lines) for d in kept]
+    if kept:  # most files have none: their text is never split into lines
+        lines = source.splitlines(keepends=True)
+        result.findings = [_finding(path_str, d, options, lines) for d in kept]
     return result
 
 

@@ -891,6 +891,9 @@ ROW_LIST: list[ModuleRow] = [
 
 ROWS: dict[str, ModuleRow] = {name: row for row in ROW_LIST for name in row.names}
 
+MODULE_RETURNS_SELF = frozenset({"to", "train", "eval", "float", "double", "half", "bfloat16", "cuda", "cpu", "requires_grad_", "type"})
+"""``nn.Module`` methods that return the module itself."""
+
 
 def construct(name: str, args: ops.Args) -> ModuleV | None:
     """``nn.<name>(*args)``: the module value the walker binds; None for a class with no row."""

@@ -32,12 +32,16 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-from .modules import ROWS
+from .modules import MODULE_RETURNS_SELF, ROWS
 from .ops import ALIASES, DENSE, OPS, OUT_OF_PLACE, PRODUCERS, PROPERTIES
 from .semantic import CHILD_FIELDS, MODULE, Semantic, blocks, build, dotted
 
-SCOPE_LINES = 250
-"""The most lines one candidate's call-graph closure may add to the scope of cross-function facts."""
+SCOPE_LINES = 150
+"""The most lines one candidate's call-graph closure may add to the scope of cross-function facts,
+the candidate itself not counted. Was 250, the candidate counted: on 748 mutants of transformers,
+timm and LLMs-from-scratch files (``scripts/scope_budget.py``: one ``.contiguous()`` dropped or
+one ``.reshape(`` made a ``.view(``) budgets of 400, 150 and 100 give the same findings, and so
+do 250 and 150 on the seven corpora; 150 parses a tenth less code than before."""
 TRIGGERS = (".view", "masked_fill")
 """Text every TV1xx and TV2xx finding needs; files without any of these cost one substring search."""
 _KEYWORD = re.compile(
@@ -382,7 +386,7 @@ def view_reach(
 def prior_only(scan: _Scan, receivers: list[ast.AST], init: _Scan | None = None) -> bool:
     """Whether each of ``receivers`` is a name or attribute chain (``model``, ``self.vae``) that only
     copies of other such chains are ever bound to (in the code ``scan`` read, or ``self.`` state in
-    ``init``), in any order: the walker then gives it the prior (a parameter, an attribute nothing
+    ``init``), in any order, also through :data:`_KIND_KEEPING` calls (``vae = vae.to(dtype)``): the walker then gives it the prior (a parameter, an attribute nothing
     says more about), or an unknown object, unless a caller's facts reach it."""
     values = _Bindings(scan).values
     copies = scan.copies
@@ -396,6 +400,8 @@ def prior_only(scan: _Scan, receivers: list[ast.AST], init: _Scan | None = None)
     stack = list(receivers)
     while stack:
         node = stack.pop()
+        while type(node) is ast.Call and type(node.func) is ast.Attribute and node.func.attr in _KIND_KEEPING:
+            node = node.func.value  # ``self.vae = self.vae.to(dtype)``: a module stays one, a tensor one
         key = dotted(node)
         if key is None:
             return False  # a call, an operator, a subscript: may make a tensor here
@@ -412,6 +418,11 @@ def prior_only(scan: _Scan, receivers: list[ast.AST], init: _Scan | None = None)
                     return False
                 stack.append(value)
     return True
+
+
+_KIND_KEEPING = MODULE_RETURNS_SELF & OUT_OF_PLACE
+"""``to``, ``float``, ``half``...: a module's method that returns the module, a tensor's that returns
+a tensor with the receiver's layout. The walker's prior stays the prior through them."""
 
 
 def reach(
@@ -559,10 +570,8 @@ class _Selection:
             self._scans[id(node)] = _Scan(node)
         return self._scans[id(node)]
 
-    def keep(self, node: ast.AST) -> _Scan:
-        scan = _Scan(node)
-        self.too_deep = self.too_deep or scan.too_deep
-        return scan
+    def keep(self, node: ast.AST) -> None:
+        self.too_deep = self.too_deep or self.scan(node).too_deep
 
     def potential(self) -> bool:
         """Whether anything in the file can make a tensor non-contiguous: a producer op, a module
@@ -627,7 +636,7 @@ class _Selection:
     def decide(self) -> None:
         """The units to keep, and the scope where facts cross function boundaries.
 
-        Every candidate's call-graph closure joins the scope, unless it spans more than
+        Every candidate's call-graph closure joins the scope, unless what it adds spans more than
         ``SCOPE_LINES`` lines: then that candidate is checked on its own facts, as if the module
         had no other function (big model files would otherwise be parsed whole). The interpreter
         gets the same scope in a whole-file run, so what is cut cannot change a finding."""
@@ -636,6 +645,8 @@ class _Selection:
         inits: dict[str, tuple[_Scan | None, bool]] = {}
         callers = self.model.callers()
         for qualname, node in self.model.functions.items():
+            if not self.has(node, *TRIGGERS) and not self.has_text(node, DISCARDED):
+                continue  # no site: not a candidate (the scope may still take it in)
             klass = qualname.rpartition(".")[0]
             init_scan, init_produces = None, False
             if klass in self.model.classes and node.name != "__init__":
@@ -645,7 +656,7 @@ class _Selection:
                     if init is not None:
                         init_node = self.model.functions[init]
                         init_start, init_end = self.span(init_node)
-                        scan = _Scan(init_node)
+                        scan = self.scan(init_node)
                         found = (scan, scan.apart or PRODUCER.search(self.source, init_start, init_end) is not None)
                     inits[klass] = found
                 init_scan, init_produces = inits[klass]
@@ -661,7 +672,7 @@ class _Selection:
             if seed in self.scope:
                 continue
             closure = self.model.closure([seed])
-            if self.model.lines(closure - self.scope) <= SCOPE_LINES:
+            if self.model.lines(closure - self.scope - {seed}) <= SCOPE_LINES:  # what it adds
                 self.scope |= closure
         if module_code:
             alone.add(MODULE)

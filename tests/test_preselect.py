@@ -513,3 +513,19 @@ def test_a_stub_whose_body_starts_with_a_decorated_def_still_parses() -> None:
     cst.parse_module(pruned.text)
     fast, whole = both(source)
     assert fast == whole and [line for line, _, _ in fast] == [13]
+
+
+def test_a_receiver_rebound_through_to_stays_the_prior() -> None:
+    """``self.vae = self.vae.to(dtype)`` then ``self.vae.to(torch.float16)`` (diffusers' pipelines):
+    a module stays a module and the prior stays the prior through ``to``, so nothing can be
+    reported and the 700-line ``__call__`` is not parsed; a tensor made here still is."""
+    source = (
+        "import torch\n\n\nclass Pipe:\n    def __call__(self, latents, up):\n        if up:\n"
+        "            self.vae = self.vae.to(latents.dtype)\n        image = self.vae.decode(latents)\n"
+        "        if up:\n            self.vae.to(dtype=torch.float16)\n        return image\n\n\n"
+        "def made(n):\n    x = torch.zeros(n).float()\n    x.to(torch.float16)\n    return x\n"
+    )
+    pruned = preselect(source, ast.parse(source))
+    assert pruned is not None and "decode" not in pruned.text and "def made" in pruned.text
+    fast, whole = both(source)
+    assert fast == whole and [(line, text.split()[0]) for line, _, text in fast] == [(16, "TV301")]
