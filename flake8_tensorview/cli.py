@@ -199,20 +199,21 @@ def lint_text(
     from .linter import collector_paused, lint_source
 
     flags = ast.PyCF_ONLY_AST | (ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if top_level_await else 0)
-    try:
-        with collector_paused():  # the tree's nodes all live until the file is done (see linter)
+    # the tree's nodes all live until the file is done (see linter): the collector stays off until
+    # they are freed, or its next run would walk every one of them
+    with collector_paused():
+        try:
             tree = compile(text, filename, "exec", flags, dont_inherit=True)
-            if not candidate:
-                del tree  # freed before the collector could walk it
-                return []
-    except SyntaxError as exc:
-        line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
-        return [unreadable(line, col, f"{type(exc).__name__}: {exc.msg}")]
-    except ValueError as exc:  # null bytes
-        return [unreadable(1, 0, f"ValueError: {exc}")]
-    except (RecursionError, MemoryError):  # nested too deep for Python's own parser: skipped, as before
-        return []
-    return lint_source(text, tree, opt_in=opt_in)
+        except SyntaxError as exc:
+            line, col = exc.lineno or 1, max((exc.offset or 1) - 1, 0)
+            return [unreadable(line, col, f"{type(exc).__name__}: {exc.msg}")]
+        except ValueError as exc:  # null bytes
+            return [unreadable(1, 0, f"ValueError: {exc}")]
+        except (RecursionError, MemoryError):  # nested too deep for Python's own parser: skipped, as before
+            return []
+        found = lint_source(text, tree, opt_in=opt_in) if candidate else []
+        del tree
+    return found
 
 
 def parses(text: str, filename: str) -> bool:

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -59,7 +61,7 @@ _BACK_LINES = 200
 
 class _StatementCalls:
     """``search(text, start, end)``: a line in that range that holds an expression statement
-    calling one of the methods at its top level. Each ``.method(`` found is checked on its own
+    calling one of the methods at its top level (``finditer``: the offsets of all of them). Each ``.method(`` found is checked on its own
     line, so the cost is linear in the text (one pattern doing it all backtracks badly on long
     lines):
 
@@ -73,6 +75,10 @@ class _StatementCalls:
     ``scripts/preselect_check.py --gate`` would show on the corpora."""
 
     def search(self, text: str, start: int = 0, end: int | None = None) -> bool:
+        return next(self.finditer(text, start, end), None) is not None
+
+    def finditer(self, text: str, start: int = 0, end: int | None = None) -> Iterator[int]:
+        """Offsets of the ``.method(`` calls that pass."""
         stop = len(text) if end is None else end
         for found in _METHOD_CALL.finditer(text, start, stop):
             line = text.rfind("\n", 0, found.start()) + 1
@@ -84,8 +90,7 @@ class _StatementCalls:
                 if line < 0:
                     continue
             if _statement(text, line, found.start()):
-                return True
-        return False
+                yield found.start()
 
 
 def _statement(text: str, line: int, at: int) -> bool:
@@ -550,6 +555,7 @@ class _Selection:
         self.trimmable: set[str] = set()
         self._potential: bool | None = None
         self._scans: dict[int, _Scan] = {}
+        self._statement_calls: list[int] | None = None
 
     def start(self, line: int) -> int:
         """Offset of the first character of 1-based ``line`` (one past the end for the last + 1)."""
@@ -595,7 +601,7 @@ class _Selection:
         if self.has(node, "masked_fill"):
             return True, True
         own, shared = self.view_candidate(node, init, init_produces, called)
-        if shared or not self.has_text(node, DISCARDED):
+        if shared or not self.has_statement_call(node):
             return own, shared
         sites = discarded_calls(node.body)  # type: ignore[attr-defined]
         if not sites:
@@ -611,9 +617,13 @@ class _Selection:
         _, opens, unbound = reach(scan, receivers, init, self.libraries, set(self.model.top_level), layout=False)
         return True, opens or (unbound and called)
 
-    def has_text(self, node: ast.AST, pattern: re.Pattern[str] | _StatementCalls) -> bool:
+    def has_statement_call(self, node: ast.AST) -> bool:
+        """Whether ``node``'s lines hold text :data:`DISCARDED` lets in (found once per file)."""
+        if self._statement_calls is None:
+            self._statement_calls = list(DISCARDED.finditer(self.source))
         start, end = self.span(node)
-        return bool(pattern.search(self.source, start, end))
+        at = bisect_left(self._statement_calls, start)
+        return at < len(self._statement_calls) and self._statement_calls[at] < end
 
     def view_candidate(
         self, node: ast.stmt, init: _Scan | None, init_produces: bool, called: bool
@@ -645,7 +655,7 @@ class _Selection:
         inits: dict[str, tuple[_Scan | None, bool]] = {}
         callers = self.model.callers()
         for qualname, node in self.model.functions.items():
-            if not self.has(node, *TRIGGERS) and not self.has_text(node, DISCARDED):
+            if not self.has(node, *TRIGGERS) and not self.has_statement_call(node):
                 continue  # no site: not a candidate (the scope may still take it in)
             klass = qualname.rpartition(".")[0]
             init_scan, init_produces = None, False
@@ -696,7 +706,7 @@ class _Selection:
                     return True
                 if any(self.module_code_triggers(block) for block in blocks(stmt)):
                     return True
-            elif self.has(stmt, *TRIGGERS) or (self.has_text(stmt, DISCARDED) and discarded_calls([stmt], defs=False)):
+            elif self.has(stmt, *TRIGGERS) or (self.has_statement_call(stmt) and discarded_calls([stmt], defs=False)):
                 return True
         return False
 
@@ -767,7 +777,7 @@ class _Selection:
 
     def site_in(self, stmt: ast.stmt) -> bool:
         """Whether ``stmt`` holds a TV301 site (a nested def's too: the walker evaluates it)."""
-        return self.has_text(stmt, DISCARDED) and bool(discarded_calls([stmt]))
+        return self.has_statement_call(stmt) and bool(discarded_calls([stmt]))
 
     def drop(self, stmt: ast.stmt) -> bool:
         """Replace the whole statement by ``pass``, if it has its lines to itself."""

@@ -52,6 +52,8 @@ class Semantic:
     """Name at module level -> qualname of the function or class it defines."""
     calls: dict[str, set[str]] = field(default_factory=dict)
     """Unit -> the units it may evaluate."""
+    _resolved: dict[tuple[str, str], str | None] = field(default_factory=dict, repr=False, compare=False)
+    _callers: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
 
     # ---- names ----------------------------------------------------------------------------
 
@@ -99,7 +101,14 @@ class Semantic:
         return out
 
     def method(self, klass: str, name: str) -> str | None:
-        """The unit ``name`` resolves to on an instance of ``klass`` (its own or a base's)."""
+        """The unit ``name`` resolves to on an instance of ``klass`` (its own or a base's); asked
+        once per pair (building the call graph asks for ``__init__`` once per unit)."""
+        key = (klass, name)
+        if key not in self._resolved:
+            self._resolved[key] = self._method(klass, name)
+        return self._resolved[key]
+
+    def _method(self, klass: str, name: str) -> str | None:
         order = [klass]
         seen: set[str] = set()
         while order:
@@ -116,11 +125,13 @@ class Semantic:
     # ---- the call graph -------------------------------------------------------------------
 
     def callers(self) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for caller, callees in self.calls.items():
-            for callee in callees:
-                out.setdefault(callee, set()).add(caller)
-        return out
+        """Unit -> the units that may evaluate it (the call graph is complete once built)."""
+        if self._callers is None:
+            self._callers = {}
+            for caller, callees in self.calls.items():
+                for callee in callees:
+                    self._callers.setdefault(callee, set()).add(caller)
+        return self._callers
 
     def lines(self, units: Iterable[str]) -> int:
         """Source lines of these units (module-level code not counted)."""
