@@ -160,6 +160,14 @@ def test_code_libcst_rejects_is_analysed_whole_or_said(monkeypatch: pytest.Monke
     assert fix_source(BUG) == BUG
 
 
+def test_parsing_skips_node_checks_only_while_it_parses() -> None:
+    """The parser's nodes are not validated one by one; nodes built afterwards still are, also
+    after a parse that failed."""
+    assert linter.parse(BUG) is not None and linter.parse("def f(:\n") is None
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("1x")
+
+
 def test_the_plugin_never_raises(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     def explode(source, tree=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("kaboom")
