@@ -86,7 +86,7 @@ RULES: dict[str, Rule] = {
                 "the class is checked for every size; those a module's `__init__` passes to the modules "
                 "it builds are its architecture and are kept. "
                 "Cross-function facts stay within a budget: when a candidate's call-graph closure adds more "
-                "than 150 lines to it (a large model file), that function is checked on its own facts. Calls "
+                "than 100 lines to it (a large model file), that function is checked on its own facts. Calls "
                 "nest at most 12 deep and recursion gives no facts. A tensor returned by an unknown library "
                 "call has no facts (a `.view` of it still has the shape it asks for) and is never flagged. "
                 "Layouts torch decides: `einsum` (ATen's `sumproduct_pair`), channels-last "
