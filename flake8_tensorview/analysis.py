@@ -869,7 +869,8 @@ class Walker:
         if isinstance(target, (cst.Name, cst.Attribute)):
             key = dotted(target)
             if key is not None:
-                for stale in [k for k in env.vars if k.startswith(key + ".")]:
+                below = key + "."
+                for stale in [k for k in env.vars if k.startswith(below)]:
                     del env.vars[stale]
                 env.vars[key] = value
                 if isinstance(target, cst.Name):

@@ -294,6 +294,9 @@ class _Scan:
             below: list[Any] = []
             for node in level:
                 kind = type(node)
+                if kind is ast.Attribute:  # the commonest node with a child: straight to it
+                    below.append(node.value)
+                    continue
                 if kind in _LEAVES or not isinstance(node, ast.AST):
                     continue
                 if kind is ast.Call:
