@@ -23,7 +23,8 @@ CHECKS = VIEW_CHECKS + RESULT_CHECKS
 def parse(source: str) -> cst.Module | None:
     """libcst's tree of ``source``, its nodes left unvalidated: the parser makes only valid ones,
     and checking each node as it is built is a seventh of the parse (libcst's own PERF note in
-    ``CSTNode.__post_init__`` says as much). Nodes built afterwards (fixes) are checked as ever."""
+    ``CSTNode.__post_init__`` says as much). Nodes built afterwards (fixes) are checked as ever; a
+    thread building nodes during the parse would have its own unchecked too, nothing worse."""
     post_init = cst.CSTNode.__post_init__
     cst.CSTNode.__post_init__ = _unchecked  # type: ignore[method-assign]
     try:

@@ -61,9 +61,9 @@ _BACK_LINES = 200
 
 class _StatementCalls:
     """``search(text, start, end)``: a line in that range that holds an expression statement
-    calling one of the methods at its top level (``finditer``: the offsets of all of them). Each ``.method(`` found is checked on its own
-    line, so the cost is linear in the text (one pattern doing it all backtracks badly on long
-    lines):
+    calling one of the methods at its top level (``finditer``: the offsets of all of them). Each
+    ``.method(`` found is checked on its own line, so the cost is linear in the text (one pattern
+    doing it all backtracks badly on long lines):
 
     - not a statement: a keyword first, an ``=`` before the first parenthesis (``y = x.float()``),
       a doctest prompt;
@@ -95,7 +95,8 @@ class _StatementCalls:
 
 def _statement(text: str, line: int, at: int) -> bool:
     """Whether the expression that reaches ``at`` can start a statement at offset ``line``."""
-    head = text[line : text.find("\n", line, at) if "\n" in text[line:at] else at]
+    first_end = text.find("\n", line, at)
+    head = text[line : first_end if first_end >= 0 else at]
     paren = head.find("(")
     if "=" in (head if paren < 0 else head[:paren]) or "#" in head or _KEYWORD.match(head):
         return False
@@ -394,8 +395,9 @@ def view_reach(
 def prior_only(scan: _Scan, receivers: list[ast.AST], init: _Scan | None = None) -> bool:
     """Whether each of ``receivers`` is a name or attribute chain (``model``, ``self.vae``) that only
     copies of other such chains are ever bound to (in the code ``scan`` read, or ``self.`` state in
-    ``init``), in any order, also through :data:`_KIND_KEEPING` calls (``vae = vae.to(dtype)``): the walker then gives it the prior (a parameter, an attribute nothing
-    says more about), or an unknown object, unless a caller's facts reach it."""
+    ``init``), in any order, also through :data:`_KIND_KEEPING` calls (``vae = vae.to(dtype)``):
+    the walker then gives it the prior (a parameter, an attribute nothing says more about), or an
+    unknown object, unless a caller's facts reach it."""
     values = _Bindings(scan).values
     copies = scan.copies
     if init is not None:
