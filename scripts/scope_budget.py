@@ -55,7 +55,7 @@ def main() -> int:
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = [row for chunk in pool.map(findings, files, [budgets] * len(files), chunksize=4) for row in chunk]
     print(f"{len(files)} files, {len(rows)} mutants")
-    for budget, i in zip(budgets, range(len(budgets))):
+    for i, budget in enumerate(budgets):
         print(f"  budget {budget}: {sum(bool(r[2][i]) for r in rows)} mutants with a TV1xx finding")
     differ = [r for r in rows if len(set(r[2])) > 1]
     print(f"{len(differ)} mutants whose findings depend on the budget")

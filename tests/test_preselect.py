@@ -19,7 +19,7 @@ from test_ops import MODULE_EXAMPLES
 from flake8_tensorview.layout import Tensor
 from flake8_tensorview.linter import analyze, lint_source
 from flake8_tensorview.values import TupleV
-from flake8_tensorview.preselect import PRODUCER, Pruned, might_match, preselect, slices_apart
+from flake8_tensorview.preselect import _KIND_KEEPING, PRODUCER, Pruned, might_match, preselect, slices_apart
 from test_ops import INPUTS
 
 FIXTURE_FILES = sorted(FIXTURES.glob("*.py"))
@@ -529,3 +529,14 @@ def test_a_receiver_rebound_through_to_stays_the_prior() -> None:
     assert pruned is not None and "decode" not in pruned.text and "def made" in pruned.text
     fast, whole = both(source)
     assert fast == whole and [(line, text.split()[0]) for line, _, text in fast] == [(16, "TV301")]
+
+
+@pytest.mark.parametrize("method", sorted(_KIND_KEEPING))
+def test_the_walker_keeps_the_prior_through_every_kind_keeping_method(method: str) -> None:
+    """The preselection skips ``x = x.<method>(...)`` receivers as the prior: the walker must agree,
+    for a parameter and for an attribute, or the set derived from the tables is wrong."""
+    source = (
+        f"def g(x, y):\n    x = x.{method}()\n    x.to('cuda')\n\n\n"
+        f"class P:\n    def f(self, y):\n        self.v = self.v.{method}(y)\n        self.v.to('cuda')\n"
+    )
+    assert lint_source(source, whole=True) == []
