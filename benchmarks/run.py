@@ -11,6 +11,11 @@ of CPU seconds (user + sys of the whole process tree), wall seconds, files/s and
 the ratio of each pair, of CPU time (the targets are CPU ratios) and of wall time. Absolute times on
 a shared machine are noise; the ratios are the result.
 
+The two sides of a ratio run back to back, so each repeat gives a ratio of its own ("run by run")
+and their median ("paired") is the figure the targets are read on: the machine's speed drifts
+between repeats (by half, seen here), which a ratio of the two sides' medians ("medians") mixes
+in when the slow spells fall unevenly; a pair shares its spell.
+
 Like with like: every command reads no config file (`--isolated`; the corpora sit inside this
 checkout, whose own config would apply to the command), none caches, and each uses as many
 processes as ruff uses threads, one per core (`--jobs`, default: the number of cores). Parallel
@@ -245,14 +250,14 @@ def main() -> int:
                 cpu = runs[name].median("cpu")
                 print(f"| {name} | {cpu:.2f} | {runs[name].median('wall'):.2f} | {len(chosen) / max(cpu, 1e-9):.0f} "
                       f"| {runs[name].median('peak_mb'):.0f} |")
-            print("\n| ratio | CPU, medians | CPU, run by run | wall, medians | what it says |")
-            print("| --- | ---: | --- | ---: | --- |")
+            print("\n| ratio | CPU, paired | CPU, run by run | CPU, medians | wall, medians | what it says |")
+            print("| --- | ---: | --- | ---: | ---: | --- |")
             for a, b, meaning in pairs:
                 if a in runs and b in runs:
                     each = [x / y for x, y in zip(runs[a].cpu, runs[b].cpu)]
                     wall = "" if a == "plugin alone" else f"{runs[a].median('wall') / runs[b].median('wall'):.3f}"
-                    print(f"| {a} / {b} | {runs[a].median('cpu') / runs[b].median('cpu'):.3f} "
-                          f"| {', '.join(f'{x:.3f}' for x in each)} | {wall} | {meaning} |")
+                    print(f"| {a} / {b} | {statistics.median(each):.3f} | {', '.join(f'{x:.3f}' for x in each)} "
+                          f"| {runs[a].median('cpu') / runs[b].median('cpu'):.3f} | {wall} | {meaning} |")
             sys.stdout.flush()
     return 0
 
