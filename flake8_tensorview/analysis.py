@@ -568,7 +568,10 @@ class Walker:
         the module calls (their calls give the others their facts), then whatever is left."""
         callers = self.semantic.callers()
         for qualname in list(self.functions):
-            called = qualname in self.scope and callers.get(qualname, set()) & self.scope
+            # called only from the scope: its callers give it its facts. A caller the budget cut
+            # (see ``preselect``) is evaluated nowhere, so what it passes is the prior
+            known = callers.get(qualname, set())
+            called = qualname in self.scope and known and known <= self.scope
             if qualname not in self.evaluated and not called:
                 self._prior(qualname)
         for qualname in list(self.functions):
@@ -890,7 +893,9 @@ class Walker:
                 self.bind(e.value, UNKNOWN, env)
             return
         items: list[Value]
-        if isinstance(value, TupleV) and len(value.items) == len(names):
+        if isinstance(value, ListV) and value.repeated:  # ``a, b = [f(x) for x in (p, q)]``
+            items = [_item(value)] * len(names)
+        elif isinstance(value, (TupleV, ListV)) and len(value.items) == len(names):
             items = list(value.items)
         elif isinstance(value, PiecesV) and value.count in (None, len(names)):
             items = [value.piece] * len(names)
@@ -1133,6 +1138,10 @@ class Walker:
             if isinstance(left, Opaque):
                 return Tensor() if right.shape is None else Tensor(right.shape, None, False, right.labels)
             return self._elementwise(right, [], node, env)
+        if isinstance(op, (cst.Add, cst.AddAssign)) and isinstance(left, (TupleV, ShapeV)) and isinstance(right, (TupleV, ShapeV)):
+            # ``x.size()[:-2] + (self.all_head_size,)``: a ``torch.Size`` or tuple concatenated
+            joined = [self._splice(left), self._splice(right)]
+            return UNKNOWN if None in joined else TupleV(tuple(joined[0] + joined[1]))  # type: ignore[operator]
         return self._dim_arith(op, left, right, node, env)
 
     def _elementwise(self, first: Tensor, others: list[Value], node: cst.CSTNode, env: Env) -> Value:
@@ -1404,7 +1413,14 @@ class Walker:
         callee = self.eval(func, env)
         if _callable(callee):
             return self.apply(callee, node, env)  # type: ignore[arg-type]
-        self._call_args(node, env)
+        pos, _, _ = self._call_args(node, env)
+        if type(func) is cst.Name and func.value == "len" and isinstance(callee, Opaque) and len(pos) == 1:
+            # ``len(x.shape) == 4``: the rank, when it is known, decides the branch
+            sized = pos[0]
+            if isinstance(sized, ShapeV) and sized.tensor.rank is not None:
+                return IntV(sized.tensor.rank)
+            if isinstance(sized, TupleV) and STAR not in sized.items:
+                return IntV(len(sized.items))
         return UNKNOWN
 
     def _library_call(self, node: cst.Call, qualified: str, env: Env) -> Value:
@@ -1517,7 +1533,11 @@ class Walker:
         first = pos[skip] if len(pos) > skip else kw.get("input")
         tensor = self.as_tensor(first) if first is not None else None
         if tensor is None:
-            return UNKNOWN
+            if not isinstance(first, UnknownV) or op.effect not in ops.DENSE_EFFECTS:
+                return UNKNOWN
+            # ``torch.matmul(probs, v)`` of values without facts: torch makes a new dense tensor
+            # whatever went in, so the result is one, of a rank its uses may give
+            tensor = Tensor()
         tensor = normalize(tensor, env.subst)
         args = self._args(pos[skip + 1 :], texts[skip + 1 :], kw, node, "function", env)
         if skip and isinstance(node.args[0].value, cst.SimpleString):

@@ -142,10 +142,13 @@ def backend_verdicts(site: ViewSite) -> tuple[tuple[str, ...], tuple[str, ...], 
 
 def failing_views(facts: Facts) -> Iterator[ViewSite]:
     """Each ``.view`` that raises in some context its function was evaluated in (the first such),
-    on every kernel torch may pick."""
+    on every kernel torch may pick. A context whose layout rests on a prior (an argument of unknown
+    origin taken as contiguous, every size >= 2) does not count when another context, with facts
+    only, shows the view running: the prior loses to what the module says about its arguments."""
     reported: set[int] = set()
+    runs_on_facts = {id(site.attr) for site in facts.views.values() if _runs_on_facts(site)}
     for site in facts.views.values():
-        if id(site.attr) in reported:
+        if id(site.attr) in reported or (site.tensor.assumed and id(site.attr) in runs_on_facts):
             continue
         failing, working, first = backend_verdicts(site)
         if first is not None and not working:
@@ -153,6 +156,14 @@ def failing_views(facts: Facts) -> Iterator[ViewSite]:
         if view_is_incompatible(site):
             reported.add(id(site.attr))
             yield site
+
+
+def _runs_on_facts(site: ViewSite) -> bool:
+    """Whether ``site`` is decided to run, on a layout that rests on no prior."""
+    t = site.tensor
+    if t.assumed or t.backends or t.shape is None or (t.strides is None and not t.contiguous):
+        return False
+    return t.contiguous or (site.target is not None and not view_is_incompatible(site))
 
 
 def backend_dependent_views(facts: Facts) -> Iterator[tuple[ViewSite, tuple[str, ...], tuple[str, ...]]]:

@@ -76,8 +76,11 @@ class Dim:
             if base is None:
                 out = out * Dim(1, ((name, p),))
             else:
+                # without ``name``: a size written with itself (``c -> c * g``) or a cycle of
+                # relations stops there instead of recursing for ever
+                rest = {k: v for k, v in subst.items() if k != name}
                 for _ in range(p):
-                    out = out * base.substitute(subst)
+                    out = out * base.substitute(rest)
         return out
 
     def __str__(self) -> str:

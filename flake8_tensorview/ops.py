@@ -176,7 +176,7 @@ def matrix_t(t: Tensor, a: Args) -> Value:
 
 def permute(t: Tensor, a: Args) -> Value:
     dims = a.ints(0, "dims")
-    if t.rank is None and t.prior and dims is not None:
+    if t.rank is None and t.contiguous and dims is not None:
         t = _ranked(t, len(dims), a)  # permute names every dim: its rank is the tensor's
     if t.rank is None or dims is None or len(dims) != t.rank:
         return UNKNOWN
@@ -734,16 +734,18 @@ def arange(t: Tensor, a: Args) -> Value:
 
 
 def view(t: Tensor, a: Args) -> Value:
+    # a view of a contiguous tensor is contiguous whatever it asks for, if it runs at all
+    unseen = Tensor(contiguous=True) if t.contiguous else UNKNOWN
     if len(a.pos) == 1 and not isinstance(a.pos[0], (TupleV, IntV, DimV)):
-        return UNKNOWN  # x.view(dtype), or a size we cannot see
+        return unseen  # x.view(dtype), or a size we cannot see
     got = a.sizes(0, "size")
     if got is None:
-        return UNKNOWN
+        return unseen
     labels = tuple(got[1])
     target = resolve_target(t.shape, got[0])
     if target is None:
         if got[0].count(None) > 1:
-            return Tensor(contiguous=True) if t.contiguous else UNKNOWN
+            return unseen
         # the shape it has if it runs at all; the inferred size is a size of its own
         sizes = tuple(_inferred(a, i) if d is None else d for i, d in enumerate(got[0]))
         split = _split_one(t, sizes)

@@ -557,7 +557,9 @@ class _Selection:
         """Units between which facts flow (calls evaluated, call-site facts to parameters)."""
         self.seeded: set[str] = set()
         """``__init__``s kept only to seed their class's methods with ``self.`` state."""
-        self.trimmable: set[str] = set()
+        self.trimmable: dict[str, tuple[str, ...]] = {}
+        """Functions cut after their last site (see :meth:`trim`) -> the names of the helpers with
+        sites of their own they call, whose calls are kept too."""
         self._potential: bool | None = None
         self._scans: dict[int, _Scan] = {}
         self._statement_calls: list[int] | None = None
@@ -683,23 +685,51 @@ class _Selection:
         module_code = self.module_code_triggers(self.tree.body)
         if module_code:
             seeds.add(MODULE)
+        helped: set[str] = set()
         for seed in sorted(seeds):
             if seed in self.scope:
                 continue
             closure = self.model.closure([seed])
             if self.model.lines(closure - self.scope - {seed}) <= SCOPE_LINES:  # what it adds
                 self.scope |= closure
+            elif seed in alone:
+                # too much: its callers then give no facts, but its helpers still give their
+                # results (``self.transpose_for_scores(x)`` in a long model's attention)
+                helped.add(seed)
+                self.scope |= self.helpers(seed)
         if module_code:
             alone.add(MODULE)
-        for qualname in alone - self.scope:  # checked on their own: a method starts from __init__
+        for qualname in (alone - self.scope) | helped:  # on their own facts: a method starts from __init__
             init = self.model.method(qualname.rpartition(".")[0], "__init__")
             if init is not None:
                 self.seeded.add(init)
         self.kept = self.scope | alone | self.seeded
         for qualname in alone:
-            helpers = self.model.calls.get(qualname, set()) & self.scope
-            if not callers.get(qualname, set()) & self.scope and all(h.endswith(".__init__") for h in helpers):
-                self.trimmable.add(qualname)  # nothing in scope reads its return, and it calls no helper
+            if not callers.get(qualname, set()) & self.scope:  # nothing in scope reads its return
+                helpers = self.model.calls.get(qualname, set()) & self.scope
+                # a helper with sites of its own keeps its call: this caller's facts are its context
+                self.trimmable[qualname] = tuple(sorted({
+                    h.rpartition(".")[2] for h in helpers
+                    if h in self.model.functions and not h.endswith(".__init__") and self.has_site(self.model.functions[h])
+                }))
+
+    def has_site(self, node: ast.AST) -> bool:
+        """Whether ``node``'s text can hold a site of any rule (a ``.view``, ``masked_fill``, a TV301 call)."""
+        return self.has(node, *TRIGGERS) or self.has_statement_call(node)
+
+    def helpers(self, seed: str) -> set[str]:
+        """``seed`` and the functions it calls directly, shortest first, as far as ``SCOPE_LINES``
+        goes: what gives its calls' results their facts (``self.transpose_for_scores(x)``).
+        ``__init__``s are not among them: a method's own is seeded anyway."""
+        taken, spent = {seed}, 0
+        callees = [c for c in self.model.calls.get(seed, ()) if not c.endswith("__init__")]
+        for callee in sorted(callees, key=lambda c: (self.model.lines([c]), c)):
+            cost = 0 if callee in self.scope else self.model.lines([callee])
+            if spent + cost > SCOPE_LINES:
+                break
+            taken.add(callee)
+            spent += cost
+        return taken
 
     def module_code_triggers(self, statements: list[ast.stmt]) -> bool:
         """Whether module-level code outside function and class bodies has a trigger or a TV301 site."""
@@ -750,7 +780,7 @@ class _Selection:
     def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str) -> None:
         self.keep(node)
         if qualname in self.trimmable:
-            self.trim(node)
+            self.trim(node, self.trimmable[qualname])
 
     def klass(self, node: ast.ClassDef, prefix: str) -> None:
         for header in [*node.decorator_list, *node.bases, *node.keywords]:
@@ -767,14 +797,16 @@ class _Selection:
                 self.stub(stmt) if isinstance(stmt, _FUNCTIONS) else self.keep(stmt)
             self.filled = True
 
-    def trim(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        """Cut the statements of a kept function after its last ``.view`` or TV301 site: the walker
-        goes forward, so nothing after the last site can change a fact it sees. Not with
+    def trim(self, function: ast.FunctionDef | ast.AsyncFunctionDef, helpers: tuple[str, ...] = ()) -> None:
+        """Cut the statements of a kept function after its last ``.view`` or TV301 site, or its last
+        call of one of ``helpers`` (helpers with sites of their own, which this call gives their
+        facts): the walker goes forward, so nothing after that can change a fact it sees. Not with
         ``masked_fill``: TV201 looks at every later use of a mask."""
         if self.has(function, "masked_fill"):
             return
         body = function.body
-        last = max((i for i, stmt in enumerate(body) if self.has(stmt, ".view") or self.site_in(stmt)),
+        last = max((i for i, stmt in enumerate(body)
+                    if self.has(stmt, ".view") or self.site_in(stmt) or (helpers and self.has(stmt, *helpers))),
                    default=len(body) - 1)
         self.filled = True
         for stmt in body[last + 1 :]:

@@ -199,6 +199,10 @@ class _Reads:
                 if type(value) is ast.Name:  # read, whatever the attribute's own context
                     (self.own if value.id in ("self", "cls") else self.attrs).add(node.attr)  # type: ignore[attr-defined]
                     self.names.add(value.id)
+                elif type(value) is ast.Call and type(value.func) is ast.Name and value.func.id == "super":
+                    # ``super().__init__()``: a method of the class's family, not every ``__init__``
+                    self.own.add(node.attr)  # type: ignore[attr-defined]
+                    push(value)
                 else:
                     self.attrs.add(node.attr)  # type: ignore[attr-defined]
                     push(value)

@@ -169,3 +169,12 @@ def test_a_tensor_with_a_shape_has_a_label_slot_per_dim() -> None:
     t = Tensor((Dim.lit(2), Dim.sym("n")), None, False)
     assert t.labels == (None, None)
     assert Tensor((Dim.lit(2),), labels=("a", "b")).labels == (None,)
+
+
+def test_a_size_substituted_with_itself_or_in_a_cycle_stops() -> None:
+    """``c -> c * g`` (a split dim's size written with itself) and ``a -> b, b -> a`` once recursed
+    until Python's stack ran out (a TV901 on two diffusers autoencoders)."""
+    c, g, a, b = Dim.sym("c"), Dim.sym("g"), Dim.sym("a"), Dim.sym("b")
+    assert c.substitute({"c": c * g}) == c * g
+    assert a.substitute({"a": b, "b": a}) == a
+    assert (a * b).substitute({"a": Dim.lit(2)}) == Dim.lit(2) * b

@@ -24,7 +24,7 @@ RECALL_FLOORS = {"TV101": 0.85, "TV102": 0.8, "TV201": 1.0}
 # alarm, a TV102 line whose SDPA output reaches the merge only through a parameter nothing in the
 # file passes (jaxtyping_merge_heads_imported.py): the prior, a contiguous tensor, makes it TV101.
 PRECISION_FLOORS = {"TV101": 0.95, "TV102": 0.95, "TV201": 0.95}
-MIN_FILES = 70
+MIN_FILES = 82
 
 
 def _load_script():  # type: ignore[no-untyped-def]

@@ -224,3 +224,140 @@ def test_a_return_annotation_gives_an_unknown_result_its_shape() -> None:
     )
     [finding] = lint_source(source)
     assert finding.line == 13 and "if `heads()` returns a contiguous tensor" in finding.text
+
+
+# ---- from mutants of transformers' models (scripts/mutants.py) ----------------------------------
+
+
+BERT_SELF_ATTENTION = HEADER + (
+    "class SelfAttention(nn.Module):\n"
+    "    def __init__(self, hidden_size, num_heads):\n"
+    "        super().__init__()\n"
+    "        self.num_attention_heads = num_heads\n"
+    "        self.attention_head_size = int(hidden_size / num_heads)\n"
+    "        self.all_head_size = self.num_attention_heads * self.attention_head_size\n"
+    "        self.query = nn.Linear(hidden_size, self.all_head_size)\n"
+    "        self.value = nn.Linear(hidden_size, self.all_head_size)\n\n"
+    "    def transpose_for_scores(self, x):\n"
+    "        new_x_shape = x.size()[:-1] + (self.num_attention_heads, self.attention_head_size)\n"
+    "        x = x.view(new_x_shape)\n"
+    "        return x.permute(0, 2, 1, 3)\n\n"
+    "    def forward(self, hidden_states):\n"
+    "        q = self.transpose_for_scores(self.query(hidden_states))\n"
+    "        v = self.transpose_for_scores(self.value(hidden_states))\n"
+    "        probs = torch.matmul(q, q.transpose(-1, -2)).softmax(-1)\n"
+    "        context_layer = torch.matmul(probs, v)\n"
+    "        context_layer = context_layer.permute(0, 2, 1, 3)\n"
+    "        new_context_layer_shape = context_layer.size()[:-2] + (self.all_head_size,)\n"
+    "        return context_layer.view(*new_context_layer_shape)\n"
+)
+
+
+def test_a_size_slice_plus_a_tuple_is_a_view_target() -> None:
+    """BERT's ``context_layer.size()[:-2] + (self.all_head_size,)``: a ``torch.Size`` slice and a
+    tuple concatenated. The view of a projection whose rank nothing states is still contiguous,
+    the permute gives it its rank, and the merge is decided."""
+    last = BERT_SELF_ATTENTION.count("\n")
+    assert both(BERT_SELF_ATTENTION) == [last]
+    fixed = BERT_SELF_ATTENTION.replace("context_layer.permute(0, 2, 1, 3)", "context_layer.permute(0, 2, 1, 3).contiguous()")
+    assert both(fixed) == []
+    assert both(BERT_SELF_ATTENTION.replace("view(*new_context_layer_shape)", "view(new_context_layer_shape)")) == [last]
+
+
+def test_a_torch_function_of_values_without_facts_is_a_new_dense_tensor() -> None:
+    """``torch.matmul(probs, v)`` where ``probs`` comes from a call the analysis cannot follow: the
+    result is dense whatever went in; a method of such a value (``probs.matmul(v)``) is not taken
+    for a tensor op."""
+    source = HEADER + (
+        "def attend(x, v, lib):\n"
+        "    probs = lib.scores(x)\n"
+        "    ctx = torch.matmul(probs, v).permute(0, 2, 1, 3)\n"
+        "    return ctx.view(ctx.size(0), ctx.size(1), -1)\n"
+    )
+    assert both(source) == [8]
+    assert both(source.replace(".permute(0, 2, 1, 3)", ".permute(0, 2, 1, 3).contiguous()")) == []
+    assert both(source.replace("torch.matmul(probs, v)", "probs.matmul(v)")) == []
+
+
+def test_names_unpacked_from_a_list_comprehension_take_its_items() -> None:
+    """DeBERTa's ``query_layer, key_layer, value_layer = [self.transpose_for_scores(x) for x in [q, k, v]]``."""
+    source = HEADER + (
+        "def heads(x):\n    return x.permute(0, 2, 1, 3)\n\n\n"
+        "def attend(q, k):\n"
+        "    a, b = [heads(x) for x in [q, k]]\n"
+        "    return a.view(a.size(0), a.size(1), -1)\n"
+    )
+    assert both(source) == [11]
+
+
+def test_super_init_calls_its_own_family_not_every_init() -> None:
+    """``super().__init__()`` made an edge to every ``__init__`` of the module, so every method's
+    closure held the whole file and a long model's attention lost its helpers to the budget."""
+    import ast
+
+    from flake8_tensorview.semantic import build
+
+    model = build(ast.parse(
+        "class Base:\n    def __init__(self):\n        pass\n\n\n"
+        "class A(Base):\n    def __init__(self):\n        super().__init__()\n\n\n"
+        "class B:\n    def __init__(self):\n        self.a = 1\n"
+    ))
+    assert model.calls["A.__init__"] == {"Base.__init__"}
+
+
+def test_a_candidate_whose_callers_exceed_the_budget_keeps_its_helpers() -> None:
+    """The closure of ``attend`` holds a caller longer than ``SCOPE_LINES``: its callers are cut,
+    but the helper that gives the transposed tensor its shape is still evaluated."""
+    from flake8_tensorview.preselect import SCOPE_LINES
+
+    long_caller = "def train(x):\n" + "    x = x + 1\n" * (SCOPE_LINES + 10) + "    return attend(x, 4)\n\n\n"
+    source = HEADER + (
+        "def heads(x, h):\n    b, t, c = x.shape\n    return x.reshape(b, t, h, c // h)\n\n\n"
+        "def attend(x, h):\n"
+        "    y = heads(x, h).transpose(1, 2)\n"
+        "    return y.view(y.size(0), y.size(1), -1)\n\n\n"
+    ) + long_caller
+    assert both(source) == [12]
+
+
+def test_a_context_on_the_prior_does_not_outvote_a_call_whose_facts_make_the_view_run() -> None:
+    """Longformer's ``_sliding_chunks_query_key_matmul``: called with queries laid out so that the
+    merge runs, and with a tensor of unknown origin. The prior (contiguous, sizes >= 2) would make
+    the second call raise; the module's own call says how the helper is used, and the fact wins.
+    Called only with the unknown tensor, the prior stands."""
+    helper = (
+        "def chunks(query):\n"
+        "    batch_size, seq_len, num_heads, head_dim = query.size()\n"
+        "    return query.transpose(1, 2).view(batch_size * num_heads, seq_len, head_dim)\n\n\n"
+    )
+    both_calls = HEADER + helper + (
+        "def forward(x, w, s, b, h, d, lib):\n"
+        "    q = (x @ w).view(s, b, h, d).transpose(0, 1)\n"
+        "    return chunks(q), chunks(lib.ones_like_mask(x))\n"
+    )
+    assert both(both_calls) == []
+    unknown_only = both_calls.replace("chunks(q), ", "")
+    assert both(unknown_only) == [7]
+    wrong_layout = both_calls.replace(".transpose(0, 1)", ".permute(1, 0, 2, 3).contiguous()")
+    assert both(wrong_layout) == [7]
+
+
+def test_len_of_a_known_shape_decides_a_rank_branch() -> None:
+    """GPT-J's ``_merge_heads`` branches on ``len(tensor.shape)``: called with a 4-D tensor, only the
+    4-D branch (a permute without ``.contiguous()``) reaches the view."""
+    source = HEADER + (
+        "def merge_heads(tensor, num_attention_heads, attn_head_size):\n"
+        "    if len(tensor.shape) == 5:\n"
+        "        tensor = tensor.permute(0, 1, 3, 2, 4).contiguous()\n"
+        "    elif len(tensor.shape) == 4:\n"
+        "        tensor = tensor.permute(0, 2, 1, 3)\n"
+        "    new_shape = tensor.size()[:-2] + (num_attention_heads * attn_head_size,)\n"
+        "    return tensor.view(new_shape)\n\n\n"
+        "def attend(q, v, h, d):\n"
+        "    probs = torch.matmul(q, q.transpose(-1, -2)).softmax(-1)\n"
+        "    return merge_heads(torch.matmul(probs, v), h, d)\n\n\n"
+        "def run():\n"
+        "    return attend(torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5), 3, 5)\n"
+    )
+    assert both(source) == [11]
+    assert both(source.replace("(0, 2, 1, 3)", "(0, 2, 1, 3).contiguous()")) == []
