@@ -707,15 +707,19 @@ class _Selection:
         for qualname in alone:
             if not callers.get(qualname, set()) & self.scope:  # nothing in scope reads its return
                 helpers = self.model.calls.get(qualname, set()) & self.scope
-                # a helper with sites of its own keeps its call: this caller's facts are its context
+                # a helper that leads to sites keeps its call: this caller's facts are their context
                 self.trimmable[qualname] = tuple(sorted({
-                    h.rpartition(".")[2] for h in helpers
-                    if h in self.model.functions and not h.endswith(".__init__") and self.has_site(self.model.functions[h])
+                    h.rpartition(".")[2] for h in helpers if not h.endswith(".__init__") and self.leads_to_sites(h)
                 }))
 
-    def has_site(self, node: ast.AST) -> bool:
-        """Whether ``node``'s text can hold a site of any rule (a ``.view``, ``masked_fill``, a TV301 call)."""
-        return self.has(node, *TRIGGERS) or self.has_statement_call(node)
+    def leads_to_sites(self, unit: str) -> bool:
+        """Whether ``unit``, or a unit of the scope it can evaluate, has text that can hold a site of
+        any rule (a ``.view``, ``masked_fill``, a TV301 call)."""
+        reached = self.model.reach([unit]) & (self.scope | {unit})
+        return any(
+            self.has(node, *TRIGGERS) or self.has_statement_call(node)
+            for node in map(self.model.functions.get, reached) if node is not None
+        )
 
     def helpers(self, seed: str) -> set[str]:
         """``seed`` and the functions it calls directly, shortest first, as far as ``SCOPE_LINES``

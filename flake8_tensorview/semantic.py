@@ -145,6 +145,10 @@ class Semantic:
         up = _reach(seeds, callers)
         return _reach(up, self.calls)
 
+    def reach(self, units: Iterable[str]) -> set[str]:
+        """``units`` and every unit they can evaluate."""
+        return _reach(units, self.calls)
+
 
 def _reach(start: Iterable[str], edges: dict[str, set[str]]) -> set[str]:
     out = set(start)
