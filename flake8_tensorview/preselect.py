@@ -558,8 +558,8 @@ class _Selection:
         self.seeded: set[str] = set()
         """``__init__``s kept only to seed their class's methods with ``self.`` state."""
         self.trimmable: dict[str, tuple[str, ...]] = {}
-        """Functions cut after their last site (see :meth:`trim`) -> the names of the helpers with
-        sites of their own they call, whose calls are kept too."""
+        """Functions cut after their last site (see :meth:`trim`) -> the names of the helpers they
+        call that lead to sites (:meth:`leads_to_sites`), whose calls are kept too."""
         self._potential: bool | None = None
         self._scans: dict[int, _Scan] = {}
         self._statement_calls: list[int] | None = None
@@ -662,7 +662,7 @@ class _Selection:
         inits: dict[str, tuple[_Scan | None, bool]] = {}
         callers = self.model.callers()
         for qualname, node in self.model.functions.items():
-            if not self.has(node, *TRIGGERS) and not self.has_statement_call(node):
+            if not self.has_site(node):
                 continue  # no site: not a candidate (the scope may still take it in)
             klass = qualname.rpartition(".")[0]
             init_scan, init_produces = None, False
@@ -712,21 +712,21 @@ class _Selection:
                     h.rpartition(".")[2] for h in helpers if not h.endswith(".__init__") and self.leads_to_sites(h)
                 }))
 
+    def has_site(self, node: ast.AST) -> bool:
+        """Whether ``node``'s text can hold a site of any rule (a ``.view``, ``masked_fill``, a TV301 call)."""
+        return self.has(node, *TRIGGERS) or self.has_statement_call(node)
+
     def leads_to_sites(self, unit: str) -> bool:
-        """Whether ``unit``, or a unit of the scope it can evaluate, has text that can hold a site of
-        any rule (a ``.view``, ``masked_fill``, a TV301 call)."""
+        """Whether ``unit``, or a unit of the scope it can evaluate, can hold a site."""
         reached = self.model.reach([unit]) & (self.scope | {unit})
-        return any(
-            self.has(node, *TRIGGERS) or self.has_statement_call(node)
-            for node in map(self.model.functions.get, reached) if node is not None
-        )
+        return any(self.has_site(node) for node in map(self.model.functions.get, reached) if node is not None)
 
     def helpers(self, seed: str) -> set[str]:
         """``seed`` and the functions it calls directly, shortest first, as far as ``SCOPE_LINES``
         goes: what gives its calls' results their facts (``self.transpose_for_scores(x)``).
         ``__init__``s are not among them: a method's own is seeded anyway."""
         taken, spent = {seed}, 0
-        callees = [c for c in self.model.calls.get(seed, ()) if not c.endswith("__init__")]
+        callees = [c for c in self.model.calls.get(seed, ()) if not c.endswith(".__init__")]
         for callee in sorted(callees, key=lambda c: (self.model.lines([c]), c)):
             cost = 0 if callee in self.scope else self.model.lines([callee])
             if spent + cost > SCOPE_LINES:
@@ -803,8 +803,8 @@ class _Selection:
 
     def trim(self, function: ast.FunctionDef | ast.AsyncFunctionDef, helpers: tuple[str, ...] = ()) -> None:
         """Cut the statements of a kept function after its last ``.view`` or TV301 site, or its last
-        call of one of ``helpers`` (helpers with sites of their own, which this call gives their
-        facts): the walker goes forward, so nothing after that can change a fact it sees. Not with
+        call of one of ``helpers`` (helpers that lead to sites, which this call gives their facts):
+        the walker goes forward, so nothing after that can change a fact it sees. Not with
         ``masked_fill``: TV201 looks at every later use of a mask."""
         if self.has(function, "masked_fill"):
             return

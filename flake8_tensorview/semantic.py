@@ -141,9 +141,7 @@ class Semantic:
         """What the interpreter needs to see to give ``seeds`` the facts a whole-module run gives
         them: every unit that can reach a seed (its arguments come from there), and everything
         those reach (their arguments and returns come from there)."""
-        callers = self.callers()
-        up = _reach(seeds, callers)
-        return _reach(up, self.calls)
+        return self.reach(_reach(seeds, self.callers()))
 
     def reach(self, units: Iterable[str]) -> set[str]:
         """``units`` and every unit they can evaluate."""

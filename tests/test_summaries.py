@@ -229,6 +229,23 @@ def test_a_return_annotation_gives_an_unknown_result_its_shape() -> None:
 # ---- from mutants of transformers' models (scripts/mutants.py) ----------------------------------
 
 
+def raised_on(source: str, call: str, **names: object) -> int | None:
+    """The line of ``source`` where torch raises the view error when ``call`` runs (None: it runs):
+    each diagnosis below is checked against it."""
+    import traceback
+
+    import torch
+
+    namespace: dict[str, object] = {"__name__": "summaries_case"}
+    exec(compile(source, "<summaries-case>", "exec"), namespace)
+    try:
+        eval(call, {**namespace, "torch": torch, **names})
+    except RuntimeError as exc:
+        assert "view size is not compatible" in str(exc), exc
+        return [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<summaries-case>"][-1]
+    return None
+
+
 BERT_SELF_ATTENTION = HEADER + (
     "class SelfAttention(nn.Module):\n"
     "    def __init__(self, hidden_size, num_heads):\n"
@@ -258,9 +275,10 @@ def test_a_size_slice_plus_a_tuple_is_a_view_target() -> None:
     tuple concatenated. The view of a projection whose rank nothing states is still contiguous,
     the permute gives it its rank, and the merge is decided."""
     last = BERT_SELF_ATTENTION.count("\n")
-    assert both(BERT_SELF_ATTENTION) == [last]
+    run = "SelfAttention(8, 2)(torch.randn(2, 3, 8))"
+    assert both(BERT_SELF_ATTENTION) == [last] == [raised_on(BERT_SELF_ATTENTION, run)]
     fixed = BERT_SELF_ATTENTION.replace("context_layer.permute(0, 2, 1, 3)", "context_layer.permute(0, 2, 1, 3).contiguous()")
-    assert both(fixed) == []
+    assert both(fixed) == [] and raised_on(fixed, run) is None
     assert both(BERT_SELF_ATTENTION.replace("view(*new_context_layer_shape)", "view(new_context_layer_shape)")) == [last]
 
 
@@ -274,8 +292,13 @@ def test_a_torch_function_of_values_without_facts_is_a_new_dense_tensor() -> Non
         "    ctx = torch.matmul(probs, v).permute(0, 2, 1, 3)\n"
         "    return ctx.view(ctx.size(0), ctx.size(1), -1)\n"
     )
-    assert both(source) == [8]
-    assert both(source.replace(".permute(0, 2, 1, 3)", ".permute(0, 2, 1, 3).contiguous()")) == []
+    from types import SimpleNamespace
+
+    run = "attend(torch.randn(2, 3, 4, 4), torch.randn(2, 3, 4, 5), lib)"
+    lib = SimpleNamespace(scores=lambda x: x.softmax(-1))
+    assert both(source) == [8] == [raised_on(source, run, lib=lib)]
+    fixed = source.replace(".permute(0, 2, 1, 3)", ".permute(0, 2, 1, 3).contiguous()")
+    assert both(fixed) == [] and raised_on(fixed, run, lib=lib) is None
     assert both(source.replace("torch.matmul(probs, v)", "probs.matmul(v)")) == []
 
 
@@ -287,7 +310,7 @@ def test_names_unpacked_from_a_list_comprehension_take_its_items() -> None:
         "    a, b = [heads(x) for x in [q, k]]\n"
         "    return a.view(a.size(0), a.size(1), -1)\n"
     )
-    assert both(source) == [11]
+    assert both(source) == [11] == [raised_on(source, "attend(torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5))")]
 
 
 def test_super_init_calls_its_own_family_not_every_init() -> None:
@@ -317,7 +340,7 @@ def test_a_candidate_whose_callers_exceed_the_budget_keeps_its_helpers() -> None
         "    y = heads(x, h).transpose(1, 2)\n"
         "    return y.view(y.size(0), y.size(1), -1)\n\n\n"
     ) + long_caller
-    assert both(source) == [12]
+    assert both(source) == [12] == [raised_on(source, "train(torch.randn(2, 3, 8))")]
 
 
 def test_a_context_on_the_prior_does_not_outvote_a_call_whose_facts_make_the_view_run() -> None:
@@ -335,11 +358,19 @@ def test_a_context_on_the_prior_does_not_outvote_a_call_whose_facts_make_the_vie
         "    q = (x @ w).view(s, b, h, d).transpose(0, 1)\n"
         "    return chunks(q), chunks(lib.ones_like_mask(x))\n"
     )
-    assert both(both_calls) == []
+    from types import SimpleNamespace
+
+    import torch
+
+    # as in Longformer: queries (s * b, c) @ (c, h * d), and a one-head mask tensor from elsewhere
+    run = "forward(torch.randn(3 * 2, 8), torch.randn(8, 8), 3, 2, 4, 2, lib)"
+    lib = SimpleNamespace(ones_like_mask=lambda x: torch.ones(2, 3, 1, 1))
+    assert both(both_calls) == [] and raised_on(both_calls, run, lib=lib) is None
     unknown_only = both_calls.replace("chunks(q), ", "")
-    assert both(unknown_only) == [7]
+    contiguous = SimpleNamespace(ones_like_mask=lambda x: torch.ones(2, 3, 4, 2))  # the prior: sizes >= 2
+    assert both(unknown_only) == [7] == [raised_on(unknown_only, run, lib=contiguous)]
     wrong_layout = both_calls.replace(".transpose(0, 1)", ".permute(1, 0, 2, 3).contiguous()")
-    assert both(wrong_layout) == [7]
+    assert both(wrong_layout) == [7] == [raised_on(wrong_layout, run, lib=lib)]
 
 
 def test_len_of_a_known_shape_decides_a_rank_branch() -> None:
@@ -359,5 +390,6 @@ def test_len_of_a_known_shape_decides_a_rank_branch() -> None:
         "def run():\n"
         "    return attend(torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5), 3, 5)\n"
     )
-    assert both(source) == [11]
-    assert both(source.replace("(0, 2, 1, 3)", "(0, 2, 1, 3).contiguous()")) == []
+    assert both(source) == [11] == [raised_on(source, "run()")]
+    fixed = source.replace("(0, 2, 1, 3)", "(0, 2, 1, 3).contiguous()")
+    assert both(fixed) == [] and raised_on(fixed, "run()") is None
