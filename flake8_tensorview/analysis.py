@@ -27,6 +27,7 @@ from .semantic import MODULE, Semantic
 from .values import (
     UNKNOWN,
     ClassV,
+    DictV,
     DimV,
     FunctionV,
     InstanceV,
@@ -146,6 +147,8 @@ def join_values(a: Value, b: Value) -> Value:
         if a.shape is None and b.shape is None and a.contiguous and b.contiguous:
             return Tensor(contiguous=True)
         return Tensor()
+    if isinstance(a, DictV) and isinstance(b, DictV) and [k for k, _ in a.items] == [k for k, _ in b.items]:
+        return DictV(tuple((k, join_values(x, y)) for (k, x), (_, y) in zip(a.items, b.items)))
     if _callable(a) and _callable(b):
         options = [*(a.options if isinstance(a, EitherV) else (a,)), *(b.options if isinstance(b, EitherV) else (b,))]
         return EitherV(tuple(dict.fromkeys(options)))
@@ -230,6 +233,17 @@ def _truth(value: Value) -> bool | None:
     if isinstance(value, IntV):
         return bool(value.value)
     return None
+
+
+def _string(node: cst.BaseExpression | None) -> str | None:
+    """The text of a string literal key (``"batch_size"``), else None."""
+    if not isinstance(node, cst.SimpleString):
+        return None
+    try:
+        text = node.evaluated_value
+    except Exception:  # libcst cannot evaluate every prefix
+        return None
+    return text if isinstance(text, str) else None
 
 
 def _default(node: cst.BaseExpression | None) -> Value | None:
@@ -1071,6 +1085,9 @@ class Walker:
                 return Opaque(str(not either))
             return UNKNOWN
         if kind is cst.Dict or kind is cst.Set:
+            keys = [_string(e.key) if isinstance(e, cst.DictElement) else None for e in node.elements]
+            if kind is cst.Dict and None not in keys:  # ``{"batch_size": b, ...}``: read back by key
+                return DictV(tuple((k, self.eval(e.value, env)) for k, e in zip(keys, node.elements)))  # type: ignore[misc]
             for element in node.elements:
                 for child in element.children:
                     if isinstance(child, cst.BaseExpression):
@@ -1222,6 +1239,10 @@ class Walker:
     def subscript(self, node: cst.Subscript, env: Env) -> Value:
         recv = self.eval(node.value, env)
         elements = node.slice
+        if isinstance(recv, DictV) and len(elements) == 1 and isinstance(elements[0].slice, cst.Index):
+            key = self.eval(elements[0].slice.value, env)
+            found = recv.get(key.key[1:-1]) if isinstance(key, Opaque) and key.key[:1] in "'\"" else None
+            return UNKNOWN if found is None else found
         if isinstance(recv, ListV):
             for e in elements:
                 self.eval(e.slice.value, env) if isinstance(e.slice, cst.Index) else None
@@ -1421,6 +1442,9 @@ class Walker:
                 return IntV(sized.tensor.rank)
             if isinstance(sized, TupleV) and STAR not in sized.items:
                 return IntV(len(sized.items))
+        if type(func) is cst.Name and func.value == "int" and isinstance(callee, Opaque) and len(pos) == 1:
+            if isinstance(pos[0], (IntV, DimV)):
+                return pos[0]  # ``int(patch_width * patch_height)``: a size stays that size
         return UNKNOWN
 
     def _library_call(self, node: cst.Call, qualified: str, env: Env) -> Value:

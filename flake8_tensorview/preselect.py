@@ -723,7 +723,11 @@ class _Selection:
 
     def helpers(self, seed: str) -> set[str]:
         """``seed`` and the functions it calls directly, shortest first, as far as ``SCOPE_LINES``
-        goes: what gives its calls' results their facts (``self.transpose_for_scores(x)``).
+        goes: what gives its calls' results their facts (``self.transpose_for_scores(x)``). Then,
+        when ``seed`` has one caller, that caller and everything it calls, if they fit in what is
+        left: its arguments then have facts (the caller's own parameters take the prior). Only one:
+        on the benchmark's 30 % candidates every caller adds a quarter more code to parse, one an
+        eighth.
         ``__init__``s are not among them: a method's own is seeded anyway."""
         taken, spent = {seed}, 0
         callees = [c for c in self.model.calls.get(seed, ()) if not c.endswith(".__init__")]
@@ -733,6 +737,14 @@ class _Selection:
                 break
             taken.add(callee)
             spent += cost
+        callers = self.model.callers().get(seed, set())
+        if len(callers) == 1:
+            # its one caller with everything it calls: what it hands ``seed`` then has facts
+            # (MobileViT's ``forward`` passes ``folding`` what ``unfolding`` returned)
+            caller = next(iter(callers))
+            group = {caller} | {c for c in self.model.calls.get(caller, ()) if not c.endswith(".__init__")}
+            if spent + self.model.lines(group - taken - self.scope) <= SCOPE_LINES:
+                taken |= group
         return taken
 
     def module_code_triggers(self, statements: list[ast.stmt]) -> bool:

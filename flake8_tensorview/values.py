@@ -116,6 +116,17 @@ class EitherV:
 
 
 @dataclass(frozen=True)
+class DictV:
+    """A dict literal with string keys (``{"batch_size": b, "num_patches": n}``), read back by
+    constant keys: sizes handed from one function to another in a dict keep their facts."""
+
+    items: tuple[tuple[str, Value], ...]
+
+    def get(self, key: str) -> Value | None:
+        return next((v for k, v in self.items if k == key), None)
+
+
+@dataclass(frozen=True)
 class UnknownV:
     """The result of something the analysis does not model: no facts, no diagnosis."""
 
@@ -123,5 +134,6 @@ class UnknownV:
 UNKNOWN = UnknownV()
 
 Value = Union[
-    IntV, DimV, TupleV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, InstanceV, ListV, EitherV, Opaque, UnknownV, Tensor
+    IntV, DimV, TupleV, DictV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, InstanceV, ListV, EitherV, Opaque, UnknownV,
+    Tensor,
 ]

@@ -373,6 +373,46 @@ def test_a_context_on_the_prior_does_not_outvote_a_call_whose_facts_make_the_vie
     assert both(wrong_layout) == [7] == [raised_on(wrong_layout, run, lib=lib)]
 
 
+MOBILEVIT_FOLDING = HEADER + (
+    "def unfolding(features, p):\n"
+    "    b, c, h, w = features.shape\n"
+    "    nh, nw = h // p, w // p\n"
+    "    patches = features.reshape(b * c * nh, p, nw, p).transpose(1, 2)\n"
+    "    patches = patches.reshape(b, c, nh * nw, p * p).transpose(1, 3)\n"
+    "    patches = patches.reshape(b * p * p, nh * nw, -1)\n"
+    "    info = {\"batch_size\": b, \"channels\": c, \"num_patches\": nh * nw, \"nh\": nh, \"nw\": nw}\n"
+    "    return patches, info\n\n\n"
+    "def folding(patches, info, p):\n"
+    "    area = int(p * p)\n"
+    "    b, c = info[\"batch_size\"], info[\"channels\"]\n"
+    "    x = patches.contiguous().view(b, area, info[\"num_patches\"], -1).transpose(1, 3)\n"
+    "    return x.view(b * c * info[\"nh\"], info[\"nw\"], p, p)\n\n\n"
+    "def forward(features, p):\n"
+    "    patches, info = unfolding(features, p)\n"
+    "    return folding(patches, info, p)\n\n\n"
+)
+
+
+def test_sizes_handed_over_in_a_dict_keep_their_facts() -> None:
+    """MobileViT's ``unfolding`` returns the patch counts in an ``info_dict`` that ``folding`` reads
+    back by key; ``int(p * p)`` stays the size ``p * p``. With those facts the second view merges
+    batch and channels, which the transpose made non-adjacent."""
+    run = "forward(torch.randn(2, 3, 4, 4), 2)"
+    assert both(MOBILEVIT_FOLDING) == [19] == [raised_on(MOBILEVIT_FOLDING, run)]
+    fixed = MOBILEVIT_FOLDING.replace("return x.view(", "return x.reshape(")
+    assert both(fixed) == [] and raised_on(fixed, run) is None
+
+
+def test_a_candidate_over_the_budget_keeps_a_caller_that_fits_with_its_callees() -> None:
+    """``folding``'s closure goes over ``SCOPE_LINES`` through a long caller of ``forward``; ``forward``
+    and what it calls still fit, so ``folding`` gets what ``unfolding`` returned, not the prior."""
+    from flake8_tensorview.preselect import SCOPE_LINES
+
+    long_caller = "def train(x):\n" + "    x = x + 1\n" * (SCOPE_LINES + 10) + "    return forward(x, 2)\n"
+    source = MOBILEVIT_FOLDING + long_caller
+    assert both(source) == [19] == [raised_on(source, "train(torch.randn(2, 3, 4, 4))")]
+
+
 def test_len_of_a_known_shape_decides_a_rank_branch() -> None:
     """GPT-J's ``_merge_heads`` branches on ``len(tensor.shape)``: called with a 4-D tensor, only the
     4-D branch (a permute without ``.contiguous()``) reaches the view."""
