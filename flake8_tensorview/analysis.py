@@ -236,7 +236,7 @@ def _truth(value: Value) -> bool | None:
 
 
 def _string(node: cst.BaseExpression | None) -> str | None:
-    """The text of a string literal key (``"batch_size"``), else None."""
+    """The value of a string literal (``"batch_size"``), else None."""
     if not isinstance(node, cst.SimpleString):
         return None
     try:
@@ -259,11 +259,8 @@ def _default(node: cst.BaseExpression | None) -> Value | None:
         inner = _default(node.expression)
         return IntV(-inner.value) if isinstance(inner, IntV) else None
     if isinstance(node, cst.SimpleString):
-        try:
-            text = node.evaluated_value
-        except Exception:
-            return None
-        return Opaque(repr(text)) if isinstance(text, str) else None
+        text = _string(node)
+        return Opaque(repr(text)) if text is not None else None
     return None
 
 
@@ -1037,11 +1034,8 @@ class Walker:
         if kind is cst.Name:
             return self.lookup(node.value, env)
         if kind is cst.SimpleString:
-            try:
-                text = node.evaluated_value
-            except Exception:  # libcst cannot evaluate every prefix
-                return UNKNOWN
-            return Opaque(repr(text)) if isinstance(text, str) else UNKNOWN  # ``padding="same"``
+            text = _string(node)
+            return Opaque(repr(text)) if text is not None else UNKNOWN  # ``padding="same"``
         if kind is cst.Attribute:
             return self.attribute(node, env)
         if kind is cst.Subscript:
@@ -1240,8 +1234,8 @@ class Walker:
         recv = self.eval(node.value, env)
         elements = node.slice
         if isinstance(recv, DictV) and len(elements) == 1 and isinstance(elements[0].slice, cst.Index):
-            key = self.eval(elements[0].slice.value, env)
-            found = recv.get(key.key[1:-1]) if isinstance(key, Opaque) and key.key[:1] in "'\"" else None
+            key = _string(elements[0].slice.value)  # a literal key: nothing to evaluate
+            found = recv.get(key) if key is not None else self.eval(elements[0].slice.value, env) and None
             return UNKNOWN if found is None else found
         if isinstance(recv, ListV):
             for e in elements:

@@ -151,24 +151,6 @@ def analyze(source: str, tree: ast.AST | None = None, whole: bool = False) -> tu
     return walker, LazyPositions(module, pruned, walker.top_of)
 
 
-def freeze_imports() -> None:
-    """Move every object alive now out of the cyclic collector's reach, once per process: the
-    flake8 plugin calls it right after this module's first import, when most of them are the
-    modules, classes and functions of libcst and of this package, which live as long as the
-    process.
-
-    flake8's own checks allocate with the collector on, and each of its full collections would
-    otherwise trace libcst's objects again: in a flake8 run on a tenth of the benchmark corpora
-    that was 0.6-0.9 s more collector time than plain flake8's (gc callbacks), a fifth of what the
-    plugin added. ``gc.freeze`` is CPython's tool for objects that live for good. Refcounting still
-    frees a frozen object that is dropped; only a frozen cycle would stay, and the few objects of
-    the file being checked are the only ones not meant to live on. The command needs none of it:
-    it runs the collector only between files. A process that froze already
-    (``gc.get_freeze_count()``) is left alone."""
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
-
-
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Run without the cyclic garbage collector, as it was before afterwards.

@@ -43,10 +43,8 @@ class TensorViewChecker:
         if not might_match(source):
             return  # most files: one substring search, and libcst is never imported
         try:
-            # libcst takes ~0.5 s to import: only candidates pay it, and the collector is spared it
-            from .linter import freeze_imports, lint_source
+            from .linter import lint_source  # libcst takes ~0.5 s to import: only candidates pay it
 
-            freeze_imports()
             diagnostics = lint_source(source, self.tree, opt_in=self.opt_in)
         except Exception as exc:  # never take flake8 down with us
             print(f"flake8-tensorview: internal error in {self.filename}: {exc!r}", file=sys.stderr)

@@ -101,26 +101,3 @@ def test_fixture_findings_through_flake8_match_expectations(path: Path) -> None:
     found = {(int(line.split(":")[1]), line.split()[1]) for line in result.stdout.splitlines()}
     assert found == expectations(path)
 
-
-FREEZE_PROBE = """
-import ast, gc
-from flake8_tensorview.plugin import TensorViewChecker
-
-def lint(source):
-    return list(TensorViewChecker(ast.parse(source), source.splitlines(keepends=True), "m.py").run())
-
-lint("x = 1\\n")  # not a candidate: libcst is never imported, nothing is frozen
-print(gc.get_freeze_count())
-found = lint("import torch\\nx = torch.randn(2, 3, 4).transpose(1, 2)\\ny = x.view(2, 12)\\n")
-frozen = gc.get_freeze_count()
-lint("def g(x):\\n    return x.permute(0, 2, 1).view(-1)\\n")
-print(frozen > 10000, gc.get_freeze_count() == frozen, [f[2][:5] for f in found])
-"""
-
-
-def test_plugin_freezes_the_imports_once() -> None:
-    """The plugin moves libcst's objects out of the collector's reach on its first candidate
-    (flake8's full collections would trace them all again), and only then: a file that is no
-    candidate leaves the process as it was, and a later candidate freezes nothing more."""
-    out = subprocess.run([sys.executable, "-c", FREEZE_PROBE], capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[:2] == ["0", "True True ['TV101']"]
