@@ -403,14 +403,22 @@ def test_sizes_handed_over_in_a_dict_keep_their_facts() -> None:
     assert both(fixed) == [] and raised_on(fixed, run) is None
 
 
-def test_a_candidate_over_the_budget_keeps_a_caller_that_fits_with_its_callees() -> None:
+def test_a_candidate_over_the_budget_keeps_its_one_caller_and_what_feeds_it() -> None:
     """``folding``'s closure goes over ``SCOPE_LINES`` through a long caller of ``forward``; ``forward``
-    and what it calls still fit, so ``folding`` gets what ``unfolding`` returned, not the prior."""
-    from flake8_tensorview.preselect import SCOPE_LINES
+    and ``unfolding``, whose results it hands to ``folding``, still fit: ``folding`` gets those
+    results, not the prior. A caller that hands over only its own parameters is not kept (it would
+    give the prior again, at the price of parsing it)."""
+    import ast
+
+    from flake8_tensorview.preselect import SCOPE_LINES, preselect
 
     long_caller = "def train(x):\n" + "    x = x + 1\n" * (SCOPE_LINES + 10) + "    return forward(x, 2)\n"
     source = MOBILEVIT_FOLDING + long_caller
     assert both(source) == [19] == [raised_on(source, "train(torch.randn(2, 3, 4, 4))")]
+    assert {"forward", "unfolding"} <= preselect(source, ast.parse(source)).scope
+    direct = source.replace("    patches, info = unfolding(features, p)\n", "").replace(
+        "def forward(features, p):", "def forward(patches, info, p):").replace("forward(x, 2)", "forward(x, {}, 2)")
+    assert "forward" not in preselect(direct, ast.parse(direct)).scope
 
 
 def test_len_of_a_known_shape_decides_a_rank_branch() -> None:
