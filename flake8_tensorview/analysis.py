@@ -1234,8 +1234,12 @@ class Walker:
         recv = self.eval(node.value, env)
         elements = node.slice
         if isinstance(recv, DictV) and len(elements) == 1 and isinstance(elements[0].slice, cst.Index):
-            key = _string(elements[0].slice.value)  # a literal key: nothing to evaluate
-            found = recv.get(key) if key is not None else self.eval(elements[0].slice.value, env) and None
+            index = elements[0].slice.value
+            key = _string(index)  # a literal key: nothing to evaluate
+            if key is None:
+                self.eval(index, env)
+                return UNKNOWN
+            found = recv.get(key)
             return UNKNOWN if found is None else found
         if isinstance(recv, ListV):
             for e in elements:
