@@ -873,13 +873,10 @@ def _feeding(function: ast.AST, callee: str) -> set[str]:
     passed: set[str] = set()
     made: dict[str, set[str]] = {}
     for node in ast.walk(function):
-        if isinstance(node, ast.Call):
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
-            if name == callee:
-                passed.update(a.id for a in [*node.args, *(k.value for k in node.keywords)] if isinstance(a, ast.Name))
+        if isinstance(node, ast.Call) and _module_name(node) == callee:
+            passed.update(a.id for a in [*node.args, *(k.value for k in node.keywords)] if isinstance(a, ast.Name))
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            func = node.value.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            name = _module_name(node.value)
             if name is not None:
                 for target in node.targets:
                     for bound in _bound(target):

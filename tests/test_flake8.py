@@ -100,4 +100,3 @@ def test_fixture_findings_through_flake8_match_expectations(path: Path) -> None:
     result = flake8("--select", "TV", *extra, str(path), cwd=ROOT)
     found = {(int(line.split(":")[1]), line.split()[1]) for line in result.stdout.splitlines()}
     assert found == expectations(path)
-
