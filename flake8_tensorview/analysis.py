@@ -85,6 +85,8 @@ class DiscardedSite:
 
     call: cst.Call
     function: str = MODULE
+    statement: cst.Expr | None = None
+    """The expression statement that holds the call (a fix makes it an assignment)."""
 
 
 @dataclass(frozen=True)
@@ -869,7 +871,7 @@ class Walker:
         elif isinstance(stmt, cst.Expr):
             self.eval(stmt.value, env)
             if isinstance(stmt.value, cst.Call):
-                self.discarded[id(stmt.value)] = DiscardedSite(stmt.value, self.frame.qualname)
+                self.discarded[id(stmt.value)] = DiscardedSite(stmt.value, self.frame.qualname, stmt)
         elif isinstance(stmt, cst.Return) and stmt.value is not None:
             self.frame.returns.append(self.eval(stmt.value, env))
         elif isinstance(stmt, cst.Assert):

@@ -47,7 +47,6 @@ def _assignable(node: cst.BaseExpression) -> bool:
 
 def check_discarded(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
     facts = Facts(walker)
-    statements: dict[int, cst.Expr] | None = None
     for site in facts.discarded.values():
         call = site.call
         func = call.func
@@ -71,9 +70,7 @@ def check_discarded(walker: Walker, positions: Positions) -> Iterator[Diagnostic
         else:
             suggestion = f"assign it: `{receiver} = {call_text}`"
             title = f"Assign the result to {receiver}"
-            if statements is None:
-                statements = _statements(facts.module, facts.discarded)
-            stmt = statements.get(id(call))
+            stmt = site.statement
             if stmt is not None:
                 target = cst.AssignTarget(target=func.value)
                 edit = Edit(stmt, cst.Assign(targets=[target], value=call, semicolon=stmt.semicolon))
@@ -93,21 +90,6 @@ def check_discarded(walker: Walker, positions: Positions) -> Iterator[Diagnostic
             else f"assign the result: {receiver} = {call_text}" if title else "use the result, or remove the statement",
             fix_title=title,
         )
-
-
-def _statements(module: cst.Module, discarded: object) -> dict[int, cst.Expr]:
-    """The expression statement around each discarded call, by the call's id."""
-    wanted = set(discarded)  # type: ignore[call-overload]
-    found: dict[int, cst.Expr] = {}
-
-    class Find(cst.CSTVisitor):
-        def visit_Expr(self, node: cst.Expr) -> bool:
-            if id(node.value) in wanted:
-                found[id(node.value)] = node
-            return False
-
-    module.visit(Find())
-    return found
 
 
 # ---- TV103 ------------------------------------------------------------------------------------
