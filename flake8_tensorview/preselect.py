@@ -50,7 +50,9 @@ _KEYWORD = re.compile(
     r"[ \t]*(?:return|yield|raise|assert|del|if|elif|while|for|with|import|from|def|class|lambda|await|async|"
     r"not|and|or|in|is|else|try|except|finally|global|nonlocal|pass|break|continue|match|case)\b"
 )
-_METHOD_CALL = re.compile(r"\.\s*(?:" + "|".join(sorted(OUT_OF_PLACE)) + r")\s*\(")
+_METHOD_CALL = re.compile(r"\.[ \t]*(?:" + "|".join(sorted(OUT_OF_PLACE)) + r")[ \t]*\(")
+"""``.float(`` on one line: a dot that ends a sentence in a docstring is not one (``the shift.`` then
+``t (int): ...`` on the next line)."""
 
 
 _CONTINUED = frozenset("([{,+-*/%&|^<>=@")
@@ -69,7 +71,9 @@ class _StatementCalls:
       a doctest prompt;
     - inside brackets: the line opens one before the call (``f(x.float(),``), or follows a line
       ending with ``(``, ``,`` or an operator;
-    - a line that closes brackets (``).float()``) is checked from the line that opened them.
+    - a line that closes brackets (``).float()``) is checked from the line that opened them, and
+      so is a line that starts with a dot (``.float()`` under ``(x``; after a backslash: let in);
+    - an operand: the line starts with an operator (``- np.log(d)``).
 
     Brackets in strings and comments count too: ``f(")").float()`` is turned away, which
     ``scripts/preselect_check.py --gate`` would show on the corpora."""
@@ -85,12 +89,28 @@ class _StatementCalls:
             depth = _depth(text[line : found.start()])
             if depth > 0:
                 continue
+            if depth == 0:
+                head = text[line : found.start() + 1].lstrip()
+                if head[:1] in _OPERAND and not head.startswith(">>>"):
+                    continue  # ``- np.log(d)``, ``* x.exp()``: an operand, never the statement's value
+                if head.startswith(".") and not head.startswith("...") and not _backslashed(text, line):
+                    depth = -1  # ``.float()`` under ``(x``: the statement, if any, starts where that opened
             if depth < 0:
                 line = _opened(text, line, -depth)
                 if line < 0:
                     continue
             if _statement(text, line, found.start()):
                 yield found.start()
+
+
+_OPERAND = frozenset("+-~*/%&|^<>=")
+"""First characters of a line whose call is an operand: a continued expression (``+ x.sum()``), or
+a statement whose value is an operation (``-x.sum()``), not a call; ``>>>`` is a doctest prompt."""
+
+
+def _backslashed(text: str, line: int) -> bool:
+    """Whether the line before offset ``line`` ends with a backslash (the line continues it)."""
+    return line > 0 and text[text.rfind("\n", 0, line - 1) + 1 : line - 1].rstrip("\r").endswith("\\")
 
 
 def _statement(text: str, line: int, at: int) -> bool:

@@ -492,6 +492,10 @@ def test_discarded_results_really_change_nothing() -> None:
         ("    return x.sum(-1)", False),
         ("    if x.float().sum() > 0:", False),
         ("self.total = self.total.add(x)", False),
+        ("y = (\n    x\n    .float()\n)", False),
+        ("(\n    x\n    .float()\n)", True),
+        ("z = (a\n    - b.float())", False),
+        ('"""The time shift.\n    t (int): the step."""', False),
     ],
 )
 def test_the_tv301_text_gate_wants_a_statement_that_calls_the_method(line: str, admitted: bool) -> None:
