@@ -552,6 +552,9 @@ def too_deep(tree: ast.AST) -> bool:
     return _Scan(tree).too_deep
 
 
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
 class _Selection:
     """Decides, statement by statement, what libcst sees. A function is kept when it can hold a
     finding (:meth:`candidate`), or when the interpreter needs it to give a candidate the facts a
@@ -562,6 +565,8 @@ class _Selection:
     replaced by ``pass``. Imports go too: the semantic model has them from ``ast``."""
 
     def __init__(self, source: str, tree: ast.Module, model: Semantic) -> None:
+        if "\r" in source:  # a lone CR ends a line for ``ast``: one character for another keeps the offsets
+            source = _LONE_CR.sub("\n", source)
         self.source = source
         self.tree = tree
         self.model = model
