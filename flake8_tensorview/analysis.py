@@ -76,6 +76,9 @@ class ViewSite:
     """The qualname of the function it is in."""
     sizes: tuple[Dim | None, ...] | None = None
     """The sizes asked for as written (None for ``-1``), when ``target`` cannot be pinned down."""
+    split: int | None = None
+    """The context whose body a rank test split into paths (see :meth:`Walker.body`), when it ran
+    on one of them: the view is reported only if it raises on all of them."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,8 @@ class Frame:
     context: int
     top: int
     returns: list[Value] = field(default_factory=list)
+    split: int | None = None
+    """Set once the body has split into paths (:meth:`Walker.body`): they are not split again."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,8 @@ class MaskSite:
     mask: cst.BaseExpression
     mask_value: Value
     in_place: bool
+    split: int | None = None
+    """As :attr:`ViewSite.split`; the paths of one split share the site, their facts joined."""
 
 
 @dataclass
@@ -235,6 +242,46 @@ def _truth(value: Value) -> bool | None:
     if isinstance(value, IntV):
         return bool(value.value)
     return None
+
+
+_RANK_PROBES = frozenset({"dim", "ndim", "ndimension"})
+
+
+def _tests_rank(stmt: cst.If) -> bool:
+    """Whether a test of the ``if``/``elif`` chain reads a rank: ``x.dim()``, ``x.ndim``, ``len(...)``."""
+    node: cst.CSTNode = stmt
+    while isinstance(node, cst.If):
+        stack: list[cst.CSTNode] = [node.test]
+        while stack:
+            expr = stack.pop()
+            if type(expr) is cst.Attribute and expr.attr.value in _RANK_PROBES:
+                return True
+            if type(expr) is cst.Call and type(expr.func) is cst.Name and expr.func.value == "len":
+                return True
+            stack.extend(expr.children)
+        node = node.orelse
+    return False
+
+
+def _ends(block: Sequence[cst.BaseStatement]) -> bool:
+    """Whether a block's last statement is a ``raise`` or a ``return``: nothing after its ``if`` runs."""
+    last = block[-1] if block else None
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Raise, cst.Return))
+
+
+def _ranks_differ(paths: list[Env]) -> bool:
+    """Whether a name holds a tensor of known rank on every path, not the same rank on all."""
+    for key, value in paths[0].vars.items():
+        ranks = set()
+        for path in paths:
+            other = path.vars.get(key) if path is not paths[0] else value
+            if not isinstance(other, Tensor) or other.shape is None:
+                break
+            ranks.add(len(other.shape))
+        else:
+            if len(ranks) > 1:
+                return True
+    return False
 
 
 def _string(node: cst.BaseExpression | None) -> str | None:
@@ -484,6 +531,8 @@ class Walker:
         self.texts: dict[int, str] = {}
         """id(node) -> its source on one line, once computed."""
         self.tag_counts: dict[str, int] = {}
+        self.rank_tests: dict[int, bool] = {}
+        """id of a function body's ``if`` -> whether a test of its chain reads a rank (:meth:`body`)."""
 
     # ---- scopes ---------------------------------------------------------------------------
 
@@ -639,7 +688,7 @@ class Walker:
             self.bindings[id(param.name)] = None
             self.params[id(param.name)] = (qualname, param.name.value)
         try:
-            self.block(node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body], env)
+            self.body(node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body], env)
         except Exception as exc:  # one function's failure must not cost the rest of the file
             self.failures.append((node, exc))
         finally:
@@ -737,10 +786,85 @@ class Walker:
         for stmt in body:
             self.statement(stmt, env)
 
-    def statement(self, stmt: cst.CSTNode, env: Env) -> None:
+    def body(self, stmts: Sequence[cst.BaseStatement | cst.BaseSmallStatement], env: Env) -> None:
+        """A function's body. An ``if`` that tests a rank (``len(x.shape) == 4``, ``x.dim() == 5``)
+        and leaves a tensor with a different rank on each path is not joined: the rest of the body
+        runs once per path that goes on (one that ends in ``raise`` or ``return`` does not), each in
+        a context of its own, as if the function had been called with a tensor of that rank. A
+        join has no rank, so it says nothing of what comes after: diffusers' ``head_to_batch_dim``
+        unpacks a 3-D or a 4-D tensor and permutes both the same way, which only the paths show. A
+        view after the split is reported when it raises on every path (``checks``). Only a rank
+        split, and once per evaluation: other tests may correlate with later ones (``if self.flag``
+        twice), which a path of its own would take as independent."""
+        for i, stmt in enumerate(stmts):
+            if type(stmt) is cst.If and self.frame.split is None and i + 1 < len(stmts) and self._tests_rank(stmt):
+                self._spend()
+                branches = self._branches(stmt, env)
+                going_on = [path for path, ends in branches if not ends]
+                if len(going_on) > 1 and _ranks_differ(going_on):
+                    self._split(going_on, stmts[i + 1 :], env)
+                    return
+                self._replace(env, self._joined([path for path, _ in branches]))
+                continue
+            self.statement(stmt, env)
+
+    def _tests_rank(self, stmt: cst.If) -> bool:
+        if id(stmt) not in self.rank_tests:  # once per ``if``: libcst's ``children`` rebuilds the node
+            self.rank_tests[id(stmt)] = _tests_rank(stmt)
+        return self.rank_tests[id(stmt)]
+
+    def _split(self, paths: list[Env], rest: Sequence[cst.BaseStatement | cst.BaseSmallStatement], env: Env) -> None:
+        self.frame.split = self.frame.context
+        for n, path in enumerate(paths):
+            if n:
+                self.contexts += 1
+                self.frame.context = self.contexts
+            self.block(rest, path)
+        self._replace(env, self._joined(paths))
+
+    def _joined(self, paths: list[Env]) -> Env:
+        """``paths`` merged from the last: ``if a: ... elif b: ... else: ...`` as the nested ifs it is."""
+        out = paths[-1]
+        for path in reversed(paths[:-1]):
+            out = join_envs(path, out, self.tainted)
+        return out
+
+    def _branches(self, stmt: cst.If, env: Env) -> list[tuple[Env, bool]]:
+        """The environment after each branch of an ``if``/``elif``/``else`` chain that may run, in
+        order, and whether that branch ends in ``raise`` or ``return``; a constant test takes its
+        branch in ``env`` itself. Without an ``else``, the last path is the one that skips them all."""
+        known = _truth(self.eval(stmt.test, env))
+        if known:  # a constant the call site passed: only one branch runs
+            self.block(stmt.body.body, env)
+            return [(env, _ends(stmt.body.body))]
+        if known is False:
+            if isinstance(stmt.orelse, cst.If):
+                self._spend()
+                return self._branches(stmt.orelse, env)
+            if isinstance(stmt.orelse, cst.Else):
+                self.block(stmt.orelse.body.body, env)
+                return [(env, _ends(stmt.orelse.body.body))]
+            return [(env, False)]
+        then = env.copy()
+        self.block(stmt.body.body, then)
+        other = env.copy()
+        if isinstance(stmt.orelse, cst.If):
+            self._spend()
+            rest = self._branches(stmt.orelse, other)
+        elif isinstance(stmt.orelse, cst.Else):
+            self.block(stmt.orelse.body.body, other)
+            rest = [(other, _ends(stmt.orelse.body.body))]
+        else:
+            rest = [(other, False)]
+        return [(then, _ends(stmt.body.body)), *rest]
+
+    def _spend(self) -> None:
         self.budget -= 1
         if self.budget < 0:
             raise BudgetExhausted()
+
+    def statement(self, stmt: cst.CSTNode, env: Env) -> None:
+        self._spend()
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 self.small(small, env)
@@ -749,24 +873,7 @@ class Walker:
         elif isinstance(stmt, cst.ClassDef):
             env.vars[stmt.name.value] = self._define_class(stmt)
         elif isinstance(stmt, cst.If):
-            known = _truth(self.eval(stmt.test, env))
-            if known:  # a constant the call site passed: only one branch runs
-                self.block(stmt.body.body, env)
-                return
-            if known is False:
-                if isinstance(stmt.orelse, cst.If):
-                    self.statement(stmt.orelse, env)
-                elif isinstance(stmt.orelse, cst.Else):
-                    self.block(stmt.orelse.body.body, env)
-                return
-            then = env.copy()
-            self.block(stmt.body.body, then)
-            other = env.copy()
-            if isinstance(stmt.orelse, cst.If):
-                self.statement(stmt.orelse, other)
-            elif isinstance(stmt.orelse, cst.Else):
-                self.block(stmt.orelse.body.body, other)
-            self._replace(env, join_envs(then, other, self.tainted))
+            self._replace(env, self._joined([path for path, _ in self._branches(stmt, env)]))
         elif isinstance(stmt, (cst.For, cst.While)):
             self._loop(stmt, env)
         elif isinstance(stmt, cst.With):
@@ -1592,7 +1699,8 @@ class Walker:
         got = args.sizes(0, "size")
         target = resolve_target(tensor.shape, got[0]) if got is not None else None
         sizes = tuple(got[0]) if got is not None else None
-        self.views[(id(func), self.frame.context)] = ViewSite(func, tensor, target, self.frame.qualname, sizes)
+        self.views[(id(func), self.frame.context)] = ViewSite(func, tensor, target, self.frame.qualname, sizes,
+                                                              self.frame.split)
         self.top_of[id(func)] = self.current_top
 
     def _record_mask(self, node: cst.Call, tensor: Tensor, index: int, in_place: bool) -> None:
@@ -1601,4 +1709,11 @@ class Walker:
         keyword = [a for a in node.args if a.keyword is not None and a.keyword.value == "mask"]
         mask = keyword[0].value if keyword else positional[index].value if len(positional) > index else None
         if mask is not None:
-            self.masks[id(node)] = MaskSite(node, tensor, mask, self.facts.get(id(mask), UNKNOWN), in_place)
+            site = MaskSite(node, tensor, mask, self.facts.get(id(mask), UNKNOWN), in_place, self.frame.split)
+            earlier = self.masks.get(id(node))
+            if earlier is not None and earlier.split is not None and earlier.split == site.split:
+                # another path of the same rank split: what holds on both (a rank may differ)
+                joined = join_values(earlier.tensor, tensor)
+                site = replace(site, tensor=joined if isinstance(joined, Tensor) else Tensor(),
+                               mask_value=join_values(earlier.mask_value, site.mask_value))
+            self.masks[id(node)] = site

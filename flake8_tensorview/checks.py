@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -147,15 +147,34 @@ def failing_views(facts: Facts) -> Iterator[ViewSite]:
     only, shows the view running: the prior loses to what the module says about its arguments."""
     reported: set[int] = set()
     runs_on_facts = {id(site.attr) for site in facts.views.values() if _runs_on_facts(site)}
-    for site in facts.views.values():
+    sites = list(facts.views.values())
+    for site in sites:
         if id(site.attr) in reported or (site.tensor.assumed and id(site.attr) in runs_on_facts):
             continue
-        failing, working, first = backend_verdicts(site)
-        if first is not None and not working:
-            site = first
-        if view_is_incompatible(site):
+        raising = _raising(site)
+        if raising is not None and _on_every_path(site, sites, lambda s: _raising(s) is not None):
             reported.add(id(site.attr))
-            yield site
+            yield raising
+
+
+def _raising(site: ViewSite) -> ViewSite | None:
+    """``site`` as it raises on every kernel torch may pick (on the first one, for an SDPA output),
+    or None."""
+    failing, working, first = backend_verdicts(site)
+    if first is not None and not working:
+        site = first
+    return site if view_is_incompatible(site) else None
+
+
+def _on_every_path(site: ViewSite, sites: list[ViewSite], holds: Callable[[ViewSite], bool]) -> bool:
+    """Whether ``holds`` for ``site`` on every path of the rank split it ran on (see
+    :attr:`ViewSite.split`). The paths are the ranks a function says it takes, not all the ranks
+    its callers pass: a view that raises for 5-D input and runs for 4-D would be a false alarm in
+    every model that only passes 4-D (GPT-J's ``_merge_heads`` without the 5-D branch's
+    ``.contiguous()``), so one that raises on some paths only is not reported."""
+    if site.split is None:
+        return True
+    return all(holds(other) for other in sites if other.attr is site.attr and other.split == site.split)
 
 
 def _runs_on_facts(site: ViewSite) -> bool:
@@ -171,11 +190,12 @@ def backend_dependent_views(facts: Facts) -> Iterator[tuple[ViewSite, tuple[str,
     those kernels (the first context where that is so), unless it raises somewhere on every one."""
     always = {id(site.attr) for site in failing_views(facts)}
     reported: set[int] = set()
-    for site in facts.views.values():
+    sites = list(facts.views.values())
+    for site in sites:
         if id(site.attr) in always or id(site.attr) in reported:
             continue
         failing, working, first = backend_verdicts(site)
-        if first is not None and working:
+        if first is not None and working and _on_every_path(site, sites, lambda s: bool(backend_verdicts(s)[0])):
             reported.add(id(site.attr))
             yield first, failing, working
 

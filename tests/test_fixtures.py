@@ -65,6 +65,52 @@ def test_mha_head_dim_one_hides_the_bug() -> None:
         mha._run(mha.MultiHeadAttentionBuggy, d_out=4, num_heads=2)
 
 
+ONE_PATH_RAISES = """
+def merge_heads(tensor, num_heads, head_dim):
+    if len(tensor.shape) == 5:
+        tensor = tensor.permute(0, 1, 3, 2, 4).contiguous()
+    elif len(tensor.shape) == 4:
+        tensor = tensor.permute(0, 2, 1, 3)
+    else:
+        raise ValueError("rank 4 or 5")
+    new_shape = tensor.size()[:-2] + (num_heads * head_dim,)
+    return tensor.view(new_shape)
+"""
+
+
+def test_rank_split_view_raising_on_one_path_is_not_reported() -> None:
+    """GPT-J's ``_merge_heads`` without the 4-D branch's ``.contiguous()``: torch raises for 4-D input
+    and runs for 5-D. The paths are the ranks the function takes, not the ones its callers pass, so
+    the linter stays silent (docs/rules.md, Known limitations): the same view with the 5-D branch's
+    copy dropped instead would be a false alarm in GPT-J, whose forward passes 4-D only."""
+    import torch
+
+    namespace: dict[str, object] = {}
+    exec(ONE_PATH_RAISES, namespace)
+    merge_heads = namespace["merge_heads"]
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        merge_heads(torch.randn(2, 2, 5, 4), 2, 4)  # type: ignore[operator]
+    assert merge_heads(torch.randn(2, 3, 2, 5, 4), 2, 4).shape == (2, 3, 5, 8)  # type: ignore[operator]
+    assert [d.code for d in lint_source(ONE_PATH_RAISES, whole=True)] == []
+
+
+def test_rank_branch_mask_matters_on_one_path() -> None:
+    """``fill_future``'s unsqueeze is redundant for 4-D scores and not for 2-D ones, so a rule that
+    judged the mask on one path of the rank split would be wrong on the other."""
+    import torch
+
+    from fixture_harness import load
+
+    branches = load(FIXTURES / "rank_branches.py")
+    t = 5
+    future = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
+    all_heads = torch.randn(2, 3, t, t)
+    assert torch.equal(branches.fill_future(all_heads), all_heads.transpose(2, 3).masked_fill(future, 0.0))
+    one_head = torch.randn(t, t)
+    assert branches.fill_future(one_head).shape == (1, t, t)
+    assert one_head.t().masked_fill(future, 0.0).shape == (t, t)
+
+
 def test_topk_accuracy_fails_only_beyond_top1() -> None:
     from fixture_harness import load
 
