@@ -144,7 +144,8 @@ def failing_views(facts: Facts) -> Iterator[ViewSite]:
     """Each ``.view`` that raises in some context its function was evaluated in (the first such),
     on every kernel torch may pick. A context whose layout rests on a prior (an argument of unknown
     origin taken as contiguous, every size >= 2) does not count when another context, with facts
-    only, shows the view running: the prior loses to what the module says about its arguments."""
+    only, shows the view running: the prior loses to what the module says about its arguments. In
+    a body split on a rank (``Walker.body``), the view must raise on every path."""
     reported: set[int] = set()
     runs_on_facts = {id(site.attr) for site in facts.views.values() if _runs_on_facts(site)}
     sites = list(facts.views.values())
@@ -187,7 +188,8 @@ def _runs_on_facts(site: ViewSite) -> bool:
 
 def backend_dependent_views(facts: Facts) -> Iterator[tuple[ViewSite, tuple[str, ...], tuple[str, ...]]]:
     """Each ``.view`` that runs on some of the kernels torch may pick and raises on others, with
-    those kernels (the first context where that is so), unless it raises somewhere on every one."""
+    those kernels (the first context where that is so), unless it raises somewhere on every one. In
+    a body split on a rank, it must raise on some kernel on every path."""
     always = {id(site.attr) for site in failing_views(facts)}
     reported: set[int] = set()
     sites = list(facts.views.values())
