@@ -1425,10 +1425,12 @@ class Walker:
                 return v.value
             return self.to_dim(v, self.text(expr), env) if isinstance(v, (DimV, Opaque, UnknownV)) else None
 
-        step = 1
+        step: int | Dim | None = 1
         if element.step is not None:
             s = self.eval(element.step, env)
-            step = ops.as_int(s)  # type: ignore[assignment]
+            step = ops.as_int(s)
+            if step is None and isinstance(s, (DimV, Opaque)):  # ``::self.stride``: a size of its own
+                step = self.to_dim(s, self.text(element.step), env)
         return ops.Index("slice", bound(element.lower), bound(element.upper), step, text)
 
     # ---- calls ----------------------------------------------------------------------------

@@ -1137,7 +1137,8 @@ class Index:
     kind: str
     lower: int | Dim | None = None
     upper: int | Dim | None = None
-    step: int | None = 1
+    step: int | Dim | None = 1
+    """An int, or a size the analysis cannot evaluate (``::self.stride``), or None (unknown)."""
     text: str = ""
 
 
@@ -1181,6 +1182,7 @@ def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
         items = items[:n] + [Index("slice")] * (len(t.shape) - consumed) + items[n + 1 :]
     else:
         items = items + [Index("slice")] * (len(t.shape) - consumed)
+    t = _stepped_evenly(t, items)
     labels = t.labels or (None,) * len(t.shape)
     shape: list[Dim] = []
     strides: list[Dim] | None = None if t.strides is None else []
@@ -1211,7 +1213,7 @@ def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
                 # ceil((n - lower) / step) is no free size: outer strides may still line up with it
                 strides = None
             else:
-                strides.append(t.strides[d] * Dim.lit(item.step))
+                strides.append(t.strides[d] * (item.step if isinstance(item.step, Dim) else Dim.lit(item.step)))
         d += 1
     out_strides = None if strides is None else tuple(strides)
     result = Tensor.strided(tuple(shape), out_strides, tuple(out_labels), origin)
@@ -1220,8 +1222,44 @@ def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
     return replace(result, inserted=lead) if lead else result
 
 
+def _stepped_evenly(t: Tensor, items: list[Index]) -> Tensor:
+    """``t`` with the size ``n`` of each dim a whole-dim slice steps through by a size of its own
+    (``[:, ::self.stride]``) written ``m * stride``: the slice then keeps ``m`` rows, exactly.
+
+    That assumes the step divides the size, as it does in working code (LeViT subsamples 14 rows
+    to 7), the same assumption ``head_dim = d_out // num_heads`` makes. Every merge it decides
+    stays decided when the step does not divide: the only stride relation it makes true is an outer
+    dim's stride equal to the kept rows times their stride (``n == m * stride``), and a merge
+    that needs it then runs, which is what the view does for a step that divides. A size that is not
+    one name (``2 * c``, a literal) is left alone: the slice's size stays unknown."""
+    if t.shape is None or not any(i.kind == "slice" and isinstance(i.step, Dim) for i in items):
+        return t
+    subst: dict[str, Dim] = {}
+    d = 0
+    for item in items:
+        if item.kind == "ellipsis" or d >= len(t.shape):
+            break  # which dims follow depends on the rank: nothing is rewritten after it
+        if item.kind == "none":
+            continue
+        step = item.step
+        if item.kind == "slice" and isinstance(step, Dim) and item.lower is None and item.upper is None:
+            size = t.shape[d].substitute(subst)
+            atom = size.powers[0][0] if size.coef == 1 and size.powers == ((size.powers[0][0], 1),) else None
+            if size.divide(step) is None and atom is not None and atom not in step.atoms():
+                subst[atom] = Dim.sym(f"{atom}//{step}") * step
+        d += 1
+    if not subst:
+        return t
+    shape = tuple(s.substitute(subst) for s in t.shape)
+    strides = None if t.strides is None else tuple(s.substitute(subst) for s in t.strides)
+    return replace(t, shape=shape, strides=strides)
+
+
 def _slice_size(size: Dim, item: Index) -> Dim | None:
     lower, upper, step = item.lower, item.upper, item.step
+    if isinstance(step, Dim):
+        # a step of its own: exact when the whole dim is stepped through and the size is a multiple
+        return size.divide(step) if lower is None and upper is None else None
     if step is None or step <= 0:
         return None
     if size.literal is not None and all(isinstance(v, int) or v is None for v in (lower, upper)):
