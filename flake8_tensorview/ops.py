@@ -1227,11 +1227,11 @@ def _stepped_evenly(t: Tensor, items: list[Index]) -> Tensor:
     (``[:, ::self.stride]``) written ``m * stride``: the slice then keeps ``m`` rows, exactly.
 
     That assumes the step divides the size, as it does in working code (LeViT subsamples 14 rows
-    to 7), the same assumption ``head_dim = d_out // num_heads`` makes. Every merge it decides
-    stays decided when the step does not divide: the only stride relation it makes true is an outer
-    dim's stride equal to the kept rows times their stride (``n == m * stride``), and a merge
-    that needs it then runs, which is what the view does for a step that divides. A size that is not
-    one name (``2 * c``, a literal) is left alone: the slice's size stays unknown."""
+    to 7), the same assumption ``head_dim = d_out // num_heads`` makes. A merge it reports raises
+    whether the step divides or not: the only stride relation the assumption makes true is an outer
+    dim's stride equal to the kept rows times their stride (``n == m * stride``), and a merge that
+    needs it is judged to run, as it does for a step that divides. A size that is not one name
+    (``2 * c``, a literal) is left alone: the slice's size stays unknown."""
     if t.shape is None or not any(i.kind == "slice" and isinstance(i.step, Dim) for i in items):
         return t
     subst: dict[str, Dim] = {}
@@ -1244,7 +1244,7 @@ def _stepped_evenly(t: Tensor, items: list[Index]) -> Tensor:
         step = item.step
         if item.kind == "slice" and isinstance(step, Dim) and item.lower is None and item.upper is None:
             size = t.shape[d].substitute(subst)
-            atom = size.powers[0][0] if size.coef == 1 and size.powers == ((size.powers[0][0], 1),) else None
+            atom = _one_name(size)
             if size.divide(step) is None and atom is not None and atom not in step.atoms():
                 subst[atom] = Dim.sym(f"{atom}//{step}") * step
         d += 1
@@ -1253,6 +1253,11 @@ def _stepped_evenly(t: Tensor, items: list[Index]) -> Tensor:
     shape = tuple(s.substitute(subst) for s in t.shape)
     strides = None if t.strides is None else tuple(s.substitute(subst) for s in t.strides)
     return replace(t, shape=shape, strides=strides)
+
+
+def _one_name(size: Dim) -> str | None:
+    """The name of a size that is one name to the first power (``n``, not ``2*n``, ``n**2``, ``1``)."""
+    return size.powers[0][0] if size.coef == 1 and len(size.powers) == 1 and size.powers[0][1] == 1 else None
 
 
 def _slice_size(size: Dim, item: Index) -> Dim | None:
@@ -1277,7 +1282,8 @@ def _slice_size(size: Dim, item: Index) -> Dim | None:
             return Dim.lit(upper)
     if isinstance(lower, int) and lower > 0 and upper is None and step == 1:
         # ``pred[..., 5:]`` of a ``num_classes + 5`` dim is ``num_classes`` long
-        written = re.fullmatch(r"([A-Za-z_][\w.]*) \+ (\d+)", size.powers[0][0]) if size.coef == 1 and size.powers == ((size.powers[0][0], 1),) else None
+        name = _one_name(size)
+        written = re.fullmatch(r"([A-Za-z_][\w.]*) \+ (\d+)", name) if name is not None else None
         if written is not None and int(written.group(2)) == lower:
             return Dim.sym(written.group(1))
     return Dim.sym(f"len[{item.text}]")

@@ -101,6 +101,14 @@ def test_valid_syntax_python_cannot_handle_is_silent() -> None:
     assert lint_source(nested(1000)) == []  # too deep for the native parser: skipped, not crashed
 
 
+def test_a_named_step_over_a_size_one_dim_is_no_internal_error() -> None:
+    """``[:, ::s]`` over a dim of size 1: no name to write as ``m * s``, so the slice stays unknown."""
+    source = "import torch\n\ndef f(b, c, s):\n    x = torch.randn(b, 1, c)\n    return x.transpose(0, 2)[:, ::s].view(-1)\n"
+    result = linter.analyze(source, whole=True)
+    assert result is not None and result[0].failures == []
+    assert linter.lint_source(source) == []
+
+
 def test_match_and_walrus_are_analysed() -> None:
     assert {d.line for d in lint_source(BAD_INPUTS["match"].decode())} == {6, 12}
     assert {d.line for d in lint_source(BAD_INPUTS["walrus"].decode())} == {5}
