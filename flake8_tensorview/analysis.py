@@ -271,15 +271,10 @@ def _ends(block: Sequence[cst.BaseStatement]) -> bool:
 
 def _ranks_differ(paths: list[Env]) -> bool:
     """Whether a name holds a tensor of known rank on every path, not the same rank on all."""
-    for key, value in paths[0].vars.items():
-        ranks = set()
-        for path in paths:
-            other = path.vars.get(key) if path is not paths[0] else value
-            if not isinstance(other, Tensor) or other.shape is None:
-                break
-            ranks.add(len(other.shape))
-        else:
-            if len(ranks) > 1:
+    for key in paths[0].vars:
+        values = [path.vars.get(key) for path in paths]
+        if all(isinstance(v, Tensor) and v.shape is not None for v in values):
+            if len({len(v.shape) for v in values}) > 1:  # type: ignore[union-attr, arg-type]
                 return True
     return False
 

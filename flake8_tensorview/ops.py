@@ -1236,9 +1236,7 @@ def _stepped_evenly(t: Tensor, items: list[Index]) -> Tensor:
         return t
     subst: dict[str, Dim] = {}
     d = 0
-    for item in items:
-        if item.kind == "ellipsis" or d >= len(t.shape):
-            break  # which dims follow depends on the rank: nothing is rewritten after it
+    for item in items:  # ``...`` is expanded already: one item per dim, plus the ``None``s
         if item.kind == "none":
             continue
         step = item.step
