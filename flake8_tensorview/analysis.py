@@ -279,6 +279,12 @@ def _ranks_differ(paths: list[Env]) -> bool:
     return False
 
 
+def _brief(args: str) -> str:
+    """A call's arguments as a message quotes them: ``...`` when they would not fit on a line
+    (``torch.stft(...)``, ten keywords long)."""
+    return args if len(args) <= 40 else "..."
+
+
 def _string(node: cst.BaseExpression | None) -> str | None:
     """The value of a string literal (``"batch_size"``), else None."""
     if not isinstance(node, cst.SimpleString):
@@ -1065,11 +1071,13 @@ class Walker:
     def describe(self, origin: Origin) -> tuple[str, cst.CSTNode]:
         """How the op that made a layout non-contiguous reads in the source, and the node to point at."""
         node = self.anchors[origin.anchor]
-        if origin.kind == "method" and isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-            args = ", ".join(
+        if isinstance(node, cst.Call):
+            args = _brief(", ".join(
                 (a.star or "") + (f"{a.keyword.value}=" if a.keyword else "") + self.text(a.value) for a in node.args
-            )
-            return f"{node.func.attr.value}({args})", node.func.attr
+            ))
+            if origin.kind == "method" and isinstance(node.func, cst.Attribute):
+                return f"{node.func.attr.value}({args})", node.func.attr
+            return f"{self.text(node.func)}({args})", node
         if origin.kind == "property" and isinstance(node, cst.Attribute):
             return f".{node.attr.value}", node.attr
         if origin.kind == "slice" and isinstance(node, cst.Subscript):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from .dims import ONE, ZERO, Dim, product
+from .dims import ONE, ZERO, Dim, contiguous_strides, product
 from .layout import (
     Origin, Shape, Tensor, channels_last_strides, dense_in_order, iterator_strides, memory_format_of, resolve_target,
     same_layout, view_strides,
@@ -358,6 +358,48 @@ def unfold(t: Tensor, a: Args) -> Value:
     strides = None if t.strides is None or out.strides is None else out.strides + (t.strides[d],)
     assert out.shape is not None and out.labels is not None
     return Tensor.strided(out.shape + (Dim.lit(size),), strides, out.labels + (None,), a.origin)
+
+
+def stft(t: Tensor, a: Args) -> Value:
+    """``torch.stft``: ATen cuts the signal into frames, takes each frame's FFT into a contiguous
+    (batch, frames, freqs) spectrum and returns it transposed, freqs before frames
+    (``SpectralOps.cpp``: ``out.transpose_(1, 2)``), the batch dim gone for a 1-D signal;
+    ``return_complex=False`` views real and imaginary parts as a last dim of 2. Without
+    ``return_complex`` a real signal raises, so the result stays unknown."""
+    if t.shape is None or len(t.shape) not in (1, 2):
+        return UNKNOWN
+    complex_out = _flag(a.get(8, "return_complex"))
+    if complex_out is None:
+        return UNKNOWN
+    n_fft, hop = a.int(0, "n_fft"), a.int(1, "hop_length")
+    onesided = _flag(a.get(7, "onesided"))
+    center = True if a.get(4, "center") is None else _flag(a.get(4, "center"))
+    if n_fft is not None and a.get(1, "hop_length") is None:
+        hop = n_fft // 4
+    freqs = (
+        Dim.lit(n_fft if onesided is False else n_fft // 2 + 1)
+        if n_fft is not None and onesided is not None
+        else a.fresh("freqs")  # by default one-sided for a real signal and window, not for complex ones
+    )
+    length = t.shape[-1].literal
+    if length is not None and n_fft is not None and hop and center is not None:
+        padded = length + 2 * (n_fft // 2) if center else length  # ``center`` pads n_fft // 2 each side
+        frames = Dim.lit(1 + (padded - n_fft) // hop)
+    else:
+        frames = a.fresh("frames")
+    batch, labels = t.shape[:-1], t.labels[:-1] if t.labels else (None,) * (len(t.shape) - 1)
+    spectrum = batch + (frames, freqs) + (() if complex_out else (Dim.lit(2),))
+    strides = contiguous_strides(spectrum)
+    order = [*range(len(batch)), len(batch) + 1, len(batch), *([] if complex_out else [len(batch) + 2])]
+    return Tensor.strided(
+        tuple(spectrum[d] for d in order), tuple(strides[d] for d in order),
+        tuple(labels) + ("freqs", "frames") + (() if complex_out else ("2",)), a.origin,
+    )
+
+
+def _flag(v: Value | None) -> bool | None:
+    """A literal ``True``/``False`` argument; None when absent or not literal."""
+    return {"True": True, "False": False}.get(getattr(v, "key", "")) if v is not None else None
 
 
 def as_strided(t: Tensor, a: Args) -> Value:
@@ -1035,6 +1077,11 @@ PRODUCERS: tuple[Op, ...] = (
     _op("unfold", unfold, {M}, "c.unfold(3, 2, 1)", "x.unfold(1, 2, 2)"),
     _op("as_strided", as_strided, {M, T}, "c.as_strided((3, 4), (1, 3))"),
     _op(
+        "stft", stft, {M, T}, "torch.stft(c[0, 0], 4, hop_length=1, window=torch.ones(4), onesided=True, return_complex=True)",
+        "c[:, :, 0, 0].stft(3, 2, onesided=True, return_complex=True, center=False)",
+        "torch.stft(x[:, 0, 0], 4, onesided=False, return_complex=True)", "torch.stft(c[0, 0], 3, hop_length=1, onesided=True, return_complex=False)",
+    ),
+    _op(
         "einsum", einsum, {T}, "torch.einsum('bthd->bhtd', x)", "torch.einsum('bhts,bhsd->bthd', c[..., :3], c)",
         "torch.einsum('bknm,bmkc->bnkc', c, x.permute(0, 3, 1, 2))", "torch.einsum('bhnm,bhmd->bhnd', c[..., :3], c)",
         "?torch.einsum('bhnd,bhnd->bhnd', c, c)", operand="after-equation",
@@ -1059,7 +1106,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     ),
     _op("dropout", convert, {F}, "F.dropout(x, 0.1)", "F.dropout(x, 0.1, training=False)", "?F.dropout(s, 0.1, training=False)"),
     _op("detach", in_place, {M}, "s.detach()", "e.detach()"),
-    _op("add sub mul div eq ne lt gt le ge logical_and logical_or", elementwise, {M, T}, "x.mul(2.0)", "x.eq(c)", "c.eq(x)", "torch.add(x, c)", "s.mul(0.5)", "?e.mul(2.0)", "c.add(e)", "?e.add(x)", "x.add(e)", "?x[:, :, :1].mul(c)"),
+    _op("add sub mul div pow eq ne lt gt le ge logical_and logical_or", elementwise, {M, T}, "x.mul(2.0)", "x.pow(2)", "x.eq(c)", "c.eq(x)", "torch.add(x, c)", "s.mul(0.5)", "?e.mul(2.0)", "c.add(e)", "?e.add(x)", "x.add(e)", "?x[:, :, :1].mul(c)"),
     # torch.where(cond, x, y) is elementwise with cond as the first operand
     _op("where", elementwise, {T}, "torch.where(x > 0, x, 0.0)", "torch.where(c > 0, x, 0.0)"),
     _op("masked_fill_ mul_ add_ div_ sub_ clamp_ fill_ zero_ requires_grad_", in_place, {M}, "x.masked_fill_(x > 0, 0.0)", "x.mul_(2)"),

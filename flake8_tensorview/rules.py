@@ -108,9 +108,9 @@ RULES: dict[str, Rule] = {
                 "with string keys are read back by key (`info_dict[\"num_patches\"]`). "
                 "Layouts torch decides: `einsum` (ATen's `sumproduct_pair`), channels-last "
                 "(`memory_format=`, convs and norms following their input or their weights, `cat`, "
-                "`F.pad`), `torch.linalg.inv` (column-major), `batch_first` RNNs; a view whose verdict "
-                "depends on SDPA's kernel is TV102. Other `torch.linalg` results, `torch.stft` and "
-                "`from_numpy` are not modelled."
+                "`F.pad`), `torch.linalg.inv` (column-major), `torch.stft` (frequencies innermost in "
+                "memory), `batch_first` RNNs; a view whose verdict depends on SDPA's kernel is TV102. "
+                "Other `torch.linalg` results, `torch.fft` and `from_numpy` are not modelled."
             ),
         ),
         Rule(
