@@ -35,8 +35,10 @@ from .values import (
     ListV,
     ModuleV,
     Opaque,
+    PackedV,
     PiecesV,
     ShapeV,
+    SliceV,
     TupleV,
     UnknownV,
     EitherV,
@@ -144,6 +146,18 @@ class Env:
 
 
 def join_values(a: Value, b: Value) -> Value:
+    out = _join(a, b)
+    if isinstance(out, Tensor) and isinstance(a, Tensor) and isinstance(b, Tensor) and (a.inserted_at or b.inserted_at):
+        if a.inserted == b.inserted and a.rank == b.rank and out.rank in (a.rank, None):
+            # both put as many size-1 dims in front (``mask_local[..., -k:]`` or ``mask_global``): so
+            # does the join, and any of their chains may have put them there
+            out = replace(out, inserted=a.inserted, inserted_at=a.inserted_at | b.inserted_at)
+        elif out.inserted_at:
+            out = replace(out, inserted_at=frozenset())
+    return out
+
+
+def _join(a: Value, b: Value) -> Value:
     if a == b:
         return a
     if isinstance(a, Tensor) and isinstance(b, Tensor):
@@ -153,6 +167,12 @@ def join_values(a: Value, b: Value) -> Value:
             return Tensor(a.shape, None, False, a.labels)
         if (same_order := widened(a, b)) is not None:
             return same_order
+        if a.shape is not None and b.shape is not None and len(a.shape) == len(b.shape):
+            # the same rank, sizes that differ (``apply_rope`` on one path): the rank is a fact, each
+            # differing size one of its own, the layout only when both are contiguous
+            shape = tuple(x if x == y else Dim.sym(f"{x}|{y}") for x, y in zip(a.shape, b.shape))
+            labels = tuple(p if p == q else None for p, q in zip(a.labels or (), b.labels or ())) or None
+            return Tensor.dense(shape, labels) if a.contiguous and b.contiguous else Tensor(shape, None, False, labels)
         if a.shape is None and b.shape is None and a.contiguous and b.contiguous:
             return Tensor(contiguous=True)
         return Tensor()
@@ -279,6 +299,22 @@ def _ranks_differ(paths: list[Env]) -> bool:
     return False
 
 
+def _is_none(node: cst.BaseExpression) -> bool:
+    return type(node) is cst.Name and node.value == "None"
+
+
+def _insertion_operand(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The tensor operand of an op that may insert leading dims (``x.unsqueeze(0)``,
+    ``torch.unsqueeze(x, 0)``, ``x.view(1, 1, t, t)``, ``x[None]``); None for anything else."""
+    if type(node) is cst.Subscript:
+        return node.value
+    if type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value in ("unsqueeze", "view", "reshape"):
+        if dotted(node.func.value) == "torch":
+            return node.args[0].value if node.args else None
+        return node.func.value
+    return None
+
+
 def _brief(args: str) -> str:
     """A call's arguments as a message quotes them: ``...`` when they would not fit on a line
     (``torch.stft(...)``, ten keywords long)."""
@@ -386,7 +422,7 @@ dims inserted in front of the input are still in front of the result."""
 def keeping_dims(t: Tensor, result: Value, effect: object) -> Value:
     """``result`` with ``t``'s inserted leading dims, when ``effect`` keeps every dim."""
     if t.inserted and effect in KEEPS_DIMS and isinstance(result, Tensor) and result.rank == t.rank and not result.inserted:
-        return replace(result, inserted=t.inserted)
+        return replace(result, inserted=t.inserted, inserted_at=t.inserted_at)
     return result
 
 
@@ -486,6 +522,9 @@ class Walker:
         self.views: dict[tuple[int, int], ViewSite] = {}
         """(id of the ``.view`` attribute, evaluation context) -> the site in that context."""
         self.masks: dict[int, MaskSite] = {}
+        self.filled_with_insertions: dict[int, list[MaskSite]] = {}
+        """id(masked_fill call) -> the site in each evaluation whose mask carried inserted dims
+        (:attr:`Tensor.inserted_at`): where a chain's result was a mask, with that evaluation's facts."""
         self.discarded: dict[int, DiscardedSite] = {}
         self.params: dict[int, tuple[str, str]] = {}
         """Binding id of a parameter -> (its function, its name)."""
@@ -510,6 +549,17 @@ class Walker:
         self.binding_of: dict[int, int] = {}
         """id(Name node read) -> its binding id."""
         self.tainted: set[int] = set()
+        self.insertions: dict[int, cst.BaseExpression] = {}
+        """id -> an expression that put leading size-1 dims in front of a tensor (the outermost step
+        of a chain: ``m.unsqueeze(0).unsqueeze(0)``): where :attr:`Tensor.inserted_at` points."""
+        self.carriers: dict[int, set[int]] = {}
+        """id(expression) -> the insertions whose dims its value carried, in any evaluation: where
+        each chain's result went (TV201 asks whether every place it reached is a mask)."""
+        self.carrier_function: dict[int, str] = {}
+        """id(expression) in :attr:`carriers` -> the function it was evaluated in."""
+        self.passed_insertions: dict[int, set[int]] = {}
+        """id(call of the module's own function) -> the insertions its arguments carried into a body
+        the interpreter evaluated (a call it did not follow leaves its arguments' uses unknown)."""
         # the module's functions and classes (qualnames as in :mod:`semantic`)
         self.functions: dict[str, tuple[cst.FunctionDef, int, str | None]] = {}
         """qualname -> (def, top-level statement index, owning class)."""
@@ -723,6 +773,13 @@ class Walker:
         labels = tuple(axis.name or (str(axis.size) if axis.size is not None else None) for axis in hint.head)
         return replace(Tensor.dense(tuple(sizes), labels), prior=True, assumed=(where.partition("@")[0],))
 
+    def callers_followed(self, qualname: str) -> bool:
+        """Whether every unit that may call ``qualname`` (the call graph) is in the scope with it:
+        then the calls of it the walk evaluated are all of them."""
+        unit = _unit(qualname)
+        callers = self.semantic.callers().get(unit, set())
+        return unit in self.scope and all(c in self.scope or c == unit for c in callers)
+
     def reaches(self, qualname: str) -> bool:
         """Whether a call from the current function to ``qualname`` is evaluated: within one unit
         (a nested function), or between two units of the scope."""
@@ -767,9 +824,11 @@ class Walker:
         )
         if key in self.memo:
             self.evaluated.add(qualname)
+            self._passing(call, env)
             return self.memo[key]
         if qualname in self.stack or len(self.stack) >= MAX_CALL_DEPTH or self.evaluations <= 0:
             return NO_SUMMARY  # recursion widens to the prior: no facts
+        self._passing(call, env)
         self.evaluations -= 1
         self.stack.append(qualname)
         try:
@@ -780,6 +839,13 @@ class Walker:
         summary = Summary(result, state, tuple(sorted(after.subst.items())))
         self.memo[key] = summary
         return summary
+
+    def _passing(self, call: cst.Call | None, env: Env) -> None:
+        """Note the insertions ``call``'s arguments carry into a body that is (or was) evaluated."""
+        if call is not None:
+            for value in env.vars.values():
+                if isinstance(value, Tensor) and value.inserted_at:
+                    self.passed_insertions.setdefault(id(call), set()).update(value.inserted_at)
 
     # ---- statements -----------------------------------------------------------------------
 
@@ -930,14 +996,19 @@ class Walker:
     def _replace(env: Env, new: Env) -> None:
         env.vars, env.subst, env.defs = new.vars, new.subst, new.defs
 
+    def loop_item(self, target: cst.BaseAssignTargetExpression, iterable: cst.BaseExpression, env: Env) -> Value:
+        """What a ``for`` (statement or comprehension) binds to its target each time round."""
+        item = _item(self.eval(iterable, env))
+        counting = isinstance(iterable, cst.Call) and dotted(iterable.func) == "range" and "range" not in env.vars
+        if counting and isinstance(target, cst.Name):  # ``for b in range(n)``: an int, ``x[b]`` drops a dim
+            return DimV(Dim.sym(f"{target.value}@{self.tag(iterable)}"), target.value)
+        return item
+
     def _loop(self, stmt: cst.For | cst.While, env: Env) -> None:
         head = env.copy()
         item: Value = UNKNOWN
         if isinstance(stmt, cst.For):
-            item = _item(self.eval(stmt.iter, env))
-            counting = isinstance(stmt.iter, cst.Call) and dotted(stmt.iter.func) == "range" and "range" not in env.vars
-            if counting and isinstance(stmt.target, cst.Name):  # ``for b in range(n)``: an int, ``x[b]`` drops a dim
-                item = DimV(Dim.sym(f"{stmt.target.value}@{self.tag(stmt.iter)}"), stmt.target.value)
+            item = self.loop_item(stmt.target, stmt.iter, env)
         for _ in range(MAX_LOOP_PASSES):
             body = head.copy()
             if isinstance(stmt, cst.For):
@@ -1009,9 +1080,11 @@ class Walker:
 
     def _unpack(self, elements: Sequence[cst.BaseElement], value: Value, env: Env) -> None:
         names = [e.value for e in elements]
-        if any(isinstance(e, cst.StarredElement) for e in elements):
-            for e in elements:
-                self.bind(e.value, UNKNOWN, env)
+        stars = [i for i, e in enumerate(elements) if isinstance(e, cst.StarredElement)]
+        if stars:
+            spread = self._starred_items(value, names, stars[0], env) if len(stars) == 1 else None
+            for name, item in zip(names, spread or [UNKNOWN] * len(names)):
+                self.bind(name, item, env)
             return
         items: list[Value]
         if isinstance(value, ListV) and value.repeated:  # ``a, b = [f(x) for x in (p, q)]``
@@ -1021,7 +1094,7 @@ class Walker:
         elif isinstance(value, PiecesV) and value.count in (None, len(names)):
             items = [value.piece] * len(names)
         elif isinstance(value, ShapeV):
-            items = self._shape_items(value, names, env)
+            items = self._shape_items(value, [self._target_text(n) for n in names], env)
         elif isinstance(value, Tensor) and value.shape and value.shape[0].literal in (None, len(names)):
             items = [ops.select_first(value)] * len(names)  # ``q, k, v = qkv``: each is qkv[i]
         else:
@@ -1029,9 +1102,49 @@ class Walker:
         for name, item in zip(names, items):
             self.bind(name, item, env)
 
-    def _shape_items(self, value: ShapeV, names: list[cst.BaseExpression], env: Env) -> list[Value]:
-        """``b, t, c = x.shape``: names the dims, and teaches ``x`` its rank if it was unknown."""
-        texts = [dotted(n) or self.text(n) for n in names]
+    def _starred_items(self, value: Value, names: list[cst.BaseExpression], star: int, env: Env) -> list[Value] | None:
+        """``b, c, *spatial = x.shape``: each name's item, the starred one a tuple of the rest;
+        None when the number of items is unknown."""
+        if isinstance(value, ShapeV) and value.tensor.shape is not None:
+            count = len(value.tensor.shape)
+            plain = [n for i, n in enumerate(names) if i != star]
+            if count < len(plain):
+                return None
+            texts = [self._target_text(n) for n in plain]
+            spread = self._target_text(names[star])
+            inner = [f"{spread}[{i}]" for i in range(count - len(plain))]
+            items = self._shape_items(value, texts[:star] + inner + texts[star:], env)
+        elif isinstance(value, TupleV) or isinstance(value, ListV) and not value.repeated:
+            items = list(value.items)
+        else:
+            return None
+        after = len(names) - star - 1
+        if len(items) < len(names) - 1:
+            return None
+        return [*items[:star], TupleV(tuple(items[star : len(items) - after])), *items[len(items) - after :]]
+
+    def _inserting(self, node: cst.BaseExpression, value: Tensor) -> Tensor:
+        """``value`` of ``node`` with the insertions its leading size-1 dims come from: ``node``
+        itself when it is a step that put more of them in front of its operand."""
+        operand = _insertion_operand(node)
+        if operand is not None:
+            below = self.facts.get(id(operand))
+            if not isinstance(below, Tensor) or below.inserted < value.inserted:
+                value = replace(value, inserted_at=frozenset({id(node)}))
+                self.insertions[id(node)] = node
+            elif below.inserted == value.inserted and not value.inserted_at:
+                value = replace(value, inserted_at=below.inserted_at)
+        if value.inserted_at:
+            self.carriers.setdefault(id(node), set()).update(value.inserted_at)
+            self.carrier_function[id(node)] = self.frame.qualname
+        return value
+
+    def _target_text(self, target: cst.BaseExpression) -> str:
+        return dotted(target) or self.text(target)
+
+    def _shape_items(self, value: ShapeV, texts: list[str], env: Env) -> list[Value]:
+        """``b, t, c = x.shape``: names the dims (``texts``: how the targets read), and teaches
+        ``x`` its rank if it was unknown."""
         tensor = value.tensor
         if tensor.shape is None:
             # ``_`` (or a name unpacked twice) is not one size: each place gets a size of its own
@@ -1039,8 +1152,8 @@ class Walker:
                 Dim.sym(t if texts.count(t) == 1 else f"{value.key or 'x'}.shape[{i}]") for i, t in enumerate(texts)
             )
             tensor = tensor.with_shape(sizes, tuple(texts))
-        elif len(tensor.shape) != len(names):
-            return [UNKNOWN] * len(names)
+        elif len(tensor.shape) != len(texts):
+            return [UNKNOWN] * len(texts)
         elif tensor.labels is not None:
             labels = tuple(old or new for old, new in zip(tensor.labels, texts))
             tensor = replace(tensor, labels=labels)
@@ -1125,6 +1238,8 @@ class Walker:
             self.uses.setdefault(binding, set()).add(id(node))
             self.binding_of[id(node)] = binding
         value = self._eval(node, env)
+        if type(value) is Tensor and value.inserted:
+            value = self._inserting(node, value)
         self.facts[id(node)] = value
         self.top_of[id(node)] = self.current_top
         return value
@@ -1203,7 +1318,7 @@ class Walker:
             inner = env.copy()
             comp: cst.CompFor | None = node.for_in
             while comp is not None:
-                self.bind(comp.target, _item(self.eval(comp.iter, inner)), inner)
+                self.bind(comp.target, self.loop_item(comp.target, comp.iter, inner), inner)
                 for condition in comp.ifs:
                     self.eval(condition.test, inner)
                 comp = comp.inner_for_in
@@ -1336,7 +1451,8 @@ class Walker:
             tensor = self.as_tensor(base)
             return ShapeV(dotted(node.value), tensor) if tensor is not None else UNKNOWN
         if name in ops.ALIASES:
-            return self.eval(node.value, env)
+            value = self.eval(node.value, env)
+            return value.data if isinstance(value, PackedV) else value  # ``packed.data``: (N, *features)
         if key is not None:
             return Opaque(key)
         self.eval(node.value, env)
@@ -1418,15 +1534,12 @@ class Walker:
                 return ops.Index("ellipsis")
             if isinstance(value, (IntV, DimV)):
                 return ops.Index("int")
+            if isinstance(value, SliceV):
+                return ops.Index("slice", value.lower, value.upper, value.step, text)
             return ops.Index("other")
 
         def bound(expr: cst.BaseExpression | None) -> int | Dim | None:
-            if expr is None:
-                return None
-            v = self.eval(expr, env)
-            if isinstance(v, IntV):
-                return v.value
-            return self.to_dim(v, self.text(expr), env) if isinstance(v, (DimV, Opaque, UnknownV)) else None
+            return None if expr is None else self._bound(self.eval(expr, env), self.text(expr), env)
 
         step: int | Dim | None = 1
         if element.step is not None:
@@ -1435,6 +1548,12 @@ class Walker:
             if step is None and isinstance(s, (DimV, Opaque)):  # ``::self.stride``: a size of its own
                 step = self.to_dim(s, self.text(element.step), env)
         return ops.Index("slice", bound(element.lower), bound(element.upper), step, text)
+
+    def _bound(self, v: Value, text: str, env: Env) -> int | Dim | None:
+        """A slice bound or step as an int or a size; None when it is neither."""
+        if isinstance(v, IntV):
+            return v.value
+        return self.to_dim(v, text, env) if isinstance(v, (DimV, Opaque, UnknownV)) else None
 
     # ---- calls ----------------------------------------------------------------------------
 
@@ -1546,7 +1665,7 @@ class Walker:
         callee = self.eval(func, env)
         if _callable(callee):
             return self.apply(callee, node, env)  # type: ignore[arg-type]
-        pos, _, _ = self._call_args(node, env)
+        pos, _, kw = self._call_args(node, env)
         if type(func) is cst.Name and func.value == "len" and isinstance(callee, Opaque) and len(pos) == 1:
             # ``len(x.shape) == 4``: the rank, when it is known, decides the branch
             sized = pos[0]
@@ -1554,6 +1673,17 @@ class Walker:
                 return IntV(sized.tensor.rank)
             if isinstance(sized, TupleV) and STAR not in sized.items:
                 return IntV(len(sized.items))
+        if type(func) is cst.Name and func.value in ("enumerate", "zip") and isinstance(callee, Opaque) and pos:
+            # ``for i, block in enumerate(self.blocks)``: each time round, a tuple of the items
+            items = [_item(p) for p in _before_star(pos)]
+            if len(items) == len(pos):
+                return ListV((TupleV((UNKNOWN, *items) if func.value == "enumerate" else tuple(items)),), repeated=True)
+        if type(func) is cst.Name and func.value == "slice" and isinstance(callee, Opaque) and 1 <= len(pos) <= 3 and not kw:
+            # ``slice(stop)``, ``slice(start, stop[, step])``, each bound readable or None
+            given = [None if _is_none(a.value) else self._bound(v, self.text(a.value), env) for a, v in zip(node.args, pos)]
+            if all(b is not None or _is_none(a.value) for a, b in zip(node.args, given)):
+                lower, upper, step = ([None, *given, None] if len(given) == 1 else [*given, None])[:3]
+                return SliceV(lower, upper, 1 if step is None else step)
         if type(func) is cst.Name and func.value == "int" and isinstance(callee, Opaque) and len(pos) == 1:
             if isinstance(pos[0], (IntV, DimV)):
                 return pos[0]  # ``int(patch_width * patch_height)``: a size stays that size
@@ -1567,6 +1697,10 @@ class Walker:
         if qualified in ("torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.nn.Buffer"):
             pos, _, _ = self._call_args(node, env)
             return pos[0] if pos and isinstance(pos[0], Tensor) else UNKNOWN  # shares its data, layout and all
+        if namespace == "torch.nn.utils.rnn" and name in modules.PACKING:
+            pos, texts, kw = self._call_args(node, env)
+            first = pos[0] if pos else kw.get("input", kw.get("sequence", kw.get("sequences", UNKNOWN)))
+            return modules.packing(name, first, self._args(pos[1:], texts[1:], kw, node, "function", env))
         if namespace == "torch.nn":
             if name in ("Sequential", "ModuleList"):
                 pos, _, _ = self._call_args(node, env)
@@ -1666,6 +1800,8 @@ class Walker:
         if op.operand == "none":  # creation ops and torch.cat: every argument is a plain argument
             return op.effect(Tensor(), self._args(pos, texts, kw, node, "function", env))
         skip = 1 if op.operand == "after-equation" else 0
+        if skip and len(pos) == 2 and isinstance(pos[1], TupleV):  # ``torch.einsum(eq, [a, b])``: one list
+            pos, texts = [pos[0], *pos[1].items], [texts[0], *[""] * len(pos[1].items)]
         first = pos[skip] if len(pos) > skip else kw.get("input")
         tensor = self.as_tensor(first) if first is not None else None
         if tensor is None:
@@ -1685,6 +1821,8 @@ class Walker:
     def _apply_module(
         self, module: ModuleV, pos: list[Value], texts: Sequence[str], kw: dict[str, Value], node: cst.Call, env: Env
     ) -> Value:
+        if pos and isinstance(pos[0], PackedV):  # ``self.lstm(packed)``
+            return modules.packed_forward(module, pos[0], self._args(pos[1:], texts[1:], kw, node, "function", env))
         tensor = self.as_tensor(pos[0]) if pos else None
         if tensor is None:
             if not pos or not isinstance(pos[0], UnknownV):
@@ -1722,3 +1860,5 @@ class Walker:
                 site = replace(site, tensor=joined if isinstance(joined, Tensor) else Tensor(),
                                mask_value=join_values(earlier.mask_value, site.mask_value))
             self.masks[id(node)] = site
+            if isinstance(site.mask_value, Tensor) and site.mask_value.inserted_at:
+                self.filled_with_insertions.setdefault(id(node), []).append(site)

@@ -329,7 +329,7 @@ def check_masks(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
             continue
         seen.add(id(c.report))
         start = positions.at(c.report, c.top).start
-        base = facts.module.code_for_node(c.base)
+        base = " ".join(facts.module.code_for_node(c.base).split())
         ops = " ".join(facts.module.code_for_node(c.top).split())
         ops = ops[len(base) :] if ops.startswith(base) else ops
         text = message(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from .analysis import DiscardedSite, MaskSite, ViewSite, Walker
+from .analysis import BudgetExhausted, DiscardedSite, MaskSite, ViewSite, Walker
 from .layout import Origin
 from .values import UNKNOWN, Value
 
@@ -113,6 +113,39 @@ class Facts:
     def none_test(self, name: int) -> bool:
         """Whether the Name node ``name`` is read only to compare it with None."""
         return name in self._walker.none_tests
+
+    # ---- where inserted leading dims went --------------------------------------------------
+
+    def insertion(self, at: int) -> cst.BaseExpression:
+        """The expression an id in :attr:`Tensor.inserted_at` names."""
+        return self._walker.insertions[at]
+
+    @property
+    def carriers(self) -> Mapping[int, set[int]]:
+        """id(expression) -> the insertions its value carried in some evaluation."""
+        return self._walker.carriers
+
+    def function_of(self, expression: int) -> str:
+        """The function a carrier (see :attr:`carriers`) was evaluated in."""
+        return self._walker.carrier_function.get(expression, "")
+
+    def fills(self, call: cst.Call) -> list[MaskSite]:
+        """The ``masked_fill`` call in each evaluation whose mask carried inserted dims."""
+        return self._walker.filled_with_insertions.get(id(call), [])
+
+    def callers_followed(self, function: str) -> bool:
+        """Whether every function that may call ``function`` (the semantic model's call graph) had
+        its calls evaluated: then the calls the interpreter saw are all of them."""
+        return self._walker.callers_followed(function)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the whole module was evaluated (no budget ran out)."""
+        return not any(isinstance(exc, BudgetExhausted) for _, exc in self._walker.failures)
+
+    def passed(self, call: cst.Call) -> set[int]:
+        """The insertions ``call``'s arguments carried into a body the interpreter evaluated."""
+        return self._walker.passed_insertions.get(id(call), set())
 
     def calls(self) -> Iterator[Call]:
         for node, function, bound in self._walker.calls_to.values():

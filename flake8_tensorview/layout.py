@@ -48,6 +48,9 @@ class Tensor:
     """How many leading dims are size-1 dims an op put in front of the tensor it was given
     (``m.unsqueeze(0)``, ``m[None, None]``, ``m.view(1, 1, t, t)``): what ``masked_fill``'s
     broadcasting makes redundant (TV201)."""
+    inserted_at: frozenset[int] = frozenset()
+    """ids of the expressions that put the ``inserted`` dims in front (the outermost step of each
+    chain: ``m.unsqueeze(0).unsqueeze(0)``), joined over the paths a value may come from."""
     assumed: tuple[str, ...] = ()
     """The parameters or attributes whose prior (contiguous, sizes >= 2) this layout rests on: a
     finding about it says "if `x` arrives contiguous"."""

@@ -15,6 +15,7 @@ import libcst as cst
 from .analysis import MaskSite, dotted
 from .facts import Facts
 from .layout import Tensor
+from .values import TupleV
 
 TRANSPARENT_METHODS = {"bool", "logical_not", "to", "float", "byte", "int", "long", "half", "detach"}
 """Elementwise calls that keep whatever broadcasting the mask does."""
@@ -130,6 +131,12 @@ def _final_rank(c: Chain, facts: dict[int, object]) -> int | None:
 
 
 def redundant_unsqueezes(facts: Facts) -> Iterator[Finding]:
+    yield from _by_bindings(facts)
+    yield from _by_values(facts)
+
+
+def _by_bindings(facts: Facts) -> Iterator[Finding]:
+    """Chains found by following a mask's name to the expressions bound to it."""
     sites = facts.masks()  # evaluation order: the first site in the source comes first
     cores = {id(site): peel(site.mask) for site in sites}
     reads = {id(core): site for site in sites if isinstance(core := cores[id(site)], cst.Name)}
@@ -234,3 +241,170 @@ class _Uses:
             if inner is None or not self.only_masks(inner, rank, depth + 1, seen | {binding}):
                 return False
         return True
+
+
+# ---- chains followed by value ----------------------------------------------------------------
+
+
+def _by_values(facts: Facts) -> Iterator[Finding]:
+    """Chains found by where their result went, across returns, tuples, calls, branches and ``...``
+    slices (Gemma's ``_create_masks`` returns both masks ``[None, None, :, :]``; the blocks hand
+    them on to the attention's ``masked_fill``). A chain is redundant when every expression its
+    result reached (:attr:`Facts.carriers`) passes it on unchanged or is a mask that the fill
+    broadcasts anyway, and at least one is: a chain whose dims anything else may see (arithmetic,
+    a library call, an attribute, a call the interpreter did not follow) is left alone."""
+    if not facts.complete or not any(facts.fills(site.call) for site in facts.masks()):
+        return  # a use the interpreter never reached may need the dims
+    contexts = _Contexts(facts)
+    accepted: dict[int, MaskSite] = {}
+    needed: set[int] = set()
+    for expression, chains in facts.carriers.items():
+        for at in chains:
+            verdict = contexts.verdict(expression, at)
+            if verdict is None:
+                needed.add(at)
+            elif isinstance(verdict, MaskSite):
+                accepted.setdefault(at, verdict)
+    for at, site in accepted.items():
+        if at in needed:
+            continue
+        c = chain(facts.insertion(at), facts.facts)
+        if c is not None:
+            yield Finding(c, site, " ".join(facts.module.code_for_node(c.base).split()))
+
+
+class _Parents(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.parents: dict[int, cst.CSTNode] = {}
+        self.stack: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.stack:
+            self.parents[id(node)] = self.stack[-1]
+        self.stack.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.stack.pop()
+
+
+_COMBINING = (cst.BitOr, cst.BitAnd, cst.BitXor)
+
+
+class _Contexts:
+    """What the place of an expression does with the leading dims its value carries."""
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+        visitor = _Parents()
+        facts.module.visit(visitor)
+        self.parents = visitor.parents
+        self.sites = {id(site.call): site for site in facts.masks()}
+        self.calls: dict[str, list[int]] = {}
+        for call in facts.calls():
+            self.calls.setdefault(call.function, []).append(id(call.node))
+
+    def verdict(self, expression: int, at: int) -> MaskSite | bool | None:
+        """The site when the expression is a mask a fill broadcasts anyway, True when its place
+        passes the value on (or makes its leading dims moot), None when the dims may matter."""
+        parent = self.parents.get(expression)
+        carried = self.facts.carriers
+        if parent is None:
+            return None
+        if isinstance(parent, cst.Arg):
+            return self._argument(parent, expression, at)
+        if isinstance(parent, (cst.Assign, cst.AnnAssign)):
+            targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
+            return True if all(isinstance(t, cst.Name) for t in targets) else None
+        if isinstance(parent, cst.Return):
+            return self._returned(expression, at)
+        if isinstance(parent, cst.Element):
+            return self._element(parent, expression, at)
+        if isinstance(parent, (cst.IfExp, cst.UnaryOperation, cst.Comparison)) or _transparent_call(parent) or (
+                isinstance(parent, cst.Subscript) and _behind_ellipsis(parent)):
+            return True if at in carried.get(id(parent), ()) else None  # the parent carries it on
+        if isinstance(parent, cst.Attribute) and isinstance(grand := self.parents.get(id(parent)), cst.Call) and (
+                _transparent_call(grand)):
+            return True if at in carried.get(id(grand), ()) else None  # ``mask.bool()``
+        if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, _COMBINING):
+            other = parent.right if id(parent.left) == expression else parent.left
+            mine, theirs = self.facts.facts.get(expression), self.facts.value(other)
+            if isinstance(mine, Tensor) and isinstance(theirs, Tensor) and mine.rank is not None and (
+                    theirs.rank is not None and theirs.rank >= mine.rank):
+                return True  # ``mask | padding[:, None, None, :]``: the other operand has those dims
+        return None
+
+    def _argument(self, arg: cst.Arg, expression: int, at: int) -> MaskSite | bool | None:
+        call = self.parents.get(id(arg))
+        if not isinstance(call, cst.Call):
+            return None
+        site = self.sites.get(id(call))
+        if site is not None and id(site.mask) == expression:
+            # the mask of a fill: every evaluation that filled with this chain's dims and knew what
+            # it filled must broadcast them anyway (one that lost the filled tensor's rank, a loop
+            # round that joined it away, is the same code seen with less: it has no say)
+            top = self.facts.facts.get(at)
+            made = top.rank if isinstance(top, Tensor) else None  # what the chain made: a join may not know it
+            fills = [f for f in self.facts.fills(call) if isinstance(f.mask_value, Tensor) and at in f.mask_value.inserted_at
+                     and (f.in_place or f.tensor.rank is not None)]
+            if fills and all(_site_accepts(f, f.mask_value.rank or made) for f in fills):  # type: ignore[union-attr]
+                return fills[0]
+            return None
+        return True if at in self.facts.passed(call) else None
+
+    def _returned(self, expression: int, at: int) -> bool | None:
+        """A function's result goes where its calls go: each must carry it on, and every function
+        that may call it must have been followed."""
+        function = self.facts.function_of(expression)
+        calls = self.calls.get(function, [])
+        if calls and self.facts.callers_followed(function) and all(at in self.facts.carriers.get(c, ()) for c in calls):
+            return True
+        return None
+
+    def _element(self, element: cst.Element, expression: int, at: int) -> bool | None:
+        """An item of a tuple that is unpacked into names, or returned and unpacked by the caller."""
+        sequence = self.parents.get(id(element))
+        if not isinstance(sequence, cst.Tuple):
+            return None
+        place = self.parents.get(id(sequence))
+        if isinstance(place, cst.Assign) and all(
+                isinstance(t.target, (cst.Tuple, cst.List)) and all(isinstance(e.value, cst.Name) for e in t.target.elements)
+                for t in place.targets):
+            return True
+        if isinstance(place, cst.Return):
+            index = [id(e) for e in sequence.elements].index(id(element))
+            return True if self._unpacked(self.facts.function_of(expression), index, at) else None
+        return None
+
+    def _unpacked(self, function: str, index: int, at: int) -> bool:
+        """Every call of ``function`` is unpacked into names, its item ``index`` still carrying the
+        chain's dims (then the reads of that name are carriers of their own)."""
+        calls = self.calls.get(function, [])
+        if not calls or not self.facts.callers_followed(function):
+            return False
+        for call in calls:
+            result = self.facts.facts.get(call)
+            item = result.items[index] if isinstance(result, TupleV) and index < len(result.items) else None
+            if not isinstance(item, Tensor) or at not in item.inserted_at:
+                return False
+            place = self.parents.get(call)
+            if not isinstance(place, cst.Assign) or len(place.targets) != 1:
+                return False
+            target = place.targets[0].target
+            if not isinstance(target, (cst.Tuple, cst.List)) or index >= len(target.elements):
+                return False
+            if not all(isinstance(e.value, cst.Name) for e in target.elements):
+                return False
+        return True
+
+
+def _transparent_call(node: cst.CSTNode) -> bool:
+    """``m.bool()``, ``torch.logical_not(m)``: what :func:`peel` looks through."""
+    return isinstance(node, cst.Call) and peel(node) is not node
+
+
+def _behind_ellipsis(node: cst.Subscript) -> bool:
+    """``m[..., -k:]``: indices behind a leading ``...`` that insert nothing."""
+    items = node.slice
+    return bool(items) and isinstance(items[0].slice, cst.Index) and isinstance(items[0].slice.value, cst.Ellipsis) and (
+        not any(isinstance(e.slice, cst.Index) and _named(e.slice.value, "None") for e in items[1:]))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from . import ops
 from .dims import ONE, Dim
 from .layout import Shape, Tensor, channels_last_strides, memory_format_of as _memory_format
-from .values import UNKNOWN, DimV, IntV, ModuleV, Opaque, TupleV, Value
+from .values import UNKNOWN, DimV, IntV, ListV, ModuleV, Opaque, PackedV, TupleV, Value
 
 Labels = tuple[str | None, ...]
 
@@ -620,6 +620,57 @@ def _recurrent_forward(cfg: object, t: Tensor, a: ops.Args) -> Value:
     h = Tensor.dense((stacked, batch, h_out), (None, b_label, h_label))
     c = Tensor.dense((stacked, batch, hidden), (None, b_label, cfg.hidden_label))
     return _recurrent_result(cfg, out, (h, c))
+
+
+PACKING = ("pack_padded_sequence", "pack_sequence", "pad_packed_sequence")
+"""``torch.nn.utils.rnn`` functions whose results the walker models (:func:`packing`)."""
+PRODUCING_FUNCTIONS = ("pad_packed_sequence",)
+"""Library functions (not ``nn`` modules) whose output can be non-contiguous (for ``preselect``)."""
+
+
+def packing(name: str, first: Value, args: ops.Args) -> Value:
+    """``pack_padded_sequence(x, lengths, batch_first)`` / ``pack_sequence([x, ...])``: a packed
+    sequence of ``x``'s feature dims. ``pad_packed_sequence(packed, batch_first)``: ATen's
+    ``_pad_packed_sequence`` fills a dense time-major ``(T, B, *features)`` tensor and, with
+    ``batch_first``, returns it transposed (``output.transpose(0, 1)``), so merging the batch with
+    the time steps raises; then the lengths."""
+    if name == "pack_sequence":
+        first = first.items[0] if isinstance(first, (TupleV, ListV)) and first.items else UNKNOWN
+        if not isinstance(first, Tensor) or first.shape is None or not first.shape:
+            return UNKNOWN
+        return PackedV(Tensor.dense((args.fresh("packed"),) + first.shape[1:], (None,) + (first.labels or ())[1:]))
+    if name == "pack_padded_sequence":
+        if not isinstance(first, Tensor) or first.shape is None or len(first.shape) < 2:
+            return UNKNOWN
+        return PackedV(Tensor.dense((args.fresh("packed"),) + first.shape[2:], (None,) + (first.labels or ())[2:]))
+    if not isinstance(first, PackedV) or first.data.shape is None:
+        return UNKNOWN
+    batch_first = _flag(args, 0, "batch_first", False)
+    if batch_first is None:
+        return UNKNOWN
+    features = first.data.shape[1:]
+    steps, batch = args.fresh("max_seq_len"), args.fresh("batch")
+    labels = ("max_seq_len", "batch") + (first.data.labels or (None,) * len(first.data.shape))[1:]
+    dense = Tensor.dense((steps, batch) + features, labels)
+    if not batch_first:
+        return TupleV((dense, UNKNOWN))
+    assert dense.strides is not None
+    shape = (batch, steps) + features
+    strides = (dense.strides[1], dense.strides[0]) + dense.strides[2:]
+    return TupleV((Tensor.strided(shape, strides, (labels[1], labels[0]) + labels[2:], args.origin), UNKNOWN))
+
+
+def packed_forward(module: ModuleV, packed: PackedV, args: ops.Args) -> Value:
+    """A recurrent module run on a packed sequence: its output is packed too, ``(N, D*H)`` dense
+    data; the states are dense, of a batch size the walker does not know."""
+    cfg = module.config
+    if not isinstance(cfg, Recurrent):
+        return UNKNOWN
+    out = _recurrent_forward(cfg, packed.data, args)  # a 2-D input reads as unbatched: (N, D*H)
+    if not isinstance(out, TupleV) or not isinstance(out.items[0], Tensor):
+        return UNKNOWN
+    states = (Tensor(contiguous=True),) * (2 if cfg.lstm else 1)
+    return _recurrent_result(cfg, PackedV(out.items[0]), states)  # type: ignore[arg-type]
 
 
 def _recurrent_result(cfg: Recurrent, out: Tensor, states: tuple[Tensor, ...]) -> Value:

@@ -1084,7 +1084,7 @@ PRODUCERS: tuple[Op, ...] = (
     _op(
         "einsum", einsum, {T}, "torch.einsum('bthd->bhtd', x)", "torch.einsum('bhts,bhsd->bthd', c[..., :3], c)",
         "torch.einsum('bknm,bmkc->bnkc', c, x.permute(0, 3, 1, 2))", "torch.einsum('bhnm,bhmd->bhnd', c[..., :3], c)",
-        "?torch.einsum('bhnd,bhnd->bhnd', c, c)", operand="after-equation",
+        "?torch.einsum('bhnd,bhnd->bhnd', c, c)", "torch.einsum('bik,ji->bjk', [c[0], w[:, :3]])", operand="after-equation",
     ),
     _op("inverse inv", inverse, {M, T}, "torch.inverse(c[0, :, :3, :3] + 3)", "torch.linalg.inv(x[:, :3, :3, :3])", "x[0, 0, :3, :3].inverse()"),
     _op("scaled_dot_product_attention", sdpa, {F}, "?F.scaled_dot_product_attention(x, x, x)", "?F.scaled_dot_product_attention(c, x, c, dropout_p=0.1)"),
@@ -1212,6 +1212,15 @@ def _inserted_by(items: list[Index], lead: int) -> int | None:
     return out + (max(lead - consumed, 0) if front else 0)
 
 
+def _behind_ellipsis(items: list[Index], lead: int, rank: int) -> int:
+    """The inserted leading dims that ``mask[..., -k:]`` keeps: a leading ``...`` and indices that
+    reach none of the ``lead`` dims (Gemma's ``mask_local[..., -kv_len:]``)."""
+    if not items or items[0].kind != "ellipsis" or any(i.kind == "ellipsis" for i in items[1:]):
+        return 0
+    consumed = sum(1 for i in items[1:] if i.kind != "none")
+    return lead if rank - consumed >= lead else 0
+
+
 def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
     """Basic indexing is a view: slices keep strides (times the step), ints drop the dim."""
     if t.shape is None and t.contiguous and any(i.kind == "none" for i in items):
@@ -1219,7 +1228,7 @@ def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
         return UNKNOWN if lead is None else replace(t, prior=False, inserted=lead)
     if t.shape is None or any(i.kind == "other" for i in items):
         return UNKNOWN
-    lead = _inserted_by(items, t.inserted) or 0
+    lead = _inserted_by(items, t.inserted) or _behind_ellipsis(items, t.inserted, len(t.shape))
     consumed = sum(1 for i in items if i.kind in ("int", "slice"))
     ellipses = [n for n, i in enumerate(items) if i.kind == "ellipsis"]
     if len(ellipses) > 1 or consumed > len(t.shape):
@@ -1247,7 +1256,11 @@ def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
             continue
         size = _slice_size(t.shape[d], item)
         if size is None:
-            return UNKNOWN
+            if item.step != 1:
+                return UNKNOWN
+            # bounds that are no size (``mask[..., -kv_len:]``): a length of its own, named after the
+            # dim and the slice, so that the same slice of the same dim is the same length
+            size = Dim.sym(f"{t.label(d)}[{item.text}]")
         shape.append(size)
         plain_stop = item.lower is None and item.step == 1 and item.upper is not None
         if size == t.shape[d]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-from .modules import MODULE_RETURNS_SELF, ROWS
+from .modules import MODULE_RETURNS_SELF, PRODUCING_FUNCTIONS, ROWS
 from .ops import ALIASES, DENSE, OPS, OUT_OF_PLACE, PRODUCERS, PROPERTIES
 from .semantic import CHILD_FIELDS, MODULE, Semantic, blocks, build, dotted
 
@@ -44,6 +44,10 @@ the candidate itself not counted. Was 250, the candidate counted: on 748 mutants
 timm and LLMs-from-scratch files (``scripts/scope_budget.py``: one ``.contiguous()`` dropped or
 one ``.reshape(`` made a ``.view(``) budgets of 400, 150 and 100 give the same findings, and so
 do 250 and 100 on the seven corpora; 100 parses a seventh less code than before."""
+MASK_SCOPE_LINES = 200
+"""The same for a candidate that fills with a mask: masks are built where the model starts (Gemma's
+``_create_masks``) and handed down through its blocks to the attention that fills, so TV201 needs
+the whole chain of callers; few functions fill with masks, so this costs little."""
 TRIGGERS = (".view", "masked_fill")
 """Text every TV1xx and TV2xx finding needs; files without any of these cost one substring search."""
 _KEYWORD = re.compile(
@@ -159,7 +163,10 @@ _NAMES = sorted({n for op in PRODUCERS for n in op.names} - _DOTTED)
 PRODUCER = re.compile(r"\b(?:" + "|".join([*_NAMES, "memory_format"]) + r")\b" r"|\.(?:" + "|".join(sorted(_DOTTED)) + r")\b")
 """Text of the producer ops: a function needs one of them, or :func:`slices_apart`, to make a
 tensor non-contiguous."""
-MODULE_PRODUCER = re.compile(r"\b(?:" + "|".join(sorted(n for row in ROWS.values() if row.produces for n in row.names)) + r")\b")
+MODULE_PRODUCER = re.compile(
+    r"\b(?:" + "|".join(sorted([*(n for row in ROWS.values() if row.produces for n in row.names), *PRODUCING_FUNCTIONS]))
+    + r")\b"
+)
 """Text of the ``nn`` modules whose output can be non-contiguous from a contiguous input."""
 
 
@@ -183,7 +190,7 @@ def _is_ellipsis(node: ast.AST) -> bool:
 
 
 _PRODUCER_NAMES = frozenset(n for op in PRODUCERS for n in op.names)
-_PRODUCING_MODULES = frozenset(n for row in ROWS.values() if row.produces for n in row.names)
+_PRODUCING_MODULES = frozenset(n for row in ROWS.values() if row.produces for n in row.names) | frozenset(PRODUCING_FUNCTIONS)
 _BARE_NAMES = frozenset(_NAMES)
 _OP_NAMES = frozenset(n for op in OPS for n in op.names)
 _THROUGH = frozenset(PROPERTIES) | ALIASES
@@ -715,7 +722,8 @@ class _Selection:
             if seed in self.scope:
                 continue
             closure = self.model.closure([seed])
-            if self.model.lines(closure - self.scope - {seed}) <= SCOPE_LINES:  # what it adds
+            budget = MASK_SCOPE_LINES if self.fills(seed) else SCOPE_LINES
+            if self.model.lines(closure - self.scope - {seed}) <= budget:  # what it adds
                 self.scope |= closure
             elif seed in alone:
                 # too much: its callers then give no facts, but its helpers still give their
@@ -736,6 +744,11 @@ class _Selection:
                 self.trimmable[qualname] = tuple(sorted({
                     h.rpartition(".")[2] for h in helpers if not h.endswith(".__init__") and self.leads_to_sites(h)
                 }))
+
+    def fills(self, unit: str) -> bool:
+        """Whether ``unit`` is a function with ``masked_fill`` in it."""
+        node = self.model.functions.get(unit)
+        return node is not None and self.has(node, "masked_fill")
 
     def has_site(self, node: ast.AST) -> bool:
         """Whether ``node``'s text can hold a site of any rule (a ``.view``, ``masked_fill``, a TV301 call)."""

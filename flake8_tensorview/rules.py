@@ -81,7 +81,7 @@ RULES: dict[str, Rule] = {
                 "Its rank comes from its uses: a `permute`, unpacking its shape, a jaxtyping annotation "
                 "(`Float[Tensor, \"b h t d\"]`, read without importing jaxtyping), the batched input of "
                 "a spatial module it is fed to (`Conv2d`: 4-D). A call-site fact always wins over it, and "
-                "lambdas and module-level code are call sites too; a function the module calls both with "
+                "lambdas, comprehensions and module-level code are call sites too; a function the module calls both with "
                 "facts under which its view runs and with an argument it could not follow is not reported "
                 "on the prior's account. Sizes a constructor call passes "
                 "(`MultiHeadAttention(d_out=2, num_heads=2)`) in a script or test are one configuration: "
@@ -109,7 +109,8 @@ RULES: dict[str, Rule] = {
                 "Layouts torch decides: `einsum` (ATen's `sumproduct_pair`), channels-last "
                 "(`memory_format=`, convs and norms following their input or their weights, `cat`, "
                 "`F.pad`), `torch.linalg.inv` (column-major), `torch.stft` (frequencies innermost in "
-                "memory), `batch_first` RNNs; a view whose verdict depends on SDPA's kernel is TV102. "
+                "memory), `batch_first` RNNs and `pad_packed_sequence(..., batch_first=True)`; a view "
+                "whose verdict depends on SDPA's kernel is TV102. "
                 "Other `torch.linalg` results, `torch.fft` and `from_numpy` are not modelled."
             ),
         ),
@@ -225,9 +226,19 @@ RULES: dict[str, Rule] = {
                 "flagged when the tensor has at least the mask's rank, so results are identical."
             ),
             limitations=(
-                "Only masks built in the same function as their `masked_fill` are followed (the filled "
-                "tensor's facts may come from other functions), and only when every use of the unsqueezed "
-                "mask is a `masked_fill` mask. Out-of-place calls need the tensor's rank to be known."
+                "A chain is followed to every place its result reaches within the file: names, tuples "
+                "returned and unpacked by the caller, arguments of the module's own functions, `if`/`else` "
+                "branches that put as many dims in front, `mask[..., -k:]`, `~`, comparisons, and `|`/`&` "
+                "with a mask of at least its rank. It is flagged only when each of those places passes it "
+                "on or is a `masked_fill` mask that broadcasts anyway: anything else that sees it "
+                "(arithmetic, a library call, an attribute, a call the analysis did not follow, a "
+                "function nobody in the file calls) leaves it alone. A function that fills with a mask "
+                "gets its callers' facts within 200 lines of them (Gemma's model builds the masks and "
+                "its blocks hand them down): beyond that its masks are followed only within it, so "
+                "LLMs-from-scratch's Gemma 3 and Tiny Aya notebooks, whose models are longer, are not "
+                "flagged. Out-of-place calls need the tensor's rank to be known; a call evaluated "
+                "where the analysis lost it (a loop round that joined it away) has no say when "
+                "another evaluation knew it."
             ),
         ),
         Rule(

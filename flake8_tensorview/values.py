@@ -127,6 +127,24 @@ class DictV:
 
 
 @dataclass(frozen=True)
+class PackedV:
+    """A ``PackedSequence``: its ``.data`` is a dense ``(N, *features)`` tensor of every time step
+    of every sequence; ``pad_packed_sequence`` lays it out again (see :mod:`modules`)."""
+
+    data: Tensor
+
+
+@dataclass(frozen=True)
+class SliceV:
+    """``slice(start, stop)`` bound to a name and used as an index (``mask[rows, :end]``): the
+    bounds as sizes, None where absent or unknown."""
+
+    lower: int | Dim | None
+    upper: int | Dim | None
+    step: int | Dim | None
+
+
+@dataclass(frozen=True)
 class UnknownV:
     """The result of something the analysis does not model: no facts, no diagnosis."""
 
@@ -134,6 +152,6 @@ class UnknownV:
 UNKNOWN = UnknownV()
 
 Value = Union[
-    IntV, DimV, TupleV, DictV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, InstanceV, ListV, EitherV, Opaque, UnknownV,
-    Tensor,
+    IntV, DimV, TupleV, DictV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, InstanceV, ListV, EitherV, Opaque, SliceV,
+    PackedV, UnknownV, Tensor,
 ]

@@ -200,3 +200,36 @@ def test_fixed_mha_equals_the_books_corrected_class(tmp_path: Path) -> None:
     main([str(copy), "--fix"])
     mha = load(copy)
     assert same(mha._run(mha.MultiHeadAttentionBuggy), mha._run(mha.MultiHeadAttention))
+
+
+_CHAIN_FROM_A_HELPER = '''\
+import torch
+
+
+def make(t):
+    return torch.tril(torch.ones(t, t)).bool()[None, None]
+
+
+def fill(t):
+    scores = torch.randn(2, 3, t, t)
+    mask = make(t)
+    out = scores.masked_fill(mask, 0.0)
+{extra}    return out
+'''
+_OTHER_USES = {
+    "a library call": "    out = out + torch.where(mask, 1.0, 0.0)\n",
+    "arithmetic": "    out = out * mask\n",
+    "an attribute": "    fill.cached = mask\n",
+    "a return nobody in the file reads": "    return out, mask\n",
+    "another caller's reduction": "    out = out + make(t).sum()\n",
+}
+
+
+@pytest.mark.parametrize("use", sorted(_OTHER_USES))
+def test_a_chain_followed_by_value_is_kept_when_something_else_sees_it(use: str) -> None:
+    """The helper's ``[None, None]`` reaches the fill through a return and a name: flagged when the
+    fill is all that sees it, kept when anything else may see its leading dims."""
+    flagged = [d for d in lint_source(_CHAIN_FROM_A_HELPER.format(extra="")) if d.code == "TV201"]
+    assert [(d.line, d.code) for d in flagged] == [(5, "TV201")]
+    source = _CHAIN_FROM_A_HELPER.format(extra=_OTHER_USES[use])
+    assert not [d for d in lint_source(source) if d.code == "TV201"]
