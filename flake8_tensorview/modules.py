@@ -664,7 +664,7 @@ def packed_forward(module: ModuleV, packed: PackedV, args: ops.Args) -> Value:
     """A recurrent module run on a packed sequence: its output is packed too, ``(N, D*H)`` dense
     data; the states are dense, of a batch size the walker does not know."""
     cfg = module.config
-    if not isinstance(cfg, Recurrent):
+    if not isinstance(cfg, Recurrent) or packed.data.rank != 2:  # an RNN takes (N, F) packed data only
         return UNKNOWN
     out = _recurrent_forward(cfg, packed.data, args)  # a 2-D input reads as unbatched: (N, D*H)
     if not isinstance(out, TupleV) or not isinstance(out.items[0], Tensor):

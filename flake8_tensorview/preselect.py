@@ -47,7 +47,8 @@ do 250 and 100 on the seven corpora; 100 parses a seventh less code than before.
 MASK_SCOPE_LINES = 200
 """The same for a candidate that fills with a mask: masks are built where the model starts (Gemma's
 ``_create_masks``) and handed down through its blocks to the attention that fills, so TV201 needs
-the whole chain of callers; few functions fill with masks, so this costs little."""
+the whole chain of callers. Few functions fill with masks: on the benchmark corpora libcst parses
+1.4 % more code than with 100 (400 lines: 7 %, 600: 27 %)."""
 TRIGGERS = (".view", "masked_fill")
 """Text every TV1xx and TV2xx finding needs; files without any of these cost one substring search."""
 _KEYWORD = re.compile(
