@@ -303,7 +303,7 @@ def _is_none(node: cst.BaseExpression) -> bool:
     return type(node) is cst.Name and node.value == "None"
 
 
-def _insertion_operand(node: cst.BaseExpression) -> cst.BaseExpression | None:
+def insertion_operand(node: cst.BaseExpression) -> cst.BaseExpression | None:
     """The tensor operand of an op that may insert leading dims (``x.unsqueeze(0)``,
     ``torch.unsqueeze(x, 0)``, ``x.view(1, 1, t, t)``, ``x[None]``); None for anything else."""
     if type(node) is cst.Subscript:
@@ -1126,7 +1126,7 @@ class Walker:
     def _inserting(self, node: cst.BaseExpression, value: Tensor) -> Tensor:
         """``value`` of ``node`` with the insertions its leading size-1 dims come from: ``node``
         itself when it is a step that put more of them in front of its operand."""
-        operand = _insertion_operand(node)
+        operand = insertion_operand(node)
         if operand is not None:
             below = self.facts.get(id(operand))
             if not isinstance(below, Tensor) or below.inserted < value.inserted:

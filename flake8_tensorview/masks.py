@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from .analysis import MaskSite, dotted
+from .analysis import MaskSite, dotted, insertion_operand
 from .facts import Facts
 from .layout import Tensor
 from .values import TupleV
@@ -72,17 +72,14 @@ def _step(node: cst.BaseExpression) -> tuple[cst.BaseExpression, cst.CSTNode] | 
     """An op that may insert dims, as (its tensor operand, where to report it): ``x.unsqueeze(k)``,
     ``torch.unsqueeze(x, k)``, ``x.view(...)``/``x.reshape(...)``, ``x[None, ...]``. Whether it
     did, and where the dims went, is the facts' to say."""
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        name = node.func.attr.value
-        if name == "unsqueeze" and dotted(node.func.value) == "torch":
-            return (node.args[0].value, node) if node.args else None
-        if name in ("unsqueeze", "view", "reshape"):
-            return node.func.value, node.func.dot
+    operand = insertion_operand(node)
+    if operand is None:
+        return None
     if isinstance(node, cst.Subscript):
         first = next((e for e in node.slice if isinstance(e.slice, cst.Index) and _named(e.slice.value, "None")), None)
-        if first is not None:
-            return node.value, first
-    return None
+        return (operand, first) if first is not None else None
+    assert isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+    return (operand, node) if dotted(node.func.value) == "torch" else (operand, node.func.dot)
 
 
 def chain(expr: cst.BaseExpression, facts: Mapping[int, object]) -> Chain | None:

@@ -21,22 +21,13 @@ from dataclasses import dataclass, replace
 from . import ops
 from .dims import ONE, Dim
 from .layout import Shape, Tensor, channels_last_strides, memory_format_of as _memory_format
+from .ops import flag
 from .values import UNKNOWN, DimV, IntV, ListV, ModuleV, Opaque, PackedV, TupleV, Value
 
 Labels = tuple[str | None, ...]
 
 
 # ---- reading constructor arguments -------------------------------------------------------------
-
-
-def flag(value: Value | None) -> bool | None:
-    """``True``/``False`` as the walker passes them (``Opaque("True")``, ``IntV(1)``); else None."""
-    if isinstance(value, Opaque) and value.key in ("True", "False"):
-        return value.key == "True"
-    if isinstance(value, IntV) and value.value in (0, 1):
-        return bool(value.value)
-    raw = getattr(value, "value", None)  # a future constant value type
-    return raw if isinstance(raw, bool) else None
 
 
 def text(value: Value | None) -> str | None:

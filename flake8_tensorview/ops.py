@@ -17,7 +17,7 @@ from .layout import (
     Origin, Shape, Tensor, channels_last_strides, dense_in_order, iterator_strides, memory_format_of, resolve_target,
     same_layout, view_strides,
 )
-from .values import UNKNOWN, DimV, IntV, PiecesV, TupleV, Value
+from .values import UNKNOWN, DimV, IntV, Opaque, PiecesV, TupleV, Value
 
 
 class Form(Enum):
@@ -368,12 +368,12 @@ def stft(t: Tensor, a: Args) -> Value:
     ``return_complex`` a real signal raises, so the result stays unknown."""
     if t.shape is None or len(t.shape) not in (1, 2):
         return UNKNOWN
-    complex_out = _flag(a.get(8, "return_complex"))
+    complex_out = flag(a.get(8, "return_complex"))
     if complex_out is None:
         return UNKNOWN
     n_fft, hop = a.int(0, "n_fft"), a.int(1, "hop_length")
-    onesided = _flag(a.get(7, "onesided"))
-    center = True if a.get(4, "center") is None else _flag(a.get(4, "center"))
+    onesided = flag(a.get(7, "onesided"))
+    center = True if a.get(4, "center") is None else flag(a.get(4, "center"))
     if n_fft is not None and a.get(1, "hop_length") is None:
         hop = n_fft // 4
     freqs = (
@@ -397,9 +397,14 @@ def stft(t: Tensor, a: Args) -> Value:
     )
 
 
-def _flag(v: Value | None) -> bool | None:
-    """A literal ``True``/``False`` argument; None when absent or not literal."""
-    return {"True": True, "False": False}.get(getattr(v, "key", "")) if v is not None else None
+def flag(value: Value | None) -> bool | None:
+    """``True``/``False`` as the walker passes them (``Opaque("True")``, ``IntV(1)``); else None."""
+    if isinstance(value, Opaque) and value.key in ("True", "False"):
+        return value.key == "True"
+    if isinstance(value, IntV) and value.value in (0, 1):
+        return bool(value.value)
+    raw = getattr(value, "value", None)  # a future constant value type
+    return raw if isinstance(raw, bool) else None
 
 
 def as_strided(t: Tensor, a: Args) -> Value:
@@ -625,7 +630,7 @@ def _reduction(dim_at: int) -> Callable[[Tensor, Args], Value]:
             return Tensor(contiguous=True)
         rank = len(t.shape)
         keep = a.get(dim_at + 1, "keepdim")
-        keepdim = False if keep is None else {"True": True, "False": False}.get(getattr(keep, "key", ""))
+        keepdim = False if keep is None else flag(keep)
         chosen = a.get(dim_at, "dim")
         if chosen is None or getattr(chosen, "key", "") == "None":
             dims: set[int | None] = set(range(rank))
