@@ -17,6 +17,7 @@ import ast
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from operator import ge, gt, le, lt
 
 import libcst as cst
 
@@ -173,8 +174,8 @@ def _join(a: Value, b: Value) -> Value:
             shape = tuple(x if x == y else Dim.sym(f"{x}|{y}") for x, y in zip(a.shape, b.shape))
             labels = tuple(p if p == q else None for p, q in zip(a.labels or (), b.labels or ())) or None
             return Tensor.dense(shape, labels) if a.contiguous and b.contiguous else Tensor(shape, None, False, labels)
-        if a.shape is None and b.shape is None and a.contiguous and b.contiguous:
-            return Tensor(contiguous=True)
+        if a.contiguous and b.contiguous:  # ranks that differ or are unknown: still contiguous
+            return Tensor(contiguous=True, assumed=tuple(dict.fromkeys(a.assumed + b.assumed)))
         return Tensor()
     if isinstance(a, DictV) and isinstance(b, DictV) and [k for k, _ in a.items] == [k for k, _ in b.items]:
         return DictV(tuple((k, join_values(x, y)) for (k, x), (_, y) in zip(a.items, b.items)))
@@ -196,7 +197,16 @@ def join_envs(a: Env, b: Env, tainted: set[int]) -> Env:
     for key in a.vars.keys() | b.vars.keys():
         if key in a.vars and key in b.vars:
             out.vars[key] = join_values(a.vars[key], b.vars[key])
-        else:
+        elif key in (b.defs if key in a.vars else a.defs):
+            # bound on the other path too, with no facts (a parameter: ``if x.dim() == 3: x = ...``)
+            known = a.vars[key] if key in a.vars else b.vars[key]
+            joined = join_values(known, replace(PRIOR, assumed=(key,))) if isinstance(known, Tensor) else UNKNOWN
+            if isinstance(joined, Tensor) and known.inserted_at:  # type: ignore[union-attr]
+                # a chain on one path only (``if m.dim() == 2: m = m[None, None]``): where the mask
+                # is used, what it inserted is what matters to TV201; the other path inserts nothing
+                joined = replace(joined, inserted=known.inserted, inserted_at=known.inserted_at)  # type: ignore[union-attr]
+            out.vars[key] = joined
+        else:  # bound on this path only: where it is read, this path ran
             out.vars[key] = a.vars[key] if key in a.vars else b.vars[key]
     return out
 
@@ -383,9 +393,16 @@ def _compared(left: Value, operator: cst.BaseCompOp, right: Value) -> Value:
         result = a == b
     elif isinstance(operator, (cst.Is, cst.IsNot)) and any(c is None or isinstance(c, bool) for c in (a, b)):
         result = a is b
+    elif type(operator) in _ORDER and type(a) is int and type(b) is int:  # ``C > 1`` with C=3 passed
+        return Opaque(str(_ORDER[type(operator)](a, b)))
     else:
         return UNKNOWN
     return Opaque(str(result != isinstance(operator, (cst.NotEqual, cst.IsNot))))
+
+
+_ORDER: dict[type, Callable[[int, int], bool]] = {
+    cst.LessThan: lt, cst.LessThanEqual: le, cst.GreaterThan: gt, cst.GreaterThanEqual: ge,
+}
 
 
 def _instance_env(instance: InstanceV) -> Env:

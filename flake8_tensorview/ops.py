@@ -557,8 +557,8 @@ def matmul(t: Tensor, a: Args) -> Value:
     if len(t.shape) < 2 or len(other.shape) < 2:
         return Tensor(contiguous=True)
     batch = broadcast_shapes([Tensor(t.shape[:-2]), Tensor(other.shape[:-2])])
-    if batch is None:
-        return Tensor(contiguous=True)
+    if batch is None:  # batch sizes that do not compare: the output is still dense, of that rank
+        batch = _broadcast_rank([Tensor(t.shape[:-2]), Tensor(other.shape[:-2])], a)
     tl = t.labels or (None,) * len(t.shape)
     ol = other.labels or (None,) * len(other.shape)
     batch_labels = tl[:-2] if t.shape[:-2] == batch else ol[:-2] if other.shape[:-2] == batch else None

@@ -441,3 +441,62 @@ def test_len_of_a_known_shape_decides_a_rank_branch() -> None:
     assert both(source) == [11] == [raised_on(source, "run()")]
     fixed = source.replace("(0, 2, 1, 3)", "(0, 2, 1, 3).contiguous()")
     assert both(fixed) == [] and raised_on(fixed, "run()") is None
+
+
+def test_a_parameter_rebound_on_one_path_joins_the_prior_on_the_other() -> None:
+    """The Lovász loss's ``flatten_probas``: a 3-D input is viewed as (B, 1, H, W), a 4-D one is
+    taken as it comes. After the ``if`` the tensor is either: the 4-D path keeps the prior, so the
+    flatten after ``permute`` raises there (for C >= 2) though it runs on the 3-D path."""
+    source = HEADER + (
+        "def flatten_probas(probas):\n"
+        "    if probas.dim() == 3:\n"
+        "        B, H, W = probas.size()\n"
+        "        probas = probas.view(B, 1, H, W)\n"
+        "    B, C, H, W = probas.size()\n"
+        "    return probas.permute(0, 2, 3, 1).view(-1, C)\n"
+    )
+    assert both(source) == [10]
+    assert raised_on(source, "flatten_probas(torch.randn(2, 3, 5, 5))") == 10
+    assert raised_on(source, "flatten_probas(torch.randn(2, 5, 5))") is None
+
+
+def test_an_order_comparison_of_constants_decides_a_branch() -> None:
+    """``C > 1`` with ``C=3`` passed: only the 4-D tensor reaches the view, which raises."""
+    source = HEADER + (
+        "def flatten(probas, C):\n"
+        "    B, C, H, W = probas.size()\n"
+        "    return probas.permute(0, 2, 3, 1).view(-1, C)\n\n\n"
+        "def run(C):\n"
+        "    x = torch.randn(2, C, 5, 5) if C > 1 else torch.randn(2, 5, 5)\n"
+        "    return flatten(x.softmax(1) if C > 1 else x.sigmoid().unsqueeze(1), C)\n\n\n"
+        "def main():\n"
+        "    return run(3)\n"
+    )
+    assert both(source) == [7] == [raised_on(source, "main()")]
+    assert both(source.replace("run(3)", "run(1)")) == []
+    assert raised_on(source, "run(1)") is None
+
+
+def test_a_matmul_of_batch_sizes_that_do_not_compare_keeps_its_rank() -> None:
+    """BROS's relation scores: ``matmul`` of a (r, t, b, d) and a (r, s, d, b') operand whose batch
+    sizes are different names still gives a dense 4-D tensor, whose ``squeeze(0)`` has rank 3: a
+    mask of rank 3 with one leading None then broadcasts anyway (TV201)."""
+    source = HEADER + (
+        "def scores(q, k):\n"
+        "    return torch.matmul(q.permute(2, 1, 0, 3), k.permute(2, 1, 3, 0))\n\n\n"
+        "def fill(q, k, t, s):\n"
+        "    logits = scores(q, k).squeeze(0)\n"
+        "    eye = torch.eye(t, s, dtype=torch.bool)\n"
+        "    return logits.masked_fill(eye[None, :, :], -1.0)\n"
+    )
+    [finding] = [d for d in lint_source(source) if d.code == "TV201"]  # q and k: the prior
+    assert finding.line == 12
+    import torch
+
+    namespace: dict[str, object] = {}
+    exec(compile(source, "<case>", "exec"), namespace)
+    stripped: dict[str, object] = {}
+    exec(compile(source.replace("eye[None, :, :]", "eye"), "<case>", "exec"), stripped)
+    b, t, s = 2, 3, 5
+    q, k = torch.randn(t, b, 1, 5), torch.randn(s, b, 1, 5)
+    assert torch.equal(namespace["fill"](q, k, t, s), stripped["fill"](q, k, t, s))  # type: ignore[operator]
