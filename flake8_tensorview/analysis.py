@@ -413,7 +413,9 @@ def each_backend(effect: Callable[[Tensor, ops.Args], Value], t: Tensor, a: ops.
     """``effect`` on ``t``, and on each layout ``t`` has under another kernel (SDPA's backends):
     the result keeps them while every op on the way is one the table models. A layout made from
     ``t``'s rests on the priors ``t``'s does."""
-    result = keeping_dims(t, assuming(t, effect(t, a), effect), effect)
+    scalars_only = effect is ops.elementwise and not any(isinstance(v, Tensor) for v in (*a.pos, *a.kw.values()))
+    # ``m.eq(0)``, ``m.mul(2.0)``: the operand's dims, one for one, as ``m == 0`` keeps them
+    result = keeping_dims(t, assuming(t, effect(t, a), effect), ops.in_place if scalars_only else effect)
     if not t.backends:
         return result
     variants = []
@@ -437,10 +439,40 @@ dims inserted in front of the input are still in front of the result."""
 
 
 def keeping_dims(t: Tensor, result: Value, effect: object) -> Value:
-    """``result`` with ``t``'s inserted leading dims, when ``effect`` keeps every dim."""
-    if t.inserted and effect in KEEPS_DIMS and isinstance(result, Tensor) and result.rank == t.rank and not result.inserted:
+    """``result`` with ``t``'s inserted leading dims (or the chains made moot before it: see
+    :attr:`Walker.absorbers`), when ``effect`` keeps every dim."""
+    if (t.inserted or t.inserted_at) and effect in KEEPS_DIMS and isinstance(result, Tensor) and result.rank == t.rank and not result.inserted:
         return replace(result, inserted=t.inserted, inserted_at=t.inserted_at)
     return result
+
+
+def _operands(node: cst.CSTNode) -> list[cst.BaseExpression]:
+    """The two operands of a binary op or of a comparison with one operator."""
+    if type(node) is cst.BinaryOperation:
+        return [node.left, node.right]
+    if type(node) is cst.Comparison and len(node.comparisons) == 1:
+        return [node.left, node.comparisons[0].comparator]
+    return []
+
+
+def _rank_at_least(node: cst.BaseExpression) -> int | None:
+    """What the syntax says of a rank the facts do not know: ``x[:, None, :, None]`` has at least
+    four dims, one per slice and per ``None``, whatever ``x`` is."""
+    if type(node) is not cst.Subscript:
+        return None
+    return sum(1 for e in node.slice if isinstance(e.slice, cst.Slice) or (
+        isinstance(e.slice, cst.Index) and type(e.slice.value) is cst.Name and e.slice.value.value == "None")) or None
+
+
+def _is_super(node: cst.BaseExpression) -> bool:
+    """``super()`` (or ``super(Cls, self)``)."""
+    return type(node) is cst.Call and type(node.func) is cst.Name and node.func.value == "super"
+
+
+def _mask_op(node: cst.CSTNode) -> bool:
+    """A comparison, or ``&``, ``|``, ``^``: an op that makes or combines masks."""
+    return type(node) is cst.Comparison or (
+        type(node) is cst.BinaryOperation and isinstance(node.operator, (cst.BitAnd, cst.BitOr, cst.BitXor)))
 
 
 def assuming(t: Tensor, result: Value, effect: object = None) -> Value:
@@ -574,6 +606,13 @@ class Walker:
         each chain's result went (TV201 asks whether every place it reached is a mask)."""
         self.carrier_function: dict[int, str] = {}
         """id(expression) in :attr:`carriers` -> the function it was evaluated in."""
+        self.live: dict[int, set[int]] = {}
+        """id(expression) in :attr:`carriers` -> the insertions whose dims were still in front of its
+        value (the others it carried had been made moot: see :attr:`absorbers`)."""
+        self.absorbers: dict[int, cst.BaseExpression] = {}
+        """insertion id -> the first mask op (a comparison, ``&``, ``|``, ``^``) that broadcast its
+        result against an operand of at least its rank. From there on the chain is moot: the value
+        is the same with it or without it, whatever is done with it later."""
         self.passed_insertions: dict[int, set[int]] = {}
         """id(call of the module's own function) -> the insertions its arguments carried into a body
         the interpreter evaluated (a call it did not follow leaves its arguments' uses unknown)."""
@@ -813,6 +852,8 @@ class Walker:
         node, _, owner = self.functions[qualname]
         env = seed.copy()
         params = node.params
+        if bound and any(type(d.decorator) is cst.Name and d.decorator.value == "staticmethod" for d in node.decorators):
+            bound = False  # ``self.flat(x)`` of a ``@staticmethod``: no ``self`` to bind
         positional = [*params.posonly_params, *params.params][1 if bound else 0 :]
         for param, value in zip(positional, _before_star(pos)):
             _bind_param(env, param.name.value, value)
@@ -1154,6 +1195,8 @@ class Walker:
         if value.inserted_at:
             self.carriers.setdefault(id(node), set()).update(value.inserted_at)
             self.carrier_function[id(node)] = self.frame.qualname
+            if value.inserted:
+                self.live.setdefault(id(node), set()).update(value.inserted_at)
         return value
 
     def _target_text(self, target: cst.BaseExpression) -> str:
@@ -1255,7 +1298,7 @@ class Walker:
             self.uses.setdefault(binding, set()).add(id(node))
             self.binding_of[id(node)] = binding
         value = self._eval(node, env)
-        if type(value) is Tensor and value.inserted:
+        if type(value) is Tensor and (value.inserted or value.inserted_at or insertion_operand(node) is not None):
             value = self._inserting(node, value)
         self.facts[id(node)] = value
         self.top_of[id(node)] = self.current_top
@@ -1403,9 +1446,30 @@ class Walker:
         tensors: list[Value] = [v for v in others if isinstance(v, Tensor)]
         args = self._args(tensors, [""] * len(tensors), {}, node, "function", env)
         if tensors:
-            return assuming(first, ops.elementwise(first, args))
+            result = assuming(first, ops.elementwise(first, args))
+            if isinstance(result, Tensor) and _mask_op(node):
+                result = self._absorbing(node, [first, *tensors], result)  # type: ignore[list-item]
+            return result
         # with scalars only (``m == 0``, ``y * scale``): the operand's dims, and each kernel's layout
         return keeping_dims(first, each_backend(ops.elementwise, first, args), ops.in_place)
+
+    def _absorbing(self, node: cst.BaseExpression, operands: list[Tensor], result: Tensor) -> Tensor:
+        """``result`` of a mask op between tensors, carrying as moot the chains of the operands
+        whose leading size-1 dims another operand of at least their rank broadcasts anyway
+        (``tgt_mask & causal.unsqueeze(0)`` with a 3-D ``tgt_mask``), and those already moot."""
+        nodes = _operands(node)
+        ranks = [o.rank if o.rank is not None or len(nodes) != len(operands) else _rank_at_least(nodes[i])
+                 for i, o in enumerate(operands)]
+        moot: set[int] = set()
+        for i, operand in enumerate(operands):
+            if not operand.inserted_at:
+                continue
+            if not operand.inserted or operand.rank is not None and any(
+                    rank is not None and rank >= operand.rank for j, rank in enumerate(ranks) if j != i):
+                moot |= operand.inserted_at
+        for at in moot:
+            self.absorbers.setdefault(at, node)
+        return replace(result, inserted=0, inserted_at=frozenset(moot)) if moot and not result.inserted else result
 
     def _dim_arith(self, op: cst.CSTNode, left: Value, right: Value, node: cst.CSTNode, env: Env) -> Value:
         if isinstance(left, IntV) and isinstance(right, IntV):
@@ -1635,6 +1699,12 @@ class Walker:
                 target = self.method(self.frame.owner, name)
                 if target is not None:
                     return self._self_call(target, node, env)
+            if _is_super(func.value) and self.frame.owner is not None:
+                # ``super().__init__(...)``: the bases' method, on this ``self.`` state
+                bases, _ = self.classes.get(self.frame.owner, ((), {}))
+                target = next((t for t in (self.method(base, name) for base in bases) if t is not None), None)
+                if target is not None:
+                    return self._self_call(target, node, env)
             recv_value = self.eval(func.value, env)
             if name in modules.MODULE_RETURNS_SELF and (
                 isinstance(recv_value, (ModuleV, ListV))
@@ -1659,9 +1729,10 @@ class Walker:
             pos, texts, kw = self._call_args(node, env)
             if recv is None and name in ("masked_fill", "masked_fill_"):
                 self._record_mask(node, Tensor(), 0, name.endswith("_"))  # in place, no rank is needed
-            if recv is None and isinstance(recv_value, UnknownV) and op is not None and op.effect in SHAPING:
+            if recv is None and isinstance(recv_value, UnknownV) and op is not None and (
+                    op.effect in SHAPING or op.effect in (ops.create, ops.full)):
                 # a tensor of unknown origin (an unknown call's result): the prior, a contiguous tensor,
-                # whose view has the shape it asks for
+                # whose view has the shape it asks for (``x.new_zeros(size)`` reads nothing of it)
                 recv = replace(PRIOR, assumed=(self.text(func.value),))
             if op is None or recv is None:
                 return UNKNOWN

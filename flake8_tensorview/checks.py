@@ -332,17 +332,20 @@ def check_masks(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
         base = " ".join(facts.module.code_for_node(c.base).split())
         ops = " ".join(facts.module.code_for_node(c.top).split())
         ops = ops[len(base) :] if ops.startswith(base) else ops
-        text = message(
-            "TV201",
-            ops=ops,
-            call=facts.module.code_for_node(finding.site.call.func).strip(),
-            line=positions.at(finding.site.call).start.line,
-            suggestion=finding.suggestion,
-        )
+        if finding.absorber is not None:  # a mask op broadcast the dims away before any fill
+            where = finding.absorber
+            said = " ".join(facts.module.code_for_node(where).split())
+            said = said if len(said) <= 60 else said[:57] + "..."  # a long mask expression, cut
+            step = "broadcasts it against an operand of at least its rank, from the trailing dims"
+        else:
+            where = finding.site.call
+            said = facts.module.code_for_node(finding.site.call.func).strip()
+            filled = finding.site.tensor
+            rank = f"a {filled.rank}-D tensor" if filled.rank is not None else "the tensor"
+            step = f"broadcasts the mask against {rank} from its trailing dims"
+        text = message("TV201", ops=ops, call=said, line=positions.at(where).start.line, suggestion=finding.suggestion)
         end = positions.at(c.top).end
-        call = positions.at(finding.site.call.func, finding.site.call)
-        filled = finding.site.tensor
-        rank = f"a {filled.rank}-D tensor" if filled.rank is not None else "the tensor"
+        call = positions.at(where.func, where) if isinstance(where, cst.Call) else positions.at(where)
         yield Diagnostic(
             start.line,
             start.column,
@@ -350,8 +353,7 @@ def check_masks(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
             text,
             Edit(c.top, c.base),
             end=(end.line, end.column),
-            story=(Step(call.start.line, call.start.column, call.end.line, call.end.column,
-                        f"broadcasts the mask against {rank} from its trailing dims"),),
+            story=(Step(call.start.line, call.start.column, call.end.line, call.end.column, step),),
             label=f"{ops} only adds leading size-1 dims",
             note="broadcasting lines the mask up with the tensor from the last dim backwards, so leading "
                  "size-1 dims change nothing",

@@ -125,6 +125,14 @@ class Facts:
         """id(expression) -> the insertions its value carried in some evaluation."""
         return self._walker.carriers
 
+    def live(self, expression: int) -> set[int]:
+        """The insertions whose dims were still in front of a carrier's value (not yet moot)."""
+        return self._walker.live.get(expression, set())
+
+    def absorber(self, at: int) -> cst.BaseExpression | None:
+        """The mask op after which an insertion is moot (see :attr:`Walker.absorbers`), if any."""
+        return self._walker.absorbers.get(at)
+
     def function_of(self, expression: int) -> str:
         """The function a carrier (see :attr:`carriers`) was evaluated in."""
         return self._walker.carrier_function.get(expression, "")

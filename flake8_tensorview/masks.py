@@ -19,6 +19,8 @@ from .values import TupleV
 
 TRANSPARENT_METHODS = {"bool", "logical_not", "to", "float", "byte", "int", "long", "half", "detach"}
 """Elementwise calls that keep whatever broadcasting the mask does."""
+COMPARING_METHODS = {"eq", "ne", "lt", "le", "gt", "ge"}
+"""``m.eq(0)``: as ``m == 0``, with a literal."""
 
 
 def _named(node: cst.CSTNode, *values: str) -> bool:
@@ -56,7 +58,8 @@ def peel(expr: cst.BaseExpression) -> cst.BaseExpression:
         if (
             isinstance(expr, cst.Call)
             and isinstance(expr.func, cst.Attribute)
-            and expr.func.attr.value in TRANSPARENT_METHODS
+            and (expr.func.attr.value in TRANSPARENT_METHODS
+                 or expr.func.attr.value in COMPARING_METHODS and len(expr.args) == 1 and _literal(expr.args[0].value))
             and dotted(expr.func.value) not in ("torch", "F")
         ):
             expr = expr.func.value
@@ -111,6 +114,8 @@ class Finding:
     chain: Chain
     site: MaskSite
     suggestion: str
+    absorber: cst.BaseExpression | None = None
+    """The mask op that broadcasts the chain's dims anyway, before any fill does (see :func:`_by_values`)."""
 
 
 def _site_accepts(site: MaskSite, rank: int | None) -> bool:
@@ -249,16 +254,22 @@ def _by_values(facts: Facts) -> Iterator[Finding]:
     them on to the attention's ``masked_fill``). A chain is redundant when every expression its
     result reached (:attr:`Facts.carriers`) passes it on unchanged or is a mask that the fill
     broadcasts anyway, and at least one is: a chain whose dims anything else may see (arithmetic,
-    a library call, an attribute, a call the interpreter did not follow) is left alone."""
+    a library call, an attribute, a call the interpreter did not follow) is left alone.
+
+    A mask op that broadcasts the chain's result against an operand of at least its rank
+    (``tgt_mask & causal.unsqueeze(0)``) makes the chain moot (:meth:`Facts.absorber`): the value is
+    the same without it, so what happens to it afterwards has no say, but it must still reach a
+    fill's mask to be one of TV201's."""
     if not facts.complete or not any(facts.fills(site.call) for site in facts.masks()):
         return  # a use the interpreter never reached may need the dims
     contexts = _Contexts(facts)
     accepted: dict[int, MaskSite] = {}
     needed: set[int] = set()
     for expression, chains in facts.carriers.items():
+        live = facts.live(expression)
         for at in chains:
             verdict = contexts.verdict(expression, at)
-            if verdict is None:
+            if verdict is None and at in live:
                 needed.add(at)
             elif isinstance(verdict, MaskSite):
                 accepted.setdefault(at, verdict)
@@ -267,7 +278,7 @@ def _by_values(facts: Facts) -> Iterator[Finding]:
             continue
         c = chain(facts.insertion(at), facts.facts)
         if c is not None:
-            yield Finding(c, site, " ".join(facts.module.code_for_node(c.base).split()))
+            yield Finding(c, site, " ".join(facts.module.code_for_node(c.base).split()), facts.absorber(at))
 
 
 class _Parents(cst.CSTVisitor):
@@ -343,8 +354,10 @@ class _Contexts:
             top = self.facts.facts.get(at)
             made = top.rank if isinstance(top, Tensor) else None  # what the chain made: a join may not know it
             fills = [f for f in self.facts.fills(call) if isinstance(f.mask_value, Tensor) and at in f.mask_value.inserted_at
-                     and (f.in_place or f.tensor.rank is not None)]
-            if fills and all(_site_accepts(f, f.mask_value.rank or made) for f in fills):  # type: ignore[union-attr]
+                     and (f.in_place or f.tensor.rank is not None or not f.mask_value.inserted)]
+            # a mask whose chain a mask op made moot (``inserted`` 0) is the same without it
+            if fills and all(not f.mask_value.inserted or _site_accepts(f, f.mask_value.rank or made)  # type: ignore[union-attr]
+                             for f in fills):
                 return fills[0]
             return None
         return True if at in self.facts.passed(call) else None

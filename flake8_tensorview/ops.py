@@ -17,7 +17,7 @@ from .layout import (
     Origin, Shape, Tensor, channels_last_strides, dense_in_order, iterator_strides, memory_format_of, resolve_target,
     same_layout, view_strides,
 )
-from .values import UNKNOWN, DimV, IntV, Opaque, PiecesV, TupleV, Value
+from .values import UNKNOWN, DimV, IntV, Opaque, PiecesV, ShapeV, TupleV, Value
 
 
 class Form(Enum):
@@ -422,6 +422,9 @@ def elementwise(t: Tensor, a: Args) -> Value:
     """A new tensor laid out by TensorIterator from all operands' strides, the first one leading."""
     operands = [t] + [v for v in a.pos + list(a.kw.values()) if isinstance(v, Tensor)]
     shape = broadcast_shapes(operands)
+    if shape is None and all(o.shape is not None for o in operands):
+        operands = _same_sizes(operands)
+        shape = broadcast_shapes(operands)
     if shape is None:
         if all(o.shape is not None for o in operands):
             # sizes that cannot be matched up (``seq_len`` against ``offset + seq_len``): the rank
@@ -445,6 +448,30 @@ def _broadcast_rank(operands: list[Tensor], a: Args) -> Shape:
         sizes.discard(ONE)
         out.append(sizes.pop() if len(sizes) == 1 else ONE if not sizes else a.fresh(f"broadcast.size({i})"))
     return tuple(out)
+
+
+def _same_sizes(operands: list[Tensor]) -> list[Tensor]:
+    """The operands with each size that only a name of its own tells apart from the first
+    operand's (``y.shape[1]`` against ``x.shape[1]``, two parameters permuted the same way) renamed
+    to that one: sizes >= 2 broadcast only when equal, so where the op runs they are. Unchanged when
+    sizes differ otherwise."""
+    first = operands[0]
+    assert first.shape is not None
+    out = [first]
+    for other in operands[1:]:
+        assert other.shape is not None
+        subst: dict[str, Dim] = {}
+        for mine, theirs in zip(reversed(first.shape), reversed(other.shape)):
+            if mine == theirs or mine.is_one or theirs.is_one:
+                continue
+            atom = theirs.coef == 1 and len(theirs.powers) == 1 and theirs.powers[0][1] == 1
+            if not atom or subst.get(theirs.powers[0][0], mine) != mine:
+                return operands
+            subst[theirs.powers[0][0]] = mine
+        shape = tuple(d.substitute(subst) for d in other.shape)
+        strides = None if other.strides is None else tuple(d.substitute(subst) for d in other.strides)
+        out.append(replace(other, shape=shape, strides=strides))
+    return out
 
 
 def _broadcast_strides(t: Tensor, shape: Shape) -> Shape | None:
@@ -721,6 +748,13 @@ def repeat_interleave(t: Tensor, a: Args) -> Value:
 
 def create(t: Tensor, a: Args) -> Value:
     """``torch.randn(2, 3)``, ``torch.zeros((b, t))``, ``torch.ones(size=...)``."""
+    size = a.get(0, "size")
+    if isinstance(size, ShapeV):  # ``x.new_ones(size=m.size())``: m's sizes, 1s included
+        if size.tensor.shape is None:
+            # whatever they are (``[:, :, None, None]`` made two of them 1), they are not sizes of
+            # their own, which the rank a later use gives would take for sizes >= 2
+            return Tensor()
+        return Tensor.dense(size.tensor.shape, size.tensor.labels)
     got = a.sizes(0, "size")
     if got is None or None in got[0]:
         return Tensor(contiguous=True)
@@ -762,9 +796,7 @@ def full(t: Tensor, a: Args) -> Value:
     size = a.get(0, "size")
     if not isinstance(size, TupleV):
         return Tensor(contiguous=True)
-    dims = [a.to_dim(v, "") for v in size.items]
-    if None in dims:
-        return Tensor(contiguous=True)
+    dims = [d if d is not None else a.fresh(f"size[{i}]") for i, d in enumerate(a.to_dim(v, "") for v in size.items)]
     text = a.texts[0] if a.texts and "size" not in a.kw else ""
     return Tensor.dense(tuple(dims), tuple(_split_tuple_text(text, len(dims))))  # type: ignore[arg-type]
 
@@ -1138,6 +1170,9 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     ),
     _op("topk", topk, {M, T}, "x.topk(2, 1)[1]", "torch.topk(x, 2)[0]"),
     _op("randn rand zeros ones empty", create, {T}, "torch.randn(2, 3, 4)", "torch.zeros((3, 4))", "torch.ones(2, 5)", operand="none"),
+    # ``x.new_zeros(size)``: x gives only the dtype and device
+    _op("new_zeros new_ones new_empty", create, {M}, "x.new_zeros((2, 3))", "c.new_ones(4, 1, 5)", "e.new_empty((3, 2))", "s.new_ones(size=c.size())"),
+    _op("new_full", full, {M}, "x.new_full((2, 3), 1.0)", "s.new_full(size=(4, 2), fill_value=0.5)"),
     _op("tensor", copied, {T}, "torch.tensor([[1.0, 2.0], [3.0, 4.0]])", operand="none"),
     _op("eye", eye, {T}, "torch.eye(3)", "torch.eye(2, 4)", operand="none"),
     _op("randint", randint, {T}, "torch.randint(0, 255, (2, 3, 4))", "torch.randint(5, (3, 2))", "torch.randint(2, size=(4,))", operand="none"),

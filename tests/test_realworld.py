@@ -20,14 +20,18 @@ from fixture_harness import load, results, run_scenarios, same
 # Recall the linter reaches today on the set, per rule: a ratchet. Raise a floor when the linter
 # gets better (python scripts/realworld.py prints the current recall); never lower one.
 # TV201 was 1.0 on 5 chains; the set then grew by 6 chains from LLMs-from-scratch's Gemma 3/4 and Tiny
-# Aya and transformers' BROS, PP-DocLayout, of which 2 are still missed: BROS and Gemma 4, whose
-# scores lose their rank on the way (docs/rules.md, TV201's limitations).
-RECALL_FLOORS = {"TV101": 0.85, "TV102": 0.8, "TV201": 0.8}
+# Aya and transformers' BROS, PP-DocLayout (9 of 11 found), then by 5 held-out chains (espnet, MPNet,
+# Qwen 3/3.5, a causal-mask helper; 3 of 5 found when added): 15 of 16 now. TV101 was 0.868 on 53
+# failing views; 7 held-out views from fix commits (lm-lstm-crf, ComfyUI, kbqa, IBM seq2seq,
+# DecoupleGCN, multimodal, OpenNMT) were all missed when added and still are (each needs two or more
+# facts the analysis lacks, listed in docs/audit.md), so the floor follows the grown set down; on
+# the 53 of before recall is 0.887.
+RECALL_FLOORS = {"TV101": 0.78, "TV102": 0.8, "TV201": 0.93}
 # Precision, per rule, the same way: the issues' bar, 0.95 for every rule. TV101 has one known false
 # alarm, a TV102 line whose SDPA output reaches the merge only through a parameter nothing in the
 # file passes (jaxtyping_merge_heads_imported.py): the prior, a contiguous tensor, makes it TV101.
 PRECISION_FLOORS = {"TV101": 0.95, "TV102": 0.95, "TV201": 0.95}
-MIN_FILES = 108
+MIN_FILES = 128
 
 
 def _load_script():  # type: ignore[no-untyped-def]

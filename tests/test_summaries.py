@@ -500,3 +500,48 @@ def test_a_matmul_of_batch_sizes_that_do_not_compare_keeps_its_rank() -> None:
     b, t, s = 2, 3, 5
     q, k = torch.randn(t, b, 1, 5), torch.randn(s, b, 1, 5)
     assert torch.equal(namespace["fill"](q, k, t, s), stripped["fill"](q, k, t, s))  # type: ignore[operator]
+
+
+def test_super_init_leaves_the_bases_state_and_a_staticmethod_takes_no_self() -> None:
+    """IBM seq2seq's ``BaseRNN`` builds the layers its subclass's ``forward`` runs, reached through
+    ``super().__init__(...)``; kbqa's static ``pack_seq`` is called as ``self.pack_seq(out)``. Both
+    views merge the batch and time dims of a ``batch_first`` GRU output."""
+    source = HEADER + (
+        "class Base(nn.Module):\n"
+        "    def __init__(self, hidden):\n"
+        "        super().__init__()\n"
+        "        self.rnn = nn.GRU(hidden, hidden, batch_first=True)\n"
+        "        self.drop = nn.Dropout(0.1)\n\n\n"
+        "class Child(Base):\n"
+        "    def __init__(self, hidden):\n"
+        "        super().__init__(hidden)\n"
+        "        self.hidden = hidden\n\n"
+        "    def forward(self, x):\n"
+        "        out, _ = self.rnn(self.drop(x))\n"
+        "        return out.view(-1, self.hidden)\n\n"
+        "    @staticmethod\n"
+        "    def flat(t):\n"
+        "        return t.view(-1, t.size(-1))\n\n"
+        "    def packed(self, x):\n"
+        "        out, _ = self.rnn(x)\n"
+        "        return self.flat(out)\n"
+    )
+    assert both(source) == [19, 23]
+    assert raised_on(source, "Child(4)(torch.randn(2, 3, 4))") == 19
+    assert raised_on(source, "Child(4).packed(torch.randn(2, 3, 4))") == 23
+
+
+def test_two_tensors_permuted_alike_give_their_layout_to_the_sum() -> None:
+    """DecoupleGCN's ``DropBlockT_1d`` returns a permute that ``forward`` adds to another: sizes that
+    only their names tell apart are equal where the sum runs, and the sum is laid out as both
+    operands are, so the flatten after it raises."""
+    source = HEADER + (
+        "def merge(x, y):\n"
+        "    a = x.permute(0, 2, 1)\n"
+        "    b = y.permute(0, 2, 1)\n"
+        "    return (a + b).view(-1)\n"
+    )
+    assert both(source) == [8]
+    assert raised_on(source, "merge(torch.randn(2, 3, 4), torch.randn(2, 3, 4))") == 8
+    fixed = source.replace("(a + b).view(-1)", "(a + b.contiguous()).view(-1)")
+    assert raised_on(fixed, "merge(torch.randn(2, 3, 4), torch.randn(2, 3, 4))") == 8  # the first operand leads
