@@ -1729,10 +1729,14 @@ class Walker:
             pos, texts, kw = self._call_args(node, env)
             if recv is None and name in ("masked_fill", "masked_fill_"):
                 self._record_mask(node, Tensor(), 0, name.endswith("_"))  # in place, no rank is needed
-            if recv is None and isinstance(recv_value, UnknownV) and op is not None and (
-                    op.effect in SHAPING or op.effect in (ops.create, ops.full)):
+            if op is not None and op.effect in (ops.create, ops.full) and (recv is not None or isinstance(recv_value, UnknownV)):
+                # ``x.new_zeros((b, 1, t, s))`` reads nothing of x: the sizes it is given, when they
+                # can be read (``size=m.size()`` of an unknown m: sizes that may be 1s, no facts)
+                made = op.effect(PRIOR, self._args(pos, texts, kw, node, "method", env))
+                return made if isinstance(made, Tensor) and made.shape is not None else UNKNOWN
+            if recv is None and isinstance(recv_value, UnknownV) and op is not None and op.effect in SHAPING:
                 # a tensor of unknown origin (an unknown call's result): the prior, a contiguous tensor,
-                # whose view has the shape it asks for (``x.new_zeros(size)`` reads nothing of it)
+                # whose view has the shape it asks for
                 recv = replace(PRIOR, assumed=(self.text(func.value),))
             if op is None or recv is None:
                 return UNKNOWN
