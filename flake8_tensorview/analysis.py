@@ -1187,11 +1187,11 @@ class Walker:
         operand = insertion_operand(node)
         if operand is not None:
             below = self.facts.get(id(operand))
-            if not isinstance(below, Tensor) or below.inserted < value.inserted:
+            if value.inserted and (not isinstance(below, Tensor) or below.inserted < value.inserted):
                 value = replace(value, inserted_at=frozenset({id(node)}))
                 self.insertions[id(node)] = node
-            elif below.inserted == value.inserted and not value.inserted_at:
-                value = replace(value, inserted_at=below.inserted_at)
+            elif isinstance(below, Tensor) and below.inserted == value.inserted and not value.inserted_at:
+                value = replace(value, inserted_at=below.inserted_at)  # ``m[:, -1:]``: what m carried
         if value.inserted_at:
             self.carriers.setdefault(id(node), set()).update(value.inserted_at)
             self.carrier_function[id(node)] = self.frame.qualname
