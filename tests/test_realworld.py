@@ -18,7 +18,8 @@ from conftest import ROOT
 from fixture_harness import load, results, run_scenarios, same
 
 # Recall the linter reaches today on the set, per rule: a ratchet. Raise a floor when the linter
-# gets better (python scripts/realworld.py prints the current recall); never lower one.
+# gets better (python scripts/realworld.py prints the current recall); never lower one on the same
+# files (a floor follows the set down only when held-out cases the linter misses join it, said here).
 # TV201 was 1.0 on 5 chains; the set then grew by 6 chains from LLMs-from-scratch's Gemma 3/4 and Tiny
 # Aya and transformers' BROS, PP-DocLayout (9 of 11 found), then by 5 held-out chains (espnet, MPNet,
 # Qwen 3/3.5, a causal-mask helper; 3 of 5 found when added): 15 of 16 now. TV101 was 0.868 on 53
