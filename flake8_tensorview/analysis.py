@@ -469,7 +469,7 @@ def _is_super(node: cst.BaseExpression) -> bool:
     return type(node) is cst.Call and type(node.func) is cst.Name and node.func.value == "super"
 
 
-def _mask_op(node: cst.CSTNode) -> bool:
+def mask_op(node: cst.CSTNode) -> bool:
     """A comparison, or ``&``, ``|``, ``^``: an op that makes or combines masks."""
     return type(node) is cst.Comparison or (
         type(node) is cst.BinaryOperation and isinstance(node.operator, (cst.BitAnd, cst.BitOr, cst.BitXor)))
@@ -1447,7 +1447,7 @@ class Walker:
         args = self._args(tensors, [""] * len(tensors), {}, node, "function", env)
         if tensors:
             result = assuming(first, ops.elementwise(first, args))
-            if isinstance(result, Tensor) and _mask_op(node):
+            if isinstance(result, Tensor) and mask_op(node):
                 result = self._absorbing(node, [first, *tensors], result)  # type: ignore[list-item]
             return result
         # with scalars only (``m == 0``, ``y * scale``): the operand's dims, and each kernel's layout

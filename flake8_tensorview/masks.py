@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 import libcst as cst
 
-from .analysis import MaskSite, dotted, insertion_operand
+from .analysis import MaskSite, dotted, insertion_operand, mask_op
 from .facts import Facts
 from .layout import Tensor
 from .values import TupleV
@@ -305,9 +305,6 @@ def _parents(module: cst.Module) -> dict[int, cst.CSTNode]:
     return out
 
 
-_COMBINING = (cst.BitOr, cst.BitAnd, cst.BitXor)
-
-
 class _Contexts:
     """What the place of an expression does with the leading dims its value carries."""
 
@@ -336,17 +333,13 @@ class _Contexts:
         if isinstance(parent, cst.Element):
             return self._element(parent, expression, at)
         if isinstance(parent, (cst.IfExp, cst.UnaryOperation, cst.Comparison)) or _transparent_call(parent) or (
-                isinstance(parent, cst.Subscript) and _behind_ellipsis(parent)):
-            return True if at in carried.get(id(parent), ()) else None  # the parent carries it on
+                isinstance(parent, cst.Subscript) and _behind_ellipsis(parent)) or mask_op(parent):
+            # the parent carries it on: live, or moot where a mask op (``mask | padding[:, None, None, :]``)
+            # broadcast it against an operand of at least its rank (``Walker.absorbers``)
+            return True if at in carried.get(id(parent), ()) else None
         if isinstance(parent, cst.Attribute) and isinstance(grand := self.parents.get(id(parent)), cst.Call) and (
                 _transparent_call(grand)):
             return True if at in carried.get(id(grand), ()) else None  # ``mask.bool()``
-        if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, _COMBINING):
-            other = parent.right if id(parent.left) == expression else parent.left
-            mine, theirs = self.facts.facts.get(expression), self.facts.value(other)
-            if isinstance(mine, Tensor) and isinstance(theirs, Tensor) and mine.rank is not None and (
-                    theirs.rank is not None and theirs.rank >= mine.rank):
-                return True  # ``mask | padding[:, None, None, :]``: the other operand has those dims
         return None
 
     def _argument(self, arg: cst.Arg, expression: int, at: int) -> MaskSite | bool | None:
