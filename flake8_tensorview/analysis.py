@@ -1729,7 +1729,7 @@ class Walker:
             pos, texts, kw = self._call_args(node, env)
             if recv is None and name in ("masked_fill", "masked_fill_"):
                 self._record_mask(node, Tensor(), 0, name.endswith("_"))  # in place, no rank is needed
-            if op is not None and op.effect in (ops.create, ops.full) and (recv is not None or isinstance(recv_value, UnknownV)):
+            if op is not None and op.operand == "none" and (recv is not None or isinstance(recv_value, UnknownV)):
                 # ``x.new_zeros((b, 1, t, s))`` reads nothing of x: the sizes it is given, when they
                 # can be read (``size=m.size()`` of an unknown m: sizes that may be 1s, no facts)
                 made = op.effect(PRIOR, self._args(pos, texts, kw, node, "method", env))

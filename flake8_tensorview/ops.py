@@ -403,8 +403,7 @@ def flag(value: Value | None) -> bool | None:
         return value.key == "True"
     if isinstance(value, IntV) and value.value in (0, 1):
         return bool(value.value)
-    raw = getattr(value, "value", None)  # a future constant value type
-    return raw if isinstance(raw, bool) else None
+    return None
 
 
 def as_strided(t: Tensor, a: Args) -> Value:
@@ -1085,7 +1084,8 @@ class Op:
     marks an example whose layout the effect leaves unknown."""
     operand: str = "first"
     """Where the function form takes its tensor: ``first`` argument, ``after-equation``
-    (``einsum``), or ``none`` (creation ops, ``cat``: the effect reads the arguments itself)."""
+    (``einsum``), or ``none`` (creation ops, ``cat``: the effect reads the arguments itself; for a
+    method, ``x.new_zeros(...)``, the receiver gives only the dtype and device)."""
 
 
 def _op(
@@ -1170,9 +1170,8 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     ),
     _op("topk", topk, {M, T}, "x.topk(2, 1)[1]", "torch.topk(x, 2)[0]"),
     _op("randn rand zeros ones empty", create, {T}, "torch.randn(2, 3, 4)", "torch.zeros((3, 4))", "torch.ones(2, 5)", operand="none"),
-    # ``x.new_zeros(size)``: x gives only the dtype and device
-    _op("new_zeros new_ones new_empty", create, {M}, "x.new_zeros((2, 3))", "c.new_ones(4, 1, 5)", "e.new_empty((3, 2))", "s.new_ones(size=c.size())"),
-    _op("new_full", full, {M}, "x.new_full((2, 3), 1.0)", "s.new_full(size=(4, 2), fill_value=0.5)"),
+    _op("new_zeros new_ones new_empty", create, {M}, "x.new_zeros((2, 3))", "c.new_ones(4, 1, 5)", "e.new_empty((3, 2))", "s.new_ones(size=c.size())", operand="none"),
+    _op("new_full", full, {M}, "x.new_full((2, 3), 1.0)", "s.new_full(size=(4, 2), fill_value=0.5)", operand="none"),
     _op("tensor", copied, {T}, "torch.tensor([[1.0, 2.0], [3.0, 4.0]])", operand="none"),
     _op("eye", eye, {T}, "torch.eye(3)", "torch.eye(2, 4)", operand="none"),
     _op("randint", randint, {T}, "torch.randint(0, 255, (2, 3, 4))", "torch.randint(5, (3, 2))", "torch.randint(2, size=(4,))", operand="none"),
