@@ -33,6 +33,7 @@ from .values import (
     FunctionV,
     InstanceV,
     IntV,
+    LibraryV,
     ListV,
     ModuleV,
     Opaque,
@@ -361,12 +362,14 @@ def _default(node: cst.BaseExpression | None) -> Value | None:
 
 
 def _callable(value: Value | None) -> bool:
-    return isinstance(value, (ModuleV, FunctionV, ClassV, InstanceV, EitherV)) or (
+    return isinstance(value, (ModuleV, FunctionV, ClassV, LibraryV, InstanceV, EitherV)) or (
         isinstance(value, ListV) and value.sequential
     )
 
 
 _NOT_CONSTANT = object()
+_CASES = frozenset({"upper", "lower", "strip", "capitalize", "title"})
+"""``str`` methods without arguments that a constant string keeps constant through."""
 
 
 def _constant_of(value: Value) -> object:
@@ -867,7 +870,7 @@ class Walker:
             if param.name.value in kw:
                 _bind_param(env, param.name.value, kw[param.name.value])
             elif given is not None and index - (1 if bound else 0) >= given and "**" not in kw:
-                default = _default(param.default)  # a call that leaves it out: the default is a fact
+                default = self.default(param.default)  # a call that leaves it out: the default is a fact
                 if default is not None:
                     _bind_param(env, param.name.value, default)
         if not self.reaches(qualname):
@@ -1264,7 +1267,26 @@ class Walker:
             return Opaque(name)  # constants a module's constructor reads (``batch_first=True``)
         if name in self.top_level:
             return self.top_level[name]
-        return Opaque(name)
+        return self.named_library(self.semantic.qualify(name)) or Opaque(name)
+
+    def default(self, node: cst.BaseExpression | None) -> Value | None:
+        """A parameter's default: a constant, or a library class or function (``cell=nn.GRU``)."""
+        if node is None:
+            return None
+        return _default(node) or self.named_library(self.semantic.qualify(dotted(node)))
+
+    @staticmethod
+    def named_library(qualified: str | None) -> LibraryV | None:
+        """A library class or function the tables model, named without being called
+        (``act_layer=nn.GELU``): a value that can be called later, anywhere."""
+        if qualified is None:
+            return None
+        namespace, _, name = qualified.rpartition(".")
+        if namespace == "torch.nn" and (name in modules.ROWS or name in ("Sequential", "ModuleList")):
+            return LibraryV(qualified)
+        kind = FUNCTION_NAMESPACES.get(namespace)
+        table = {"functional": ops.FUNCTIONAL, "method": ops.METHODS}.get(kind or "", ops.TORCH_FUNCTIONS)
+        return LibraryV(qualified) if kind is not None and name in table else None
 
     def library(self, node: cst.BaseExpression, env: Env) -> str | None:
         """The qualified name of an imported library object (``F.softmax`` ->
@@ -1535,7 +1557,7 @@ class Walker:
             value = self.eval(node.value, env)
             return value.data if isinstance(value, PackedV) else value  # ``packed.data``: (N, *features)
         if key is not None:
-            return Opaque(key)
+            return self.named_library(self.library(node, env)) or Opaque(key)
         self.eval(node.value, env)
         return UNKNOWN
 
@@ -1722,6 +1744,8 @@ class Walker:
                 if target is None:
                     return UNKNOWN
                 return self.invoke(target, pos, kw, _instance_env(recv_value), bound=True, call=node).result
+            if name in _CASES and not node.args and isinstance(text := _constant_of(recv_value), str):
+                return Opaque(repr(getattr(text, name)()))  # ``rnn_cell.upper()``, to name a class by
             recv = self.as_tensor(recv_value)
             if name in ("size", "dim") and recv is not None:
                 return self._size_call(node, name, recv_value, recv, func, env)
@@ -1776,26 +1800,35 @@ class Walker:
             if all(b is not None or _is_none(a.value) for a, b in zip(node.args, given)):
                 lower, upper, step = ([None, *given, None] if len(given) == 1 else [*given, None])[:3]
                 return SliceV(lower, upper, 1 if step is None else step)
+        if type(func) is cst.Name and func.value == "getattr" and isinstance(callee, Opaque) and len(pos) == 2:
+            # ``getattr(nn, rnn_cell.upper())`` with the name known: the class it names
+            namespace, attr = self.library(node.args[0].value, env), _constant_of(pos[1])
+            if namespace is not None and isinstance(attr, str):
+                return self.named_library(f"{namespace}.{attr}") or UNKNOWN
         if type(func) is cst.Name and func.value == "int" and isinstance(callee, Opaque) and len(pos) == 1:
             if isinstance(pos[0], (IntV, DimV)):
                 return pos[0]  # ``int(patch_width * patch_height)``: a size stays that size
         return UNKNOWN
 
     def _library_call(self, node: cst.Call, qualified: str, env: Env) -> Value:
+        pos, texts, kw = self._call_args(node, env)
+        return self._library_value(qualified, pos, texts, kw, node, env)
+
+    def _library_value(
+        self, qualified: str, pos: list[Value], texts: Sequence[str], kw: dict[str, Value], node: cst.Call, env: Env
+    ) -> Value:
+        """A call of an imported library object, its arguments evaluated."""
         namespace, _, name = qualified.rpartition(".")
         kind = FUNCTION_NAMESPACES.get(namespace)
         if kind is not None:
-            return self._function_call(node, name, kind, env)
+            return self._function_call(node, name, kind, pos, texts, kw, env)
         if qualified in ("torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.nn.Buffer"):
-            pos, _, _ = self._call_args(node, env)
             return pos[0] if pos and isinstance(pos[0], Tensor) else UNKNOWN  # shares its data, layout and all
         if namespace == "torch.nn.utils.rnn" and name in modules.PACKING:
-            pos, texts, kw = self._call_args(node, env)
             first = pos[0] if pos else kw.get("input", kw.get("sequence", kw.get("sequences", UNKNOWN)))
             return modules.packing(name, first, self._args(pos[1:], texts[1:], kw, node, "function", env))
         if namespace == "torch.nn":
             if name in ("Sequential", "ModuleList"):
-                pos, _, _ = self._call_args(node, env)
                 if name == "ModuleList":
                     given = pos[0] if len(pos) == 1 else TupleV(())
                     if isinstance(given, ListV):
@@ -1807,10 +1840,8 @@ class Walker:
                     return modules.construct(name, self._args(pos, [""] * len(pos), {}, node, "module", env)) or UNKNOWN
                 return ListV(tuple(pos), sequential=True)
             if name in modules.ROWS:
-                pos, texts, kw = self._call_args(node, env)
                 made = modules.construct(name, self._args(pos, texts, kw, node, "module", env))
                 return UNKNOWN if made is None else made
-        self._call_args(node, env)
         return UNKNOWN
 
     def apply(self, callee: Value, node: cst.Call, env: Env) -> Value:
@@ -1828,6 +1859,8 @@ class Walker:
             return self.invoke(callee.qualname, pos, kw, closure.copy() if closure else Env(), bound=False, call=node).result
         if isinstance(callee, ClassV):
             return self.construct(callee.qualname, pos, kw)
+        if isinstance(callee, LibraryV):
+            return self._library_value(callee.qualname, pos, texts, kw, node, env)
         if isinstance(callee, EitherV):
             results = [self._call_value(option, pos, texts, kw, node, env) for option in callee.options]
             return functools.reduce(join_values, results)
@@ -1882,11 +1915,12 @@ class Walker:
             return shape
         return self._shape_item(shape, ops.as_int(index), node, env)
 
-    def _function_call(self, node: cst.Call, name: str, kind: str, env: Env) -> Value:
+    def _function_call(
+        self, node: cst.Call, name: str, kind: str, pos: list[Value], texts: Sequence[str], kw: dict[str, Value], env: Env
+    ) -> Value:
         """``kind``: which table the namespace reads (``torch``, ``functional``, ``method``)."""
         table = {"functional": ops.FUNCTIONAL, "method": ops.METHODS}.get(kind, ops.TORCH_FUNCTIONS)
         op = table.get(name)
-        pos, texts, kw = self._call_args(node, env)
         if op is None:
             return UNKNOWN
         if op.operand == "none":  # creation ops and torch.cat: every argument is a plain argument

@@ -88,6 +88,15 @@ class ClassV:
 
 
 @dataclass(frozen=True)
+class LibraryV:
+    """A library ``nn`` module class or torch function named as a value rather than called where it
+    is named (``norm_layer=nn.LayerNorm``, ``self.rnn_cell = getattr(nn, "GRU")``): calling it is
+    calling the library, wherever the call is."""
+
+    qualname: str
+
+
+@dataclass(frozen=True)
 class InstanceV:
     """An instance of a class of this module, with the ``self.`` facts its ``__init__`` left."""
 
@@ -152,6 +161,6 @@ class UnknownV:
 UNKNOWN = UnknownV()
 
 Value = Union[
-    IntV, DimV, TupleV, DictV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, InstanceV, ListV, EitherV, Opaque, SliceV,
+    IntV, DimV, TupleV, DictV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, LibraryV, InstanceV, ListV, EitherV, Opaque, SliceV,
     PackedV, UnknownV, Tensor,
 ]

@@ -545,3 +545,39 @@ def test_two_tensors_permuted_alike_give_their_layout_to_the_sum() -> None:
     assert raised_on(source, "merge(torch.randn(2, 3, 4), torch.randn(2, 3, 4))") == 8
     fixed = source.replace("(a + b).view(-1)", "(a + b.contiguous()).view(-1)")
     assert raised_on(fixed, "merge(torch.randn(2, 3, 4), torch.randn(2, 3, 4))") == 8  # the first operand leads
+
+
+def test_a_library_class_or_function_named_as_a_value_is_called_where_it_is_called() -> None:
+    """IBM pytorch-seq2seq builds its RNN as ``getattr(nn, rnn_cell.upper())(..., batch_first=True)``;
+    timm passes ``act_layer=nn.GELU``. Named without being called, the class is still the table's
+    row when the call comes, through a default, an attribute, ``getattr`` or a function value."""
+    source = HEADER + (
+        "class Encoder(nn.Module):\n"
+        "    def __init__(self, d, cell=nn.GRU, kind='gru', act=torch.tanh):\n"
+        "        super().__init__()\n"
+        "        self.by_default = cell(d, d, batch_first=True)\n"
+        "        self.by_name = getattr(nn, kind.upper())(d, d, batch_first=True)\n"
+        "        self.act = act\n\n"
+        "    def forward(self, x):\n"
+        "        n, t, f = x.shape\n"
+        "        a, _ = self.by_default(x)\n"
+        "        b, _ = self.by_name(x)\n"
+        "        c = self.act(x.transpose(0, 1))\n"
+        "        return a.view(-1, a.size(2)), b.view(-1, b.size(2)), c.view(-1)\n\n\n"
+        "def run(d, x):\n"
+        "    return Encoder(d)(x)\n"
+    )
+    assert both(source) == [17, 17, 17]
+    run = "run(4, torch.randn(2, 3, 4))"
+    assert raised_on(source, run) == 17
+    for fixed in (
+        source.replace("a.view(", "a.reshape(").replace("c.view(", "c.reshape("),  # b alone still raises
+        source.replace("a.view(", "a.reshape(").replace("b.view(", "b.reshape("),  # c alone still raises
+    ):
+        assert raised_on(fixed, run) == 17
+    # the same classes, laid out time-major, or a class the tables know to keep the layout
+    contiguous = source.replace("cell(d, d, batch_first=True)", "cell(d, d)").replace(
+        "getattr(nn, kind.upper())(d, d, batch_first=True)", "getattr(nn, 'Linear')(d, d)"
+    ).replace("c = self.act(x.transpose(0, 1))", "c = self.act(x)").replace("b, _ = self.by_name(x)", "b = self.by_name(x)")
+    assert both(contiguous) == []
+    assert raised_on(contiguous, run) is None
