@@ -35,6 +35,7 @@ from .values import (
     IntV,
     LibraryV,
     ListV,
+    MethodV,
     ModuleV,
     Opaque,
     PackedV,
@@ -252,8 +253,9 @@ class LazyTexts(Sequence[str]):
 
 
 def _constant(key: str) -> bool:
-    """An :class:`Opaque` that is no tensor and no size: ``self``, ``None``, a flag, a string."""
-    return key in NEVER_TENSORS or key[:1] in "'\""
+    """An :class:`Opaque` that is no tensor and no size: ``self``, ``None``, a flag, a string, a
+    float literal (``alpha=1.0``)."""
+    return key in NEVER_TENSORS or key[:1] in "'\"0123456789."
 
 
 def _unit(qualname: str) -> str:
@@ -358,11 +360,13 @@ def _default(node: cst.BaseExpression | None) -> Value | None:
     if isinstance(node, cst.SimpleString):
         text = _string(node)
         return Opaque(repr(text)) if text is not None else None
+    if isinstance(node, cst.Float):  # ``alpha=1.0``: a Python scalar, so ``alpha * x`` keeps x's layout
+        return Opaque(node.value)
     return None
 
 
 def _callable(value: Value | None) -> bool:
-    return isinstance(value, (ModuleV, FunctionV, ClassV, LibraryV, InstanceV, EitherV)) or (
+    return isinstance(value, (ModuleV, FunctionV, ClassV, LibraryV, InstanceV, MethodV, EitherV)) or (
         isinstance(value, ListV) and value.sequential
     )
 
@@ -511,6 +515,21 @@ def _item(value: Value) -> Value:
             out = join_values(out, other)
         return out
     return UNKNOWN
+
+
+def _transposed(rows: Value) -> TupleV | None:
+    """What ``zip(*rows)`` yields for a list of tuples of one length: a tuple per position, of that
+    item of every row (a list of unknown length when the rows are ``repeated``; ``zip`` stops at
+    the shortest row, and unpacking it into names raises if there were no rows at all)."""
+    if not isinstance(rows, ListV) or not rows.items or not all(isinstance(r, TupleV) for r in rows.items):
+        return None
+    widths = {len(r.items) for r in rows.items}  # type: ignore[union-attr]
+    if len(widths) != 1:
+        return None
+    columns = [TupleV(tuple(r.items[i] for r in rows.items)) for i in range(widths.pop())]  # type: ignore[union-attr]
+    if rows.repeated:
+        return TupleV(tuple(ListV((_item(column),), repeated=True) for column in columns))
+    return TupleV(tuple(columns))
 
 
 def _before_star(pos: list[Value]) -> list[Value]:
@@ -1059,11 +1078,24 @@ class Walker:
 
     def loop_item(self, target: cst.BaseAssignTargetExpression, iterable: cst.BaseExpression, env: Env) -> Value:
         """What a ``for`` (statement or comprehension) binds to its target each time round."""
-        item = _item(self.eval(iterable, env))
+        iterated = self.eval(iterable, env)
+        item = self._next_item(iterated) if isinstance(iterated, InstanceV) else _item(iterated)
         counting = isinstance(iterable, cst.Call) and dotted(iterable.func) == "range" and "range" not in env.vars
         if counting and isinstance(target, cst.Name):  # ``for b in range(n)``: an int, ``x[b]`` drops a dim
             return DimV(Dim.sym(f"{target.value}@{self.tag(iterable)}"), target.value)
         return item
+
+    def _next_item(self, instance: InstanceV) -> Value:
+        """``for`` over an instance calls ``iter()`` on it, then ``next()`` on what that returns: for
+        a class of this module that is its own iterator (``__iter__`` returns ``self``, as a
+        hand-written data loader's does), what ``__next__`` returns on the state ``__iter__`` leaves."""
+        start, step = self.method(instance.qualname, "__iter__"), self.method(instance.qualname, "__next__")
+        if start is None or step is None:
+            return UNKNOWN
+        began = self.invoke(start, [], {}, _instance_env(instance), bound=True)
+        if began.result != Opaque("self") or began.state is None:
+            return UNKNOWN
+        return self.invoke(step, [], {}, Env(dict(began.state), dict(began.subst)), bound=True).result
 
     def _loop(self, stmt: cst.For | cst.While, env: Env) -> None:
         head = env.copy()
@@ -1455,13 +1487,23 @@ class Walker:
         if isinstance(left, Tensor):
             return self._elementwise(left, [right], node, env)
         if isinstance(right, Tensor):
-            if isinstance(left, Opaque):
+            # an unknown left operand may be a tensor whose strides order the result (TensorIterator
+            # lets the first full-size operand decide); a Python scalar leaves it to ``right``
+            if isinstance(left, Opaque) and not _constant(left.key):
                 return Tensor() if right.shape is None else Tensor(right.shape, None, False, right.labels)
             return self._elementwise(right, [], node, env)
         if isinstance(op, (cst.Add, cst.AddAssign)) and isinstance(left, (TupleV, ShapeV)) and isinstance(right, (TupleV, ShapeV)):
             # ``x.size()[:-2] + (self.all_head_size,)``: a ``torch.Size`` or tuple concatenated
             joined = [self._splice(left), self._splice(right)]
             return UNKNOWN if None in joined else TupleV(tuple(joined[0] + joined[1]))  # type: ignore[operator]
+        if isinstance(left, (TupleV, ShapeV)) or isinstance(right, (TupleV, ShapeV)):
+            # ``[kernel_size] * spatial_dims``: a list repeated, as many times as a literal says, else
+            # a list of unknown length; never a size (``torch.ones([3] * dims)`` has ``dims`` dims)
+            seq, count = (left, right) if isinstance(left, (TupleV, ShapeV)) else (right, left)
+            items = self._splice(seq)
+            if not isinstance(op, (cst.Multiply, cst.MultiplyAssign)) or items is None:
+                return UNKNOWN
+            return TupleV(tuple(items) * count.value) if isinstance(count, IntV) and count.value >= 0 else TupleV((STAR,))
         return self._dim_arith(op, left, right, node, env)
 
     def _elementwise(self, first: Tensor, others: list[Value], node: cst.CSTNode, env: Env) -> Value:
@@ -1542,7 +1584,9 @@ class Walker:
             return env.vars[key]
         owner = env.vars.get(dotted(node.value) or "")
         if isinstance(owner, InstanceV):
-            return dict(owner.state).get(f"self.{name}", UNKNOWN)
+            return dict(owner.state).get(f"self.{name}") or self.bound_method(owner, name)
+        if isinstance(owner, ModuleV) and name == "weight" and (made := modules.weight(owner, self.origin(node, "property"))) is not None:
+            return made
         if name in ops.PROPERTIES and self.library(node.value, env) is None:
             recv = self.as_tensor(self.eval(node.value, env))
             if recv is None:
@@ -1789,6 +1833,11 @@ class Walker:
                 return IntV(sized.tensor.rank)
             if isinstance(sized, TupleV) and STAR not in sized.items:
                 return IntV(len(sized.items))
+        if type(func) is cst.Name and func.value == "zip" and isinstance(callee, Opaque) and pos == [STAR] and not kw:
+            # ``a, b = zip(*rows)``: the rows' columns (``seq_collate``'s batch of (x, y) pairs)
+            columns = _transposed(self.facts.get(id(node.args[0].value), UNKNOWN))
+            if columns is not None:
+                return columns
         if type(func) is cst.Name and func.value in ("enumerate", "zip") and isinstance(callee, Opaque) and pos:
             # ``for i, block in enumerate(self.blocks)``: each time round, a tuple of the items
             items = [_item(p) for p in _before_star(pos)]
@@ -1801,10 +1850,13 @@ class Walker:
                 lower, upper, step = ([None, *given, None] if len(given) == 1 else [*given, None])[:3]
                 return SliceV(lower, upper, 1 if step is None else step)
         if type(func) is cst.Name and func.value == "getattr" and isinstance(callee, Opaque) and len(pos) == 2:
-            # ``getattr(nn, rnn_cell.upper())`` with the name known: the class it names
+            # ``getattr(obj, name)`` with the name known is ``obj.<name>``: the library class
+            # ``getattr(nn, rnn_cell.upper())`` names, the method ``getattr(model, "forward")`` is
             namespace, attr = self.library(node.args[0].value, env), _constant_of(pos[1])
-            if namespace is not None and isinstance(attr, str):
+            if isinstance(attr, str) and namespace is not None:
                 return self.named_library(f"{namespace}.{attr}") or UNKNOWN
+            if isinstance(attr, str) and isinstance(pos[0], InstanceV):
+                return self.bound_method(pos[0], attr)
         if type(func) is cst.Name and func.value == "int" and isinstance(callee, Opaque) and len(pos) == 1:
             if isinstance(pos[0], (IntV, DimV)):
                 return pos[0]  # ``int(patch_width * patch_height)``: a size stays that size
@@ -1818,6 +1870,11 @@ class Walker:
         self, qualified: str, pos: list[Value], texts: Sequence[str], kw: dict[str, Value], node: cst.Call, env: Env
     ) -> Value:
         """A call of an imported library object, its arguments evaluated."""
+        if qualified == "torch.is_tensor":
+            # true of what an op made; not of a prior, which stands for whatever a caller passes
+            # (``torch.from_numpy(a) if not torch.is_tensor(a) else a``: an array, or a tensor)
+            given = pos[0] if pos else kw.get("obj")
+            return Opaque("True") if isinstance(given, Tensor) and not given.prior and not given.assumed else UNKNOWN
         namespace, _, name = qualified.rpartition(".")
         kind = FUNCTION_NAMESPACES.get(namespace)
         if kind is not None:
@@ -1861,6 +1918,8 @@ class Walker:
             return self.construct(callee.qualname, pos, kw)
         if isinstance(callee, LibraryV):
             return self._library_value(callee.qualname, pos, texts, kw, node, env)
+        if isinstance(callee, MethodV):
+            return self.invoke(callee.qualname, pos, kw, _instance_env(callee.instance), bound=True, call=node).result
         if isinstance(callee, EitherV):
             results = [self._call_value(option, pos, texts, kw, node, env) for option in callee.options]
             return functools.reduce(join_values, results)
@@ -1876,6 +1935,11 @@ class Walker:
             self.calls_to.pop(id(node), None)  # the children got outputs, not this call's arguments
             return value
         return UNKNOWN
+
+    def bound_method(self, instance: InstanceV, name: str) -> Value:
+        """``instance.<name>`` not called where it is read: the method, if its class has one."""
+        target = self.method(instance.qualname, name)
+        return UNKNOWN if target is None else MethodV(instance, target)
 
     def construct(self, klass: str, pos: list[Value], kw: dict[str, Value]) -> Value:
         """An instance of a class of this module, with the ``self.`` facts its ``__init__`` leaves."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from . import ops
 from .dims import ONE, Dim
-from .layout import Shape, Tensor, channels_last_strides, memory_format_of as _memory_format
+from .layout import Origin, Shape, Tensor, channels_last_strides, memory_format_of as _memory_format
 from .ops import flag
 from .values import UNKNOWN, DimV, IntV, ListV, ModuleV, Opaque, PackedV, TupleV, Value
 
@@ -207,6 +207,9 @@ class Conv:
     output_padding: tuple[int | None, ...] | None
     zeros_mode: bool | None
     """``padding_mode='zeros'``: other modes pad with ``F.pad`` first (not modelled)."""
+    in_channels: Dim | None = None
+    groups: int | None = None
+    """With ``in_channels``, what the weight's shape is made of (see :func:`weight`)."""
 
 
 def _conv_construct(k: int, transposed: bool) -> Callable[[ops.Args], Conv]:
@@ -229,6 +232,8 @@ def _conv_construct(k: int, transposed: bool) -> Callable[[ops.Args], Conv]:
             _ints(a.get(dilation_at, "dilation"), k, 1),
             _ints(a.get(5, "output_padding"), k, 0) if transposed else (0,) * k,
             True if mode is None else (text(mode) == "zeros" if text(mode) is not None else None),
+            _size(a, 0, "in_channels")[0],
+            a.int(6, "groups", 1),
         )
 
     return read
@@ -613,7 +618,7 @@ def _recurrent_forward(cfg: object, t: Tensor, a: ops.Args) -> Value:
     return _recurrent_result(cfg, out, (h, c))
 
 
-PACKING = ("pack_padded_sequence", "pack_sequence", "pad_packed_sequence")
+PACKING = ("pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence")
 """``torch.nn.utils.rnn`` functions whose results the walker models (:func:`packing`)."""
 PRODUCING_FUNCTIONS = ("pad_packed_sequence",)
 """Library functions (not ``nn`` modules) whose output can be non-contiguous (for ``preselect``)."""
@@ -624,7 +629,18 @@ def packing(name: str, first: Value, args: ops.Args) -> Value:
     sequence of ``x``'s feature dims. ``pad_packed_sequence(packed, batch_first)``: ATen's
     ``_pad_packed_sequence`` fills a dense time-major ``(T, B, *features)`` tensor and, with
     ``batch_first``, returns it transposed (``output.transpose(0, 1)``), so merging the batch with
-    the time steps raises; then the lengths."""
+    the time steps raises; then the lengths. ``pad_sequence(seqs, batch_first)``: ATen fills a new
+    ``(T, B, *)`` (``(B, T, *)``) tensor, dense whatever the sequences' layout."""
+    if name == "pad_sequence":
+        items = first.items if isinstance(first, (TupleV, ListV)) else ()
+        trailing = {item.shape[1:] if isinstance(item, Tensor) and item.shape else None for item in items}
+        batch_first = _flag(args, 0, "batch_first", False)
+        if len(trailing) != 1 or None in trailing or batch_first is None:
+            return Tensor.dense(None)  # of rank >= 2, its sizes unknown here
+        features: Shape = trailing.pop()  # type: ignore[assignment]
+        steps, batch = args.fresh("max_len"), args.fresh("batch")
+        shape, labels = ((batch, steps), ("batch", "max_len")) if batch_first else ((steps, batch), ("max_len", "batch"))
+        return Tensor.dense(shape + features, labels + (None,) * len(features))
     if name == "pack_sequence":
         first = first.items[0] if isinstance(first, (TupleV, ListV)) and first.items else UNKNOWN
         if not isinstance(first, Tensor) or first.shape is None or not first.shape:
@@ -801,8 +817,8 @@ class ModuleRow:
     whose main output's layout the effect leaves unknown."""
     produces: bool = False
     """Can turn a contiguous input into a non-contiguous output (the preselection reads this).
-    Not counted: channels-last parameters (``model.to(memory_format=torch.channels_last)``, which
-    the linter cannot see) and a contiguous ``(N, C, 1, 1)`` input whose size-1 strides read as
+    Not counted: channels-last parameters (``model.to(memory_format=torch.channels_last)``, whose
+    ``memory_format`` the preselection matches on its own) and a contiguous ``(N, C, 1, 1)`` input whose size-1 strides read as
     channels-last, which ``ConvTranspose2d`` or a padded ``Conv2d`` grows into a channels-last
     output (the forward models that case; the preselection does not look for it)."""
 
@@ -953,6 +969,24 @@ def batched_rank(module: ModuleV) -> int | None:
     cfg = module.config
     k = getattr(cfg, "k", None) if isinstance(cfg, (Conv, Pool, Adaptive, Norm)) else None
     return None if k is None else k + 2
+
+
+def weight(module: ModuleV, origin: Origin) -> Tensor | None:
+    """``conv.weight``: ``(out_channels, in_channels // groups, *kernel_size)`` (in and out swapped
+    for a transposed conv), allocated contiguous; ``nn.Module.to(memory_format=...)`` converts the
+    parameters of the rank the format is for and leaves the others as they are."""
+    cfg = module.config
+    if not isinstance(cfg, Conv) or cfg.kernel is None or None in cfg.kernel or cfg.groups is None:
+        return None
+    first, grouped = (cfg.in_channels, cfg.channels) if cfg.transposed else (cfg.channels, cfg.in_channels)
+    per_group = grouped.divide(Dim.lit(cfg.groups)) if grouped is not None else None
+    if first is None or per_group is None:
+        return None
+    shape = (first, per_group, *(Dim.lit(k) for k in cfg.kernel))  # type: ignore[arg-type]
+    rank = {"channels_last": 4, "channels_last_3d": 5}.get(module.weights or "")
+    if module.weights is None or rank is not None and len(shape) not in (4, 5):
+        return Tensor.dense(shape)
+    return Tensor.strided(shape, channels_last_strides(shape), None, origin) if rank == len(shape) else None
 
 
 def forward(module: ModuleV, t: Tensor, args: ops.Args) -> Value:

@@ -17,7 +17,7 @@ from .layout import (
     Origin, Shape, Tensor, channels_last_strides, dense_in_order, iterator_strides, memory_format_of, resolve_target,
     same_layout, view_strides,
 )
-from .values import UNKNOWN, DimV, IntV, Opaque, PiecesV, ShapeV, TupleV, Value
+from .values import UNKNOWN, DimV, IntV, ListV, Opaque, PiecesV, ShapeV, TupleV, Value
 
 
 class Form(Enum):
@@ -507,6 +507,18 @@ def fresh(t: Tensor, a: Args) -> Value:
 
 
 
+def one_hot(t: Tensor, a: Args) -> Value:
+    """``F.one_hot(labels, num_classes)``: a new contiguous tensor of the labels' shape and one more
+    dim, the classes (as many as the largest label + 1 when ``num_classes`` is -1, the default)."""
+    if t.shape is None:
+        return Tensor(contiguous=True)
+    given = a.get(0, "num_classes")
+    text = a.texts[0] if "num_classes" not in a.kw and a.texts else ""
+    classes = None if given is None or as_int(given) == -1 else a.to_dim(given, text)
+    size = classes if classes is not None else a.fresh("num_classes")
+    return Tensor.dense(t.shape + (size,), (t.labels or (None,) * len(t.shape)) + (None,))
+
+
 def like(t: Tensor, a: Args) -> Value:
     """``clone``, unary math and ``*_like`` allocate with ``memory_format=torch.preserve_format``."""
     if t.shape is None or t.strides is None:
@@ -607,6 +619,11 @@ def _linear_out(t: Tensor, out: Dim | None) -> Value:
 def cat(t: Tensor, a: Args) -> Value:
     """``torch.cat(tensors, dim)``: a new contiguous tensor; ``t`` is unused (the list is ``pos[0]``)."""
     parts = a.get(0, "tensors")
+    count = None
+    if isinstance(parts, ListV) and parts.repeated and len(parts.items) == 1:
+        # one fact for parts of unknown number (``[f(x) for x in xs]``, a column of ``zip(*rows)``):
+        # at least one, as ``torch.cat([])`` raises
+        parts, count = TupleV(parts.items), a.fresh("len")
     if not isinstance(parts, TupleV) or not parts.items or not all(isinstance(p, Tensor) and p.shape for p in parts.items):
         # a part of unknown layout may be channels-last, and so would the result be
         known = isinstance(parts, TupleV) and all(isinstance(p, Tensor) and p.contiguous for p in parts.items)
@@ -617,7 +634,9 @@ def cat(t: Tensor, a: Args) -> Value:
     if d is None or any(len(s) != rank for s in shapes):  # type: ignore[arg-type]
         return Tensor(contiguous=True)
     sizes = [s[d] for s in shapes]  # type: ignore[index]
-    if all(size.literal is not None for size in sizes):
+    if count is not None:
+        total = sizes[0] * count
+    elif all(size.literal is not None for size in sizes):
         total = Dim.lit(sum(size.literal for size in sizes))  # type: ignore[misc]
     elif len(set(sizes)) == 1:
         total = sizes[0] * Dim.lit(len(sizes))
@@ -1156,6 +1175,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     ),
     _op("norm", norm_reduction, {M, T}, "x.norm(dim=-1, keepdim=True)", "torch.norm(x, 2, 1, True)", "x.norm()", "s.norm(p=2, dim=(0, 3))"),
     _op("layer_norm", fresh, {F}, "F.layer_norm(x, (5,))"),
+    _op("one_hot", one_hot, {F}, "F.one_hot(m.long(), 2)", "F.one_hot(m.long().t(), num_classes=3)"),
     _op("pad", pad, {F}, "F.pad(x, (1, 2))", "F.pad(s, (0, 0, 1, 1))", "F.pad(c.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), (1, 1))"),
     _op("masked_fill", fresh, {M, T}, "x.masked_fill(x > 0, 0.0)", "torch.masked_fill(x, m, 1.0)"),
     _op("tril triu", fresh, {M, T}, "torch.tril(x)", "x.triu(1)"),

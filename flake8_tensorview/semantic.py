@@ -351,9 +351,9 @@ def _edges(reads: dict[str, _Reads], model: Semantic) -> None:
         out.discard(unit)
 
 
-ENTRY_POINTS = ("__init__", "forward", "__call__")
-"""What naming a class can run: constructing it, and calling the instance (its other methods are
-reached by ``x.m(...)``, which has edges of its own)."""
+ENTRY_POINTS = ("__init__", "forward", "__call__", "__iter__", "__next__")
+"""What naming a class can run: constructing it, calling the instance, and a ``for`` over it (its
+other methods are reached by ``x.m(...)``, which has edges of its own)."""
 
 
 def _targets(qualname: str, model: Semantic) -> set[str]:

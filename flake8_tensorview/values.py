@@ -106,6 +106,15 @@ class InstanceV:
 
 
 @dataclass(frozen=True)
+class MethodV:
+    """A method of an instance of this module's classes, taken without being called
+    (``getattr(model, "forward")``, ``step = model.forward``): calling it calls the method on it."""
+
+    instance: InstanceV
+    qualname: str
+
+
+@dataclass(frozen=True)
 class ListV:
     """A list, ``nn.ModuleList`` or ``nn.Sequential`` of values: ``items`` in order, or, when
     ``repeated``, one item standing for all (``[Block(c) for _ in range(n)]``)."""
@@ -161,6 +170,6 @@ class UnknownV:
 UNKNOWN = UnknownV()
 
 Value = Union[
-    IntV, DimV, TupleV, DictV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, LibraryV, InstanceV, ListV, EitherV, Opaque, SliceV,
+    IntV, DimV, TupleV, DictV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, LibraryV, InstanceV, MethodV, ListV, EitherV, Opaque, SliceV,
     PackedV, UnknownV, Tensor,
 ]

@@ -340,8 +340,39 @@ def test_contiguous_input_read_as_channels_last(example: str) -> None:
     assert model.contiguous == real.is_contiguous()
 
 
-def test_channels_last_parameters_are_not_modelled() -> None:
+def test_channels_last_parameters_come_only_from_a_memory_format() -> None:
     """Why ``produces`` assumes contiguous parameters: channels-last weights make the output
-    channels-last even for a contiguous input, and the linter cannot see ``.to(memory_format=...)``."""
+    channels-last even for a contiguous input, but only after ``.to(memory_format=...)``, whose
+    text the preselection's producer pattern matches on its own (and the walker models:
+    ``ModuleV.weights``, :func:`modules.weight`)."""
     m = nn.Conv2d(5, 4, 3, padding=1).to(memory_format=torch.channels_last)
     assert not m(scope()["c4"]).is_contiguous()
+
+
+WEIGHT_EXAMPLES = [
+    "nn.Conv2d(3, 4, 3)", "nn.Conv2d(6, 4, (3, 2), groups=2)", "nn.Conv2d(4, 4, 3, groups=4)", "nn.ConvTranspose2d(3, 4, 3)",
+    "nn.Conv1d(3, 4, 3)", "nn.Conv3d(3, 4, 2)",
+]
+
+
+@pytest.mark.parametrize("fmt", ["", ".to(memory_format=torch.channels_last)", ".to(memory_format=torch.channels_last_3d)"])
+@pytest.mark.parametrize("ctor", WEIGHT_EXAMPLES)
+def test_conv_weight_matches_torch(ctor: str, fmt: str) -> None:
+    """``conv.weight`` as the walker reads it, after ``nn.Module.to(memory_format=...)`` or not."""
+    from flake8_tensorview.linter import analyze
+
+    program = f"import torch\nfrom torch import nn\nm = {ctor}{fmt}\ny = m.weight\n"
+    names: dict[str, Any] = {}
+    try:
+        exec(program, names)
+    except RuntimeError:  # a format for another rank: torch refuses it
+        return
+    real = names["y"]
+    result = analyze(program, whole=True)
+    assert result is not None
+    model = result[0].module_env.vars["y"]
+    assert isinstance(model, Tensor) and model.shape is not None and model.strides is not None, model
+    shape = tuple(d.literal for d in model.shape)
+    strides = tuple(d.literal for d in model.strides)
+    assert significant(shape, strides) == significant(tuple(real.shape), real.stride())  # type: ignore[arg-type]
+    assert model.contiguous == real.is_contiguous()

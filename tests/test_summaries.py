@@ -581,3 +581,34 @@ def test_a_library_class_or_function_named_as_a_value_is_called_where_it_is_call
     ).replace("c = self.act(x.transpose(0, 1))", "c = self.act(x)").replace("b, _ = self.by_name(x)", "b = self.by_name(x)")
     assert both(contiguous) == []
     assert raised_on(contiguous, run) is None
+
+
+def test_zip_of_rows_gives_their_columns_and_cat_of_a_column_keeps_its_rank() -> None:
+    """sgan's ``seq_collate``: a batch of (obs, pred) pairs, transposed by ``zip(*data)``, each
+    column concatenated and permuted; ``torch.is_tensor`` of an op's result decides its test."""
+    source = HEADER + (
+        "def collate(data):\n"
+        "    obs, pred = zip(*data)\n"
+        "    return torch.cat(obs, dim=0).permute(2, 0, 1)\n\n\n"
+        "def load(a):\n"
+        "    return torch.from_numpy(a) if not torch.is_tensor(a) else a\n\n\n"
+        "def run():\n"
+        "    data = [(load(torch.randn(3, 2, 8)), torch.randn(3, 2, 12)) for _ in range(2)]\n"
+        "    return collate(data).view(-1, 2)\n"
+    )
+    assert both(source) == [16]
+    assert raised_on(source, "run()") == 16
+    assert both(source.replace("if not torch.is_tensor(a)", "if not isinstance(a, int)")) == []  # undecided: a join
+
+
+def test_a_list_repeated_is_a_list_and_never_a_size() -> None:
+    """MONAI's ``[kernel_size] * spatial_dims``: ``torch.ones`` of it has ``spatial_dims`` dims (one
+    per item), not one dim of that product."""
+    from flake8_tensorview.linter import analyze
+
+    program = "import torch\nk = torch.ones([3] * dims)\nj = torch.ones([3] * 2)\n"
+    result = analyze(program, whole=True)
+    assert result is not None
+    facts = result[0].module_env.vars
+    assert facts["k"].shape is None and facts["k"].contiguous  # type: ignore[union-attr]
+    assert [d.literal for d in facts["j"].shape] == [3, 3]  # type: ignore[union-attr]
