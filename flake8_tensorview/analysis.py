@@ -122,6 +122,10 @@ class Frame:
     returns: list[Value] = field(default_factory=list)
     split: int | None = None
     """Set once the body has split into paths (:meth:`Walker.body`): they are not split again."""
+    klass: str | None = None
+    """The class of ``self`` when the call says (an instance of a subclass of ``owner``): Python
+    looks ``self.m`` up on ``type(self)``, so a base's method reaches a method only the subclass
+    defines (a template method's ``self._score(x, seq)``)."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,11 @@ def _join(a: Value, b: Value) -> Value:
         if a.contiguous and b.contiguous:  # ranks that differ or are unknown: still contiguous
             return Tensor(contiguous=True, assumed=tuple(dict.fromkeys(a.assumed + b.assumed)))
         return Tensor()
+    if isinstance(a, TupleV) and isinstance(b, TupleV) and len(a.items) == len(b.items):
+        if STAR not in a.items and STAR not in b.items:
+            # a tuple of one length on both paths (``output, h_n`` of a GRU or an LSTM chosen on an
+            # ``if``): its items unpack one by one, each the join of what either path put there
+            return TupleV(tuple(join_values(x, y) for x, y in zip(a.items, b.items)))
     if isinstance(a, DictV) and isinstance(b, DictV) and [k for k, _ in a.items] == [k for k, _ in b.items]:
         return DictV(tuple((k, join_values(x, y)) for (k, x), (_, y) in zip(a.items, b.items)))
     if _callable(a) and _callable(b):
@@ -274,6 +283,8 @@ def _truth(value: Value) -> bool | None:
         return value.key == "True"
     if isinstance(value, IntV):
         return bool(value.value)
+    if isinstance(value, DimV) and value.dim.literal is not None:
+        return bool(value.dim.literal)  # a size the call site fixed (``if pos:`` given ``x.size(0)``)
     return None
 
 
@@ -508,12 +519,15 @@ def _with_weights(value: Value, fmt: str | None) -> Value:
 
 
 def _item(value: Value) -> Value:
-    """What a ``for`` over ``value`` binds each time: the join of a list's (or module list's) items."""
+    """What a ``for`` over ``value`` binds each time: the join of a list's (or module list's) items;
+    for a tensor, ``t[i]`` (``Tensor.__iter__`` unbinds dim 0: each item a view with its strides)."""
     if isinstance(value, (ListV, TupleV)) and value.items:
         out = value.items[0]
         for other in value.items[1:]:
             out = join_values(out, other)
         return out
+    if isinstance(value, Tensor) and value.shape:
+        return ops.select_first(value)
     return UNKNOWN
 
 
@@ -792,18 +806,18 @@ class Walker:
             self.init_states[klass] = Env(self.constants(klass))
             init = self.method(klass, "__init__")
             if init is not None:
-                _, after = self.evaluate(init, Env(self.constants(klass)))
+                _, after = self.evaluate(init, Env(self.constants(klass)), klass)
                 self.init_states[klass] = Env({k: v for k, v in after.vars.items() if k.startswith("self.")}, after.subst)
         return self.init_states[klass]
 
-    def evaluate(self, qualname: str, env: Env) -> tuple[Value, Env]:
+    def evaluate(self, qualname: str, env: Env, klass: str | None = None) -> tuple[Value, Env]:
         """Run the body of ``qualname`` in ``env`` (parameters already bound); its return value
         (the join of its ``return``s) and its final environment."""
         node, top, owner = self.functions[qualname]
         self.evaluated.add(qualname)
         self.contexts += 1
         saved = self.frame, self.current_top
-        self.frame = Frame(qualname, owner, self.contexts, top)
+        self.frame = Frame(qualname, owner, self.contexts, top, klass=klass)
         self.current_top = top
         self.top_of[id(node)] = top
         params = node.params
@@ -866,12 +880,13 @@ class Walker:
 
     def invoke(
         self, qualname: str, pos: list[Value], kw: dict[str, Value], seed: Env, bound: bool,
-        call: cst.Call | None = None, generic: bool = False,
+        call: cst.Call | None = None, generic: bool = False, klass: str | None = None,
     ) -> Summary:
         """A call of the module's own function: its return value and the ``self.`` state it leaves
         (for methods), from the arguments' facts. Memoised per function and facts; recursion, depth
         beyond ``MAX_CALL_DEPTH`` and an exhausted evaluation count give no facts."""
         node, _, owner = self.functions[qualname]
+        klass = None if klass == owner else klass  # its own class: one summary, whoever says so
         env = seed.copy()
         params = node.params
         if bound and any(type(d.decorator) is cst.Name and d.decorator.value == "staticmethod" for d in node.decorators):
@@ -898,6 +913,7 @@ class Walker:
             self.calls_to[id(call)] = (call, qualname, bound)
         key = (
             qualname,
+            klass,
             id(self.closures.get(qualname)),
             tuple(sorted((k, v) for k, v in env.vars.items() if not isinstance(v, (FunctionV, ClassV)))),
             tuple(sorted(env.subst.items())),
@@ -912,7 +928,7 @@ class Walker:
         self.evaluations -= 1
         self.stack.append(qualname)
         try:
-            result, after = self.evaluate(qualname, env)
+            result, after = self.evaluate(qualname, env, klass)
         finally:
             self.stack.pop()
         state = tuple(sorted((k, v) for k, v in after.vars.items() if k.startswith("self."))) if owner else None
@@ -1583,8 +1599,9 @@ class Walker:
         if key is not None and key in env.vars:
             return env.vars[key]
         owner = env.vars.get(dotted(node.value) or "")
-        if isinstance(owner, InstanceV):
-            return dict(owner.state).get(f"self.{name}") or self.bound_method(owner, name)
+        if isinstance(owner, InstanceV):  # a method of its class first, as ``call`` looks them up
+            method = self.bound_method(owner, name)
+            return method if isinstance(method, MethodV) else dict(owner.state).get(f"self.{name}", UNKNOWN)
         if isinstance(owner, ModuleV) and name == "weight" and (made := modules.weight(owner, self.origin(node, "property"))) is not None:
             return made
         if name in ops.PROPERTIES and self.library(node.value, env) is None:
@@ -1762,7 +1779,7 @@ class Walker:
             if _callable(held):
                 return self.apply(held, node, env)  # type: ignore[arg-type]
             if namespace in ("self", "cls") and self.frame.owner is not None and namespace not in env.vars:
-                target = self.method(self.frame.owner, name)
+                target = self.method(self.frame.klass or self.frame.owner, name)
                 if target is not None:
                     return self._self_call(target, node, env)
             if _is_super(func.value) and self.frame.owner is not None:
@@ -1782,12 +1799,24 @@ class Walker:
                 if fmt is None or fmt == "preserve_format":
                     return recv_value  # ``block.train(True)(x)``, ``model.to(device)``
                 return _with_weights(recv_value, None if fmt == "contiguous_format" else fmt)
+            if isinstance(recv_value, ClassV) and f"{recv_value.qualname}.{name}" in self.classes:
+                # a class written in another's body (``operations.Linear`` of ``class fp8_ops``)
+                return self.apply(ClassV(f"{recv_value.qualname}.{name}"), node, env)
+            if name == "__next__" and not node.args and isinstance(recv_value, ListV) and recv_value.repeated:
+                return _item(recv_value)  # ``enumerate(scores).__next__()``: the first item, as a loop's
             if isinstance(recv_value, InstanceV):
                 target = self.method(recv_value.qualname, name)
+                held = dict(recv_value.state).get(f"self.{name}")
+                if target is None and _callable(held):
+                    # no method of that name: the attribute its ``__init__`` set is what is called
+                    # (``self.img_attn.proj(x)``, a submodule of a submodule)
+                    return self.apply(held, node, env)  # type: ignore[arg-type]
                 pos, _, kw = self._call_args(node, env)
                 if target is None:
                     return UNKNOWN
-                return self.invoke(target, pos, kw, _instance_env(recv_value), bound=True, call=node).result
+                return self.invoke(
+                    target, pos, kw, _instance_env(recv_value), bound=True, call=node, klass=recv_value.qualname
+                ).result
             if name in _CASES and not node.args and isinstance(text := _constant_of(recv_value), str):
                 return Opaque(repr(getattr(text, name)()))  # ``rnn_cell.upper()``, to name a class by
             recv = self.as_tensor(recv_value)
@@ -1843,6 +1872,9 @@ class Walker:
             items = [_item(p) for p in _before_star(pos)]
             if len(items) == len(pos):
                 return ListV((TupleV((UNKNOWN, *items) if func.value == "enumerate" else tuple(items)),), repeated=True)
+        if type(func) is cst.Name and func.value == "next" and isinstance(callee, Opaque) and len(pos) == 1:
+            if isinstance(pos[0], ListV) and pos[0].repeated:  # ``next(enumerate(x))``: one item of the loop's
+                return _item(pos[0])
         if type(func) is cst.Name and func.value == "slice" and isinstance(callee, Opaque) and 1 <= len(pos) <= 3 and not kw:
             # ``slice(stop)``, ``slice(start, stop[, step])``, each bound readable or None
             given = [None if _is_none(a.value) else self._bound(v, self.text(a.value), env) for a, v in zip(node.args, pos)]
@@ -1919,7 +1951,8 @@ class Walker:
         if isinstance(callee, LibraryV):
             return self._library_value(callee.qualname, pos, texts, kw, node, env)
         if isinstance(callee, MethodV):
-            return self.invoke(callee.qualname, pos, kw, _instance_env(callee.instance), bound=True, call=node).result
+            instance = callee.instance
+            return self.invoke(callee.qualname, pos, kw, _instance_env(instance), bound=True, call=node, klass=instance.qualname).result
         if isinstance(callee, EitherV):
             results = [self._call_value(option, pos, texts, kw, node, env) for option in callee.options]
             return functools.reduce(join_values, results)
@@ -1927,7 +1960,8 @@ class Walker:
             target = self.method(callee.qualname, "forward" if self.is_module_class(callee.qualname) else "__call__")
             if target is None:
                 return UNKNOWN
-            return self.invoke(target, pos, kw, _instance_env(callee), bound=True, call=node).result
+            summary = self.invoke(target, pos, kw, _instance_env(callee), bound=True, call=node, klass=callee.qualname)
+            return summary.result
         if isinstance(callee, ListV) and callee.sequential:
             value = pos[0] if pos else UNKNOWN
             for item in callee.items:
@@ -1951,7 +1985,7 @@ class Walker:
         # sizes a constructor call passes are one configuration (a demo, a test), unless the call
         # sits in another module's ``__init__``: there they are that model's architecture
         inside = self.frame.owner is not None and self.frame.qualname.rsplit(".", 1)[-1] == "__init__"
-        summary = self.invoke(init, pos, kw, Env(self.constants(klass)), bound=True, generic=not inside)
+        summary = self.invoke(init, pos, kw, Env(self.constants(klass)), bound=True, generic=not inside, klass=klass)
         if summary.state is None:
             return UNKNOWN
         return InstanceV(klass, summary.state, summary.subst)
@@ -1960,7 +1994,7 @@ class Walker:
         """``self.m(...)``: the method sees this ``self.`` state, and what it writes there comes back."""
         pos, _, kw = self._call_args(node, env)
         seed = Env({k: v for k, v in env.vars.items() if k.startswith("self.")}, dict(env.subst))
-        summary = self.invoke(target, pos, kw, seed, bound=True, call=node)
+        summary = self.invoke(target, pos, kw, seed, bound=True, call=node, klass=self.frame.klass)
         if summary.state is not None:
             for key in [k for k in env.vars if k.startswith("self.")]:
                 del env.vars[key]

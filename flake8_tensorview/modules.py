@@ -583,10 +583,11 @@ def _recurrent_forward(cfg: object, t: Tensor, a: ops.Args) -> Value:
         else _fresh(a, "num_directions*num_layers")
     )
     features_label = h_label if directions == 1 else None
-    if t.shape is None and cfg.batch_first and t.prior:
-        # batch_first only means something for batched input: the prior is a (B, T, F) input. Not
-        # so what an unknown call returned: ``pack_padded_sequence`` gives a PackedSequence, whose
-        # output's ``.data`` is a dense (N, D*H) tensor
+    if t.shape is None and cfg.batch_first and (t.prior or t.assumed):
+        # batch_first only means something for batched input: the prior is a (B, T, F) input, and
+        # so is what ops of unknown rank made of it (``self.gru(self.embed(x))``). Not so what an
+        # unknown call returned: ``pack_padded_sequence`` gives a PackedSequence, whose output's
+        # ``.data`` is a dense (N, D*H) tensor
         t = t.with_shape((_fresh(a, "batch"), _fresh(a, "seq_len"), _fresh(a, "input_size")), ("batch", "seq_len", None))
     if t.shape is None:
         out = Tensor(contiguous=True) if cfg.batch_first is False else Tensor()

@@ -644,13 +644,18 @@ def cat(t: Tensor, a: Args) -> Value:
         total = Dim.sym("+".join(str(size) for size in sizes))
     first = shapes[0]
     shape = first[:d] + (total,) + first[d + 1 :]  # type: ignore[index]
+    labels = None
+    if count is not None:  # the count by what the code calls the list: ``len(obs_seq_list)*8``
+        given = list(parts.items[0].labels or (None,) * rank)  # type: ignore[union-attr]
+        given[d] = f"len({a.texts[0] or 'tensors'})*{given[d] or sizes[0]}"
+        labels = tuple(given)
     # ATen's compute_output_memory_format: the inputs' suggested format when they all agree on one
     formats = {memory_format_of(p) for p in parts.items}  # type: ignore[arg-type]
     if formats == {"contiguous"} or rank not in (4, 5):
-        return Tensor.dense(shape)
+        return Tensor.dense(shape, labels)
     if formats == {"channels_last"}:
-        return formatted(Tensor.dense(shape), a, "channels_last" if rank == 4 else "channels_last_3d")
-    return Tensor(shape) if None in formats else Tensor.dense(shape)
+        return formatted(Tensor.dense(shape, labels), a, "channels_last" if rank == 4 else "channels_last_3d")
+    return Tensor(shape, None, False, labels) if None in formats else Tensor.dense(shape, labels)
 
 
 def topk(t: Tensor, a: Args) -> Value:

@@ -326,6 +326,10 @@ def _edges(reads: dict[str, _Reads], model: Semantic) -> None:
     for info in model.classes.values():
         for name, unit in info.methods.items():
             by_method.setdefault(name, set()).add(unit)
+    by_nested: dict[str, set[str]] = {}  # ``operations.Linear(...)``: a class written in a class's body
+    for qualname in model.classes:
+        if "." in qualname:
+            by_nested.setdefault(qualname.rpartition(".")[2], set()).update(_targets(qualname, model))
     families: dict[str, set[str]] = {}
     targets: dict[str, set[str]] = {}
     for unit, read in reads.items():
@@ -348,6 +352,8 @@ def _edges(reads: dict[str, _Reads], model: Semantic) -> None:
             out.update(targets[name])
         for attr in read.attrs & by_method.keys():
             out.update(by_method[attr])
+        for attr in read.attrs & by_nested.keys():
+            out.update(by_nested[attr])
         out.discard(unit)
 
 

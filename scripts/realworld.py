@@ -19,6 +19,13 @@ on a TV102 line counts as a TV101 false alarm and a TV102 miss (and the other wa
 
     python scripts/realworld.py            # per-rule TP/FP/FN, precision, recall, misses, false alarms
     python scripts/realworld.py --json     # the same as JSON
+    python scripts/realworld.py --without-scenarios   # the same with each file's scenarios cut out
+
+Each file ends with the scenarios that run it (``SCENARIOS``, ``_run``): they are call sites, and
+give the model the sizes and flags a caller would. A repository's training script is usually another
+file, so ``--without-scenarios`` blanks them out (:func:`without_scenarios`) and scores what the
+linter finds from the module's own code and the prior alone; the default report prints its per-rule
+line too.
 
 Exits 0 whatever the score: the floors live in ``tests/test_realworld.py``.
 """
@@ -99,11 +106,44 @@ def cases(folder: Path = REALWORLD) -> list[Case]:
     return [load_case(p) for p in sorted(folder.glob("*.py"))]
 
 
-def lint(case: Case) -> set[tuple[int, str]]:
-    """Every ``(line, code)`` the linter reports, its own errors (TV9xx) included."""
+def lint(case: Case, cut: bool = False) -> set[tuple[int, str]]:
+    """Every ``(line, code)`` the linter reports, its own errors (TV9xx) included; with ``cut``, on
+    the file without its scenarios."""
     from flake8_tensorview.linter import lint_source
 
-    return {(d.line, d.code) for d in lint_source(case.path.read_text())}
+    source = case.path.read_text()
+    if cut:
+        source = without_scenarios(source, {line for line, _ in case.truth} | set(case.necessary))
+    return {(d.line, d.code) for d in lint_source(source)}
+
+
+def without_scenarios(source: str, labelled: set[int]) -> str:
+    """``source`` with the ``SCENARIOS`` table blanked out, and every top-level function only it
+    reaches (``_run``, then the ``_model`` that ``_run`` calls) unless the function holds a labelled
+    line. Blanked line for line, so the labels keep their numbers."""
+    import ast
+
+    tree = ast.parse(source)
+    functions = {s.name: s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    names = {id(s): {n.id for n in ast.walk(s) if isinstance(n, ast.Name)} for s in tree.body}
+    cut = [s for s in tree.body if isinstance(s, ast.Assign) and any(getattr(t, "id", None) == "SCENARIOS" for t in s.targets)]
+    grown = True
+    while grown:
+        grown = False
+        reached = set().union(*(names[id(s)] for s in cut)) & functions.keys()
+        for name in sorted(reached):
+            function = functions[name]
+            if function in cut or any(function.lineno <= line <= (function.end_lineno or 0) for line in labelled):
+                continue
+            if any(name in names[id(s)] for s in tree.body if s not in cut and s is not function):
+                continue  # the module's own code calls it too
+            cut.append(function)
+            grown = True
+    lines = source.splitlines(keepends=True)
+    for stmt in cut:
+        start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
+        lines[start - 1 : stmt.end_lineno] = ["\n"] * ((stmt.end_lineno or start) - start + 1)
+    return "".join(lines)
 
 
 @dataclass
@@ -199,9 +239,9 @@ def render(report: Report, folder: Path = REALWORLD) -> str:
     return "\n".join(out)
 
 
-def evaluate(folder: Path = REALWORLD) -> Report:
+def evaluate(folder: Path = REALWORLD, cut: bool = False) -> Report:
     all_cases = cases(folder)
-    return score(all_cases, {case.path: lint(case) for case in all_cases})
+    return score(all_cases, {case.path: lint(case, cut) for case in all_cases})
 
 
 # ---- the TV201 oracle's edit -----------------------------------------------------------------------
@@ -257,11 +297,20 @@ def without_chain(source: str, line: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--without-scenarios", action="store_true", help="score each file with its scenarios cut out")
     parser.add_argument("folder", nargs="?", type=Path, default=REALWORLD)
     args = parser.parse_args(argv)
     sys.path.append(str(ROOT))  # the checkout, unless another flake8_tensorview comes first (PYTHONPATH)
-    report = evaluate(args.folder)
-    print(json.dumps(report.as_dict(), indent=2) if args.json else render(report, args.folder))
+    report = evaluate(args.folder, cut=args.without_scenarios)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return 0
+    print(render(report, args.folder))
+    if not args.without_scenarios:
+        bare = evaluate(args.folder, cut=True)
+        print("", "without the scenarios (--without-scenarios: the module's own code and the prior):", sep="\n")
+        for rule, t in bare.rules.items():
+            print(f"  {rule:<7} {t.tp:>4} {t.fp:>4} {t.fn:>4} {_ratio(t.precision):>10} {_ratio(t.recall):>8}")
     return 0
 
 

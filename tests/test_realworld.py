@@ -24,10 +24,13 @@ from fixture_harness import load, results, run_scenarios, same
 # Aya and transformers' BROS, PP-DocLayout (9 of 11 found), then by 5 held-out chains (espnet, MPNet,
 # Qwen 3/3.5, a causal-mask helper; 3 of 5 found when added): 15 of 16 now. TV101 was 0.868 on 53
 # failing views; 7 held-out views from fix commits (lm-lstm-crf, ComfyUI, kbqa, IBM seq2seq,
-# DecoupleGCN, multimodal, OpenNMT) were all missed when added and still are (each needs two or more
-# facts the analysis lacks, listed in docs/audit.md), so the floor follows the grown set down; on
-# the 53 of before recall is 0.887.
-RECALL_FLOORS = {"TV101": 0.78, "TV102": 0.8, "TV201": 0.93}
+# DecoupleGCN, multimodal, OpenNMT) were all missed when added, so the floor followed the grown set
+# down to 0.78; 5 of the 7 are found now (58 of 60), and the floor is back up.
+# Without the files' scenarios (``realworld.without_scenarios``: no call site in the file gives the
+# model its sizes and flags, as when the training script is another file) recall is lower: a floor
+# of its own, the same ratchet.
+RECALL_FLOORS = {"TV101": 0.95, "TV102": 0.9, "TV201": 0.93}
+BARE_RECALL_FLOORS = {"TV101": 0.5, "TV102": 0.8, "TV201": 0.75}
 # Precision, per rule, the same way: the issues' bar, 0.95 for every rule. TV101 has one known false
 # alarm, a TV102 line whose SDPA output reaches the merge only through a parameter nothing in the
 # file passes (jaxtyping_merge_heads_imported.py): the prior, a contiguous tensor, makes it TV101.
@@ -193,6 +196,34 @@ def test_recall_does_not_drop_below_the_floor(report, rule: str) -> None:  # typ
     assert tally.recall is not None, f"the set has no {rule} truth"
     misses = [m for m in report.misses if m[2] == rule]
     assert tally.recall >= RECALL_FLOORS[rule], misses
+
+
+@pytest.fixture(scope="module")
+def bare_report():  # type: ignore[no-untyped-def]
+    return realworld.score(CASES, {case.path: realworld.lint(case, cut=True) for case in CASES})
+
+
+@pytest.mark.parametrize("rule", realworld.RULES)
+def test_recall_without_the_scenarios(bare_report, rule: str) -> None:  # type: ignore[no-untyped-def]
+    tally = bare_report.rules[rule]
+    assert tally.recall is not None and tally.recall >= BARE_RECALL_FLOORS[rule], [m for m in bare_report.misses if m[2] == rule]
+    assert tally.precision is None or tally.precision >= PRECISION_FLOORS[rule], bare_report.false_alarms
+
+
+def test_cutting_the_scenarios_keeps_the_model_and_its_labels() -> None:
+    """``_run`` and the ``_model`` only it calls go, a labelled function the scenarios call stays,
+    and every line keeps its number."""
+    source = (
+        "import torch\n\n\n"
+        "def _flatten(x):\n    return x.t().view(-1)  # truth: TV101\n\n\n"
+        "def _model():\n    return torch.randn(2, 3)\n\n\n"
+        "def _run():\n    return _flatten(_model())\n\n\n"
+        "SCENARIOS = {'run': _run, 'direct': lambda: _flatten(torch.randn(3, 2))}\n"
+    )
+    cut = realworld.without_scenarios(source, {5})
+    assert cut.count("\n") == source.count("\n")
+    assert "def _flatten" in cut and "view(-1)" in cut.splitlines()[4]
+    assert "_model" not in cut and "_run" not in cut and "SCENARIOS" not in cut
 
 
 def test_the_linter_does_not_fail_on_real_code(report) -> None:  # type: ignore[no-untyped-def]
