@@ -1855,33 +1855,40 @@ class Walker:
         if _callable(callee):
             return self.apply(callee, node, env)  # type: ignore[arg-type]
         pos, _, kw = self._call_args(node, env)
-        if type(func) is cst.Name and func.value == "len" and isinstance(callee, Opaque) and len(pos) == 1:
+        if type(func) is cst.Name and isinstance(callee, Opaque):  # a name nothing binds: a builtin
+            return self._builtin(func.value, node, pos, kw, env)
+        return UNKNOWN
+
+    def _builtin(self, name: str, node: cst.Call, pos: list[Value], kw: dict[str, Value], env: Env) -> Value:
+        """``len``, ``zip``, ``enumerate``, ``next``, ``slice``, ``getattr`` and ``int`` of what the
+        walker knows; UNKNOWN for any other name."""
+        if name == "len" and len(pos) == 1:
             # ``len(x.shape) == 4``: the rank, when it is known, decides the branch
             sized = pos[0]
             if isinstance(sized, ShapeV) and sized.tensor.rank is not None:
                 return IntV(sized.tensor.rank)
             if isinstance(sized, TupleV) and STAR not in sized.items:
                 return IntV(len(sized.items))
-        if type(func) is cst.Name and func.value == "zip" and isinstance(callee, Opaque) and pos == [STAR] and not kw:
+        if name == "zip" and pos == [STAR] and not kw:
             # ``a, b = zip(*rows)``: the rows' columns (``seq_collate``'s batch of (x, y) pairs)
             columns = _transposed(self.facts.get(id(node.args[0].value), UNKNOWN))
             if columns is not None:
                 return columns
-        if type(func) is cst.Name and func.value in ("enumerate", "zip") and isinstance(callee, Opaque) and pos:
+        if name in ("enumerate", "zip") and pos:
             # ``for i, block in enumerate(self.blocks)``: each time round, a tuple of the items
             items = [_item(p) for p in _before_star(pos)]
             if len(items) == len(pos):
-                return ListV((TupleV((UNKNOWN, *items) if func.value == "enumerate" else tuple(items)),), repeated=True)
-        if type(func) is cst.Name and func.value == "next" and isinstance(callee, Opaque) and len(pos) == 1:
+                return ListV((TupleV((UNKNOWN, *items) if name == "enumerate" else tuple(items)),), repeated=True)
+        if name == "next" and len(pos) == 1:
             if isinstance(pos[0], ListV) and pos[0].repeated:  # ``next(enumerate(x))``: one item of the loop's
                 return _item(pos[0])
-        if type(func) is cst.Name and func.value == "slice" and isinstance(callee, Opaque) and 1 <= len(pos) <= 3 and not kw:
+        if name == "slice" and 1 <= len(pos) <= 3 and not kw:
             # ``slice(stop)``, ``slice(start, stop[, step])``, each bound readable or None
             given = [None if _is_none(a.value) else self._bound(v, self.text(a.value), env) for a, v in zip(node.args, pos)]
             if all(b is not None or _is_none(a.value) for a, b in zip(node.args, given)):
                 lower, upper, step = ([None, *given, None] if len(given) == 1 else [*given, None])[:3]
                 return SliceV(lower, upper, 1 if step is None else step)
-        if type(func) is cst.Name and func.value == "getattr" and isinstance(callee, Opaque) and len(pos) == 2:
+        if name == "getattr" and len(pos) == 2:
             # ``getattr(obj, name)`` with the name known is ``obj.<name>``: the library class
             # ``getattr(nn, rnn_cell.upper())`` names, the method ``getattr(model, "forward")`` is
             namespace, attr = self.library(node.args[0].value, env), _constant_of(pos[1])
@@ -1889,7 +1896,7 @@ class Walker:
                 return self.named_library(f"{namespace}.{attr}") or UNKNOWN
             if isinstance(attr, str) and isinstance(pos[0], InstanceV):
                 return self.bound_method(pos[0], attr)
-        if type(func) is cst.Name and func.value == "int" and isinstance(callee, Opaque) and len(pos) == 1:
+        if name == "int" and len(pos) == 1:
             if isinstance(pos[0], (IntV, DimV)):
                 return pos[0]  # ``int(patch_width * patch_height)``: a size stays that size
         return UNKNOWN
