@@ -155,9 +155,12 @@ class Env:
 def join_values(a: Value, b: Value) -> Value:
     out = _join(a, b)
     if isinstance(out, Tensor) and isinstance(a, Tensor) and isinstance(b, Tensor) and (a.inserted_at or b.inserted_at):
-        if a.inserted == b.inserted and a.rank == b.rank and out.rank in (a.rank, None):
+        if a.inserted == b.inserted and (not a.inserted or a.rank == b.rank and out.rank in (a.rank, None)):
             # both put as many size-1 dims in front (``mask_local[..., -k:]`` or ``mask_global``): so
-            # does the join, and any of their chains may have put them there
+            # does the join, and any of their chains may have put them there. With none in front,
+            # the chains carried are moot (see ``Walker.absorbers``): each path's value is the same
+            # without them whatever its rank, so the join's is too (``keep`` from ``block_keep &
+            # padding_mask`` on one path, ``block_keep & ~future`` of unknown rank on the other)
             out = replace(out, inserted=a.inserted, inserted_at=a.inserted_at | b.inserted_at)
         elif out.inserted_at:
             out = replace(out, inserted_at=frozenset())
