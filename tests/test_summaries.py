@@ -612,3 +612,44 @@ def test_a_list_repeated_is_a_list_and_never_a_size() -> None:
     facts = result[0].module_env.vars
     assert facts["k"].shape is None and facts["k"].contiguous  # type: ignore[union-attr]
     assert [d.literal for d in facts["j"].shape] == [3, 3]  # type: ignore[union-attr]
+
+
+def test_a_fill_over_the_budget_keeps_the_submodules_its_init_builds() -> None:
+    """DeepSeek-V4's indexer: ``forward``'s closure goes over the mask budget through what its
+    ``__init__`` builds, so it is checked on its own facts; the scorer module that ``__init__``
+    stores still gives ``self.scorer(q)`` its rank, which the out-of-place fill needs to know the
+    leading ``[None, None]`` is redundant."""
+    import ast
+
+    from flake8_tensorview.preselect import MASK_SCOPE_LINES, preselect
+
+    source = HEADER + (
+        "class Scorer(nn.Module):\n"
+        "    def forward(self, q):\n"
+        "        return q @ q.transpose(-1, -2)\n\n\n"
+        "class Big(nn.Module):\n"
+        "    def forward(self, x):\n" + "        x = x + 1\n" * (MASK_SCOPE_LINES + 10) + "        return x\n\n\n"
+        "class Indexer(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.scorer = Scorer()\n"
+        "        self.big = Big()\n\n"
+        "    def forward(self, q, keep):\n"
+        "        b, h, t, d = q.shape\n"
+        "        t_q, t_k = keep.shape\n"
+        "        scores = self.scorer(q)\n"
+        "        return scores.masked_fill(keep[None, None], 0.0)\n"
+    )
+    findings = [(d.line, d.code) for d in lint_source(source)]
+    fill = source.count("\n", 0, source.index("keep[None, None]")) + 1
+    assert findings == [(fill, "TV201")] == [(d.line, d.code) for d in lint_source(source, whole=True)]
+    assert {"Indexer.__init__", "Scorer.forward"} <= preselect(source, ast.parse(source)).scope
+    import torch
+
+    namespace: dict[str, object] = {}
+    exec(compile(source, "<indexer>", "exec"), namespace)
+    q, keep = torch.randn(2, 3, 4, 5), torch.rand(4, 4) > 0.5
+    indexer = namespace["Indexer"]()
+    stripped = source.replace("keep[None, None]", "keep")
+    exec(compile(stripped, "<indexer>", "exec"), namespace)
+    assert torch.equal(indexer(q, keep), namespace["Indexer"]()(q, keep))
