@@ -1522,7 +1522,9 @@ class Walker:
             items = self._splice(seq)
             if not isinstance(op, (cst.Multiply, cst.MultiplyAssign)) or items is None:
                 return UNKNOWN
-            return TupleV(tuple(items) * count.value) if isinstance(count, IntV) and count.value >= 0 else TupleV((STAR,))
+            if isinstance(count, IntV) and count.value >= 0:
+                return TupleV(tuple(items) * count.value)
+            return TupleV((STAR,))
         return self._dim_arith(op, left, right, node, env)
 
     def _elementwise(self, first: Tensor, others: list[Value], node: cst.CSTNode, env: Env) -> Value:
@@ -1605,8 +1607,10 @@ class Walker:
         if isinstance(owner, InstanceV):  # a method of its class first, as ``call`` looks them up
             method = self.bound_method(owner, name)
             return method if isinstance(method, MethodV) else dict(owner.state).get(f"self.{name}", UNKNOWN)
-        if isinstance(owner, ModuleV) and name == "weight" and (made := modules.weight(owner, self.origin(node, "property"))) is not None:
-            return made
+        if isinstance(owner, ModuleV) and name == "weight":
+            made = modules.weight(owner, self.origin(node, "property"))
+            if made is not None:
+                return made
         if name in ops.PROPERTIES and self.library(node.value, env) is None:
             recv = self.as_tensor(self.eval(node.value, env))
             if recv is None:
@@ -1962,7 +1966,10 @@ class Walker:
             return self._library_value(callee.qualname, pos, texts, kw, node, env)
         if isinstance(callee, MethodV):
             instance = callee.instance
-            return self.invoke(callee.qualname, pos, kw, _instance_env(instance), bound=True, call=node, klass=instance.qualname).result
+            summary = self.invoke(
+                callee.qualname, pos, kw, _instance_env(instance), bound=True, call=node, klass=instance.qualname
+            )
+            return summary.result
         if isinstance(callee, EitherV):
             results = [self._call_value(option, pos, texts, kw, node, env) for option in callee.options]
             return functools.reduce(join_values, results)

@@ -819,9 +819,10 @@ class ModuleRow:
     produces: bool = False
     """Can turn a contiguous input into a non-contiguous output (the preselection reads this).
     Not counted: channels-last parameters (``model.to(memory_format=torch.channels_last)``, whose
-    ``memory_format`` the preselection matches on its own) and a contiguous ``(N, C, 1, 1)`` input whose size-1 strides read as
-    channels-last, which ``ConvTranspose2d`` or a padded ``Conv2d`` grows into a channels-last
-    output (the forward models that case; the preselection does not look for it)."""
+    ``memory_format`` the preselection matches on its own) and a contiguous ``(N, C, 1, 1)`` input
+    whose size-1 strides read as channels-last, which ``ConvTranspose2d`` or a padded ``Conv2d``
+    grows into a channels-last output (the forward models that case; the preselection does not look
+    for it)."""
 
 
 def _row(

@@ -170,6 +170,7 @@ class UnknownV:
 UNKNOWN = UnknownV()
 
 Value = Union[
-    IntV, DimV, TupleV, DictV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, LibraryV, InstanceV, MethodV, ListV, EitherV, Opaque, SliceV,
+    IntV, DimV, TupleV, DictV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, LibraryV, InstanceV, MethodV, ListV,
+    EitherV, Opaque, SliceV,
     PackedV, UnknownV, Tensor,
 ]
