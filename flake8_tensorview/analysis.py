@@ -120,6 +120,8 @@ class Frame:
     context: int
     top: int
     returns: list[Value] = field(default_factory=list)
+    exits: list[Env] = field(default_factory=list)
+    """The paths at each ``return``: the ``self.`` state a method leaves is their join."""
     split: int | None = None
     """Set once the body has split into paths (:meth:`Walker.body`): they are not split again."""
     klass: str | None = None
@@ -147,9 +149,11 @@ class Env:
     subst: dict[str, Dim] = field(default_factory=dict)
     defs: dict[str, int] = field(default_factory=dict)
     """name -> the binding (assignment target node id) it holds now, for def-use questions."""
+    ended: bool = False
+    """This path has returned or raised: nothing after it runs, and it joins no other path."""
 
     def copy(self) -> Env:
-        return Env(dict(self.vars), dict(self.subst), dict(self.defs))
+        return Env(dict(self.vars), dict(self.subst), dict(self.defs), self.ended)
 
 
 def join_values(a: Value, b: Value) -> Value:
@@ -201,8 +205,11 @@ def _join(a: Value, b: Value) -> Value:
 
 def join_envs(a: Env, b: Env, tainted: set[int]) -> Env:
     """Merge two paths. A name bound differently on each path reaches its uses from both
-    bindings: those bindings go into ``tainted`` (their uses are no longer all known)."""
-    out = Env(subst={k: v for k, v in a.subst.items() if b.subst.get(k) == v})
+    bindings: those bindings go into ``tainted`` (their uses are no longer all known). A path that
+    has returned or raised goes on nowhere: the other is what comes after (``if not hwc: return x``)."""
+    if a.ended != b.ended:
+        return (b if a.ended else a).copy()
+    out = Env(subst={k: v for k, v in a.subst.items() if b.subst.get(k) == v}, ended=a.ended)
     for key in a.defs.keys() | b.defs.keys():
         if a.defs.get(key) == b.defs.get(key):
             out.defs[key] = a.defs[key]
@@ -308,12 +315,6 @@ def _tests_rank(stmt: cst.If) -> bool:
             stack.extend(expr.children)
         node = node.orelse
     return False
-
-
-def _ends(block: Sequence[cst.BaseStatement]) -> bool:
-    """Whether a block's last statement is a ``raise`` or a ``return``: nothing after its ``if`` runs."""
-    last = block[-1] if block else None
-    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Raise, cst.Return))
 
 
 def _ranks_differ(paths: list[Env]) -> bool:
@@ -817,6 +818,7 @@ class Walker:
         """Run the body of ``qualname`` in ``env`` (parameters already bound); its return value
         (the join of its ``return``s) and its final environment."""
         node, top, owner = self.functions[qualname]
+        env.ended = False  # a closure's environment is where the enclosing function returned
         self.evaluated.add(qualname)
         self.contexts += 1
         saved = self.frame, self.current_top
@@ -840,6 +842,9 @@ class Walker:
         finally:
             frame = self.frame
             self.frame, self.current_top = saved
+        if frame.exits:  # what the method leaves in ``self.``: every path that returns, and the end
+            paths = [*frame.exits, env] if not env.ended else frame.exits
+            env = functools.reduce(lambda a, b: join_envs(a, b, self.tainted), paths)
         result: Value = UNKNOWN
         for i, value in enumerate(frame.returns):
             result = value if i == 0 else join_values(result, value)
@@ -950,6 +955,8 @@ class Walker:
 
     def block(self, body: Sequence[cst.BaseStatement | cst.BaseSmallStatement], env: Env) -> None:
         for stmt in body:
+            if env.ended:
+                return  # after a ``return`` or ``raise`` on every path: not reached
             self.statement(stmt, env)
 
     def body(self, stmts: Sequence[cst.BaseStatement | cst.BaseSmallStatement], env: Env) -> None:
@@ -963,6 +970,8 @@ class Walker:
         split, and once per evaluation: other tests may correlate with later ones (``if self.flag``
         twice), which a path of its own would take as independent."""
         for i, stmt in enumerate(stmts):
+            if env.ended:
+                return
             if type(stmt) is cst.If and self.frame.split is None and i + 1 < len(stmts) and self._tests_rank(stmt):
                 self._spend()
                 branches = self._branches(stmt, env)
@@ -1002,14 +1011,14 @@ class Walker:
         known = _truth(self.eval(stmt.test, env))
         if known:  # a constant the call site passed: only one branch runs
             self.block(stmt.body.body, env)
-            return [(env, _ends(stmt.body.body))]
+            return [(env, env.ended)]
         if known is False:
             if isinstance(stmt.orelse, cst.If):
                 self._spend()
                 return self._branches(stmt.orelse, env)
             if isinstance(stmt.orelse, cst.Else):
                 self.block(stmt.orelse.body.body, env)
-                return [(env, _ends(stmt.orelse.body.body))]
+                return [(env, env.ended)]
             return [(env, False)]
         then = env.copy()
         self.block(stmt.body.body, then)
@@ -1019,10 +1028,10 @@ class Walker:
             rest = self._branches(stmt.orelse, other)
         elif isinstance(stmt.orelse, cst.Else):
             self.block(stmt.orelse.body.body, other)
-            rest = [(other, _ends(stmt.orelse.body.body))]
+            rest = [(other, other.ended)]
         else:
             rest = [(other, False)]
-        return [(then, _ends(stmt.body.body)), *rest]
+        return [(then, then.ended), *rest]
 
     def _spend(self) -> None:
         self.budget -= 1
@@ -1093,7 +1102,7 @@ class Walker:
 
     @staticmethod
     def _replace(env: Env, new: Env) -> None:
-        env.vars, env.subst, env.defs = new.vars, new.subst, new.defs
+        env.vars, env.subst, env.defs, env.ended = new.vars, new.subst, new.defs, new.ended
 
     def loop_item(self, target: cst.BaseAssignTargetExpression, iterable: cst.BaseExpression, env: Env) -> Value:
         """What a ``for`` (statement or comprehension) binds to its target each time round."""
@@ -1163,8 +1172,13 @@ class Walker:
             self.eval(stmt.value, env)
             if isinstance(stmt.value, cst.Call):
                 self.discarded[id(stmt.value)] = DiscardedSite(stmt.value, self.frame.qualname, stmt)
-        elif isinstance(stmt, cst.Return) and stmt.value is not None:
-            self.frame.returns.append(self.eval(stmt.value, env))
+        elif isinstance(stmt, cst.Return):
+            if stmt.value is not None:
+                self.frame.returns.append(self.eval(stmt.value, env))
+            self.frame.exits.append(env.copy())
+            env.ended = True
+        elif isinstance(stmt, cst.Raise):
+            env.ended = True
         elif isinstance(stmt, cst.Assert):
             self.eval(stmt.test, env)
 

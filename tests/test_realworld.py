@@ -25,12 +25,16 @@ from fixture_harness import load, results, run_scenarios, same
 # Qwen 3/3.5, a causal-mask helper; 3 of 5 found when added): 15 of 16 now. TV101 was 0.868 on 53
 # failing views; 7 held-out views from fix commits (lm-lstm-crf, ComfyUI, kbqa, IBM seq2seq,
 # DecoupleGCN, multimodal, OpenNMT) were all missed when added, so the floor followed the grown set
-# down to 0.78; 5 of the 7 are found now (58 of 60), and the floor is back up.
+# down to 0.78; 5 of the 7 are found now (58 of 60), and the floor went back up to 0.95. Then 8
+# more held-out files (``ho_*``: capsule-net, kornia, Megatron-LM twice, LBFGSNew, SparseConvNet,
+# piqa, a DCRNN negative), written from their sources without running the linter, added 9 failing
+# views: 2 were found when they came (kornia's), and piqa's once a path that returns stopped joining
+# what comes after it (3 of 9); the floor follows the grown set down to 0.88 (61 of 69).
 # Without the files' scenarios (``realworld.without_scenarios``: no call site in the file gives the
 # model its sizes and flags, as when the training script is another file) recall is lower: a floor
 # of its own, the same ratchet.
-RECALL_FLOORS = {"TV101": 0.95, "TV102": 0.9, "TV201": 0.93}
-BARE_RECALL_FLOORS = {"TV101": 0.5, "TV102": 0.8, "TV201": 0.75}
+RECALL_FLOORS = {"TV101": 0.88, "TV102": 0.9, "TV201": 0.93}
+BARE_RECALL_FLOORS = {"TV101": 0.43, "TV102": 0.8, "TV201": 0.75}
 # Precision, per rule, the same way: the issues' bar, 0.95 for every rule. TV101 has one known false
 # alarm, a TV102 line whose SDPA output reaches the merge only through a parameter nothing in the
 # file passes (jaxtyping_merge_heads_imported.py): the prior, a contiguous tensor, makes it TV101.

@@ -653,3 +653,33 @@ def test_a_fill_over_the_budget_keeps_the_submodules_its_init_builds() -> None:
     stripped = source.replace("keep[None, None]", "keep")
     exec(compile(stripped, "<indexer>", "exec"), namespace)
     assert torch.equal(indexer(q, keep), namespace["Indexer"]()(q, keep))
+
+
+def test_a_path_that_returns_goes_on_nowhere() -> None:
+    """piqa's test images: ``if hwc: return x.permute(0, 3, 1, 2)`` then ``return x``. With ``hwc``
+    passed as True only the permuted batch comes back (the last ``return`` is not reached), and
+    after an ``if`` whose branch returns, the rest sees only the path that did not."""
+    source = HEADER + (
+        "def images(b, hwc):\n"
+        "    if hwc:\n"
+        "        return torch.rand(b, 6, 5, 3).permute(0, 3, 1, 2)\n"
+        "    return torch.rand(b, 3, 6, 5)\n\n\n"
+        "def mse(x, y):\n"
+        "    return ((x - y) ** 2).view(x.size(0), -1)\n\n\n"
+        "def guarded(x):\n"
+        "    b, t, c = x.shape\n"
+        "    y = x.transpose(1, 2)\n"
+        "    if t == c:\n"
+        "        y = y.contiguous()\n"
+        "        return y.view(-1)\n"
+        "    return y.view(-1)\n\n\n"
+        "def run_hwc():\n"
+        "    return mse(images(2, True), images(2, False))\n"
+    )
+    assert both(source) == [12, 21]
+    assert raised_on(source, "run_hwc()") == 12
+    assert raised_on(source, "guarded(torch.randn(2, 3, 4))") == 21
+    assert raised_on(source, "guarded(torch.randn(2, 3, 3))") is None
+    nchw = source.replace("images(2, True)", "images(2, False)")
+    assert both(nchw) == [21]
+    assert raised_on(nchw, "run_hwc()") is None
