@@ -48,8 +48,11 @@ from .values import (
     Value,
 )
 
-FUNCTION_NAMESPACES = {"torch": "torch", "torch.nn.functional": "functional", "torch.Tensor": "method", "torch.linalg": "torch"}
-"""Qualified namespaces whose functions are op-table rows, and which table form they take."""
+FUNCTION_TABLES = {
+    "torch": ops.TORCH_FUNCTIONS, "torch.nn.functional": ops.FUNCTIONAL, "torch.Tensor": ops.METHODS,
+    "torch.linalg": ops.TORCH_FUNCTIONS,
+}
+"""Qualified namespaces whose functions are op-table rows, and the table of the form they take."""
 PRIOR = Tensor(contiguous=True, prior=True)
 """A parameter or attribute with no facts: see :attr:`Tensor.prior` (and ``docs/rules.md``)."""
 STAR = Opaque("*")
@@ -1349,9 +1352,8 @@ class Walker:
         namespace, _, name = qualified.rpartition(".")
         if namespace == "torch.nn" and (name in modules.ROWS or name in ("Sequential", "ModuleList")):
             return LibraryV(qualified)
-        kind = FUNCTION_NAMESPACES.get(namespace)
-        table = {"functional": ops.FUNCTIONAL, "method": ops.METHODS}.get(kind or "", ops.TORCH_FUNCTIONS)
-        return LibraryV(qualified) if kind is not None and name in table else None
+        table = FUNCTION_TABLES.get(namespace)
+        return LibraryV(qualified) if table is not None and name in table else None
 
     def library(self, node: cst.BaseExpression, env: Env) -> str | None:
         """The qualified name of an imported library object (``F.softmax`` ->
@@ -1618,9 +1620,9 @@ class Walker:
         if key is not None and key in env.vars:
             return env.vars[key]
         owner = env.vars.get(dotted(node.value) or "")
-        if isinstance(owner, InstanceV):  # a method of its class first, as ``call`` looks them up
-            method = self.bound_method(owner, name)
-            return method if isinstance(method, MethodV) else dict(owner.state).get(f"self.{name}", UNKNOWN)
+        member = self.member(owner, name) if owner is not None else None
+        if member is not None or isinstance(owner, InstanceV):
+            return member or UNKNOWN
         if isinstance(owner, ModuleV) and name == "weight":
             made = modules.weight(owner, self.origin(node, "property"))
             if made is not None:
@@ -1820,24 +1822,14 @@ class Walker:
                 if fmt is None or fmt == "preserve_format":
                     return recv_value  # ``block.train(True)(x)``, ``model.to(device)``
                 return _with_weights(recv_value, None if fmt == "contiguous_format" else fmt)
-            if isinstance(recv_value, ClassV) and f"{recv_value.qualname}.{name}" in self.classes:
-                # a class written in another's body (``operations.Linear`` of ``class fp8_ops``)
-                return self.apply(ClassV(f"{recv_value.qualname}.{name}"), node, env)
             if name == "__next__" and not node.args and isinstance(recv_value, ListV) and recv_value.repeated:
                 return _item(recv_value)  # ``enumerate(scores).__next__()``: the first item, as a loop's
+            member = self.member(recv_value, name)
+            if _callable(member):
+                return self.apply(member, node, env)  # type: ignore[arg-type]
             if isinstance(recv_value, InstanceV):
-                target = self.method(recv_value.qualname, name)
-                held = dict(recv_value.state).get(f"self.{name}")
-                if target is None and _callable(held):
-                    # no method of that name: the attribute its ``__init__`` set is what is called
-                    # (``self.img_attn.proj(x)``, a submodule of a submodule)
-                    return self.apply(held, node, env)  # type: ignore[arg-type]
-                pos, _, kw = self._call_args(node, env)
-                if target is None:
-                    return UNKNOWN
-                return self.invoke(
-                    target, pos, kw, _instance_env(recv_value), bound=True, call=node, klass=recv_value.qualname
-                ).result
+                self._call_args(node, env)
+                return UNKNOWN
             if name in _CASES and not node.args and isinstance(text := _constant_of(recv_value), str):
                 return Opaque(repr(getattr(text, name)()))  # ``rnn_cell.upper()``, to name a class by
             recv = self.as_tensor(recv_value)
@@ -1915,8 +1907,8 @@ class Walker:
             namespace, attr = self.library(node.args[0].value, env), _constant_of(pos[1])
             if isinstance(attr, str) and namespace is not None:
                 return self.named_library(f"{namespace}.{attr}") or UNKNOWN
-            if isinstance(attr, str) and isinstance(pos[0], InstanceV):
-                return self.bound_method(pos[0], attr)
+            if isinstance(attr, str):
+                return self.member(pos[0], attr) or UNKNOWN
         if name == "int" and len(pos) == 1:
             if isinstance(pos[0], (IntV, DimV)):
                 return pos[0]  # ``int(patch_width * patch_height)``: a size stays that size
@@ -1936,9 +1928,9 @@ class Walker:
             given = pos[0] if pos else kw.get("obj")
             return Opaque("True") if isinstance(given, Tensor) and not given.prior and not given.assumed else UNKNOWN
         namespace, _, name = qualified.rpartition(".")
-        kind = FUNCTION_NAMESPACES.get(namespace)
-        if kind is not None:
-            return self._function_call(node, name, kind, pos, texts, kw, env)
+        table = FUNCTION_TABLES.get(namespace)
+        if table is not None:
+            return self._function_call(node, name, table.get(name), pos, texts, kw, env)
         if qualified in ("torch.nn.Parameter", "torch.nn.parameter.Parameter", "torch.nn.Buffer"):
             return pos[0] if pos and isinstance(pos[0], Tensor) else UNKNOWN  # shares its data, layout and all
         if namespace == "torch.nn.utils.rnn" and name in modules.PACKING:
@@ -2001,10 +1993,17 @@ class Walker:
             return value
         return UNKNOWN
 
-    def bound_method(self, instance: InstanceV, name: str) -> Value:
-        """``instance.<name>`` not called where it is read: the method, if its class has one."""
-        target = self.method(instance.qualname, name)
-        return UNKNOWN if target is None else MethodV(instance, target)
+    def member(self, owner: Value, name: str) -> Value | None:
+        """``owner.<name>`` for an instance or a class of this module, as Python looks it up: a
+        method of the instance's class, bound to it (``nn.Module`` keeps submodules out of the
+        instance dict, so methods come first); what its ``__init__`` stored in ``self.<name>``
+        (``self.img_attn.proj``); a class written in the class's body (``operations.Linear``)."""
+        if isinstance(owner, InstanceV):
+            target = self.method(owner.qualname, name)
+            return MethodV(owner, target) if target is not None else dict(owner.state).get(f"self.{name}")
+        if isinstance(owner, ClassV) and f"{owner.qualname}.{name}" in self.classes:
+            return ClassV(f"{owner.qualname}.{name}")
+        return None
 
     def construct(self, klass: str, pos: list[Value], kw: dict[str, Value]) -> Value:
         """An instance of a class of this module, with the ``self.`` facts its ``__init__`` leaves."""
@@ -2045,11 +2044,11 @@ class Walker:
         return self._shape_item(shape, ops.as_int(index), node, env)
 
     def _function_call(
-        self, node: cst.Call, name: str, kind: str, pos: list[Value], texts: Sequence[str], kw: dict[str, Value], env: Env
+        self, node: cst.Call, name: str, op: ops.Op | None, pos: list[Value], texts: Sequence[str],
+        kw: dict[str, Value], env: Env,
     ) -> Value:
-        """``kind``: which table the namespace reads (``torch``, ``functional``, ``method``)."""
-        table = {"functional": ops.FUNCTIONAL, "method": ops.METHODS}.get(kind, ops.TORCH_FUNCTIONS)
-        op = table.get(name)
+        """``torch.<name>(...)`` and the like: an op-table row in its function form
+        (``torch.transpose(x, 1, 2)``), or a function of a table's namespace without one (``op`` None)."""
         if op is None:
             return UNKNOWN
         if op.operand == "none":  # creation ops and torch.cat: every argument is a plain argument

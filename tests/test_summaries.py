@@ -612,6 +612,10 @@ def test_a_list_repeated_is_a_list_and_never_a_size() -> None:
     facts = result[0].module_env.vars
     assert facts["k"].shape is None and facts["k"].contiguous  # type: ignore[union-attr]
     assert [d.literal for d in facts["j"].shape] == [3, 3]  # type: ignore[union-attr]
+    import torch
+
+    assert list(torch.ones([3] * 2).shape) == [3, 3]
+    assert torch.ones([3] * 3).dim() == 3  # the one dim the old reading gave is wrong for any dims != 1
 
 
 def test_a_fill_over_the_budget_keeps_the_submodules_its_init_builds() -> None:
