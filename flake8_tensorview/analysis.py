@@ -13,7 +13,6 @@ Rules do not walk the tree themselves; they read the sites recorded here (:class
 
 from __future__ import annotations
 
-import ast
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,6 +36,7 @@ from .values import (
     ListV,
     MethodV,
     ModuleV,
+    NOT_A_LITERAL,
     Opaque,
     PackedV,
     PiecesV,
@@ -46,6 +46,7 @@ from .values import (
     UnknownV,
     EitherV,
     Value,
+    literal,
 )
 
 FUNCTION_TABLES = {
@@ -356,10 +357,7 @@ def _string(node: cst.BaseExpression | None) -> str | None:
     """The value of a string literal (``"batch_size"``), else None."""
     if not isinstance(node, cst.SimpleString):
         return None
-    try:
-        text = node.evaluated_value
-    except Exception:  # libcst cannot evaluate every prefix
-        return None
+    text = literal(node.value)
     return text if isinstance(text, str) else None
 
 
@@ -389,30 +387,26 @@ def _callable(value: Value | None) -> bool:
     )
 
 
-_NOT_CONSTANT = object()
 _CASES = frozenset({"upper", "lower", "strip", "capitalize", "title"})
 """``str`` methods without arguments that a constant string keeps constant through."""
 
 
 def _constant_of(value: Value) -> object:
-    """The Python constant a value is (``None``, a flag, an int, a string), or ``_NOT_CONSTANT``."""
+    """The Python constant a value is (``None``, a flag, an int, a string), or ``NOT_A_LITERAL``."""
     if isinstance(value, IntV):
         return value.value
     if isinstance(value, Opaque):
         if value.key in ("None", "True", "False"):
             return {"None": None, "True": True, "False": False}[value.key]
         if value.key[:1] in "'\"":
-            try:
-                return ast.literal_eval(value.key)
-            except (ValueError, SyntaxError):
-                return _NOT_CONSTANT
-    return _NOT_CONSTANT
+            return literal(value.key)
+    return NOT_A_LITERAL
 
 
 def _compared(left: Value, operator: cst.BaseCompOp, right: Value) -> Value:
     """``impl == "eager"``, ``mask is None`` between constants: a constant flag, which prunes branches."""
     a, b = _constant_of(left), _constant_of(right)
-    if a is _NOT_CONSTANT or b is _NOT_CONSTANT:
+    if a is NOT_A_LITERAL or b is NOT_A_LITERAL:
         return UNKNOWN
     if isinstance(operator, (cst.Equal, cst.NotEqual)):
         result = a == b
@@ -1794,8 +1788,8 @@ class Walker:
             namespace = dotted(func.value)
             if namespace == "self" and name == "register_buffer":
                 pos, _, kw = self._call_args(node, env)
-                if len(pos) >= 2 and isinstance(node.args[0].value, cst.SimpleString):
-                    env.vars["self." + node.args[0].value.evaluated_value] = pos[1]  # type: ignore[operator]
+                if len(pos) >= 2 and (buffer := _string(node.args[0].value)) is not None:
+                    env.vars["self." + buffer] = pos[1]
                 return UNKNOWN
             key = dotted(func)
             held = env.vars.get(key) if key else None
@@ -2066,8 +2060,8 @@ class Walker:
             tensor = Tensor()
         tensor = normalize(tensor, env.subst)
         args = self._args(pos[skip + 1 :], texts[skip + 1 :], kw, node, "function", env)
-        if skip and isinstance(node.args[0].value, cst.SimpleString):
-            args.equation = str(node.args[0].value.evaluated_value)
+        if skip and (equation := _string(node.args[0].value)) is not None:
+            args.equation = equation
         if name in ("masked_fill", "masked_fill_"):
             self._record_mask(node, tensor, 1, name.endswith("_"))
         return each_backend(op.effect, tensor, args)

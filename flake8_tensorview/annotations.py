@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 import libcst as cst
 
 from .analysis import dotted
+from .values import literal
 
 Qualify = Callable[[str], "str | None"]
 """A dotted name as written (``jt.Float``) -> its qualified name (``jaxtyping.Float``), or None."""
@@ -338,10 +339,7 @@ def _text(node: cst.BaseExpression) -> str | None:
         return None if left is None or right is None else left + right
     if not isinstance(node, cst.SimpleString):
         return None
-    try:
-        value = node.evaluated_value
-    except (SyntaxError, ValueError):  # libcst accepts some escapes Python's literal_eval refuses
-        return None
+    value = literal(node.value)  # not a str for escapes libcst takes and Python refuses
     return value if isinstance(value, str) else None
 
 

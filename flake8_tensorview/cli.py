@@ -196,7 +196,9 @@ def lint_text(
     candidate = might_match(text)
     if not candidate and parses(text, filename):
         return []
-    from .linter import collector_paused, lint_source
+    from .linter import collector_paused, freeze_long_lived, lint_source
+
+    freeze_long_lived()
 
     flags = ast.PyCF_ONLY_AST | (ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if top_level_await else 0)
     # the tree's nodes all live until the file is done (see linter): the collector stays off until
@@ -501,8 +503,9 @@ def run(files: list[str], options: Options, jobs: int) -> list[FileResult]:
         try:
             from concurrent.futures import ProcessPoolExecutor
 
-            from . import linter  # noqa: F401  before the workers start: forked, they share it
+            from .linter import freeze_long_lived  # before the workers start: forked, they share it
 
+            freeze_long_lived()
             pool = ProcessPoolExecutor(max_workers=min(jobs, len(files)))
         except (ImportError, NotImplementedError, OSError):  # no working sem_open (some sandboxes)
             pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import gc
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -166,6 +167,24 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@functools.cache
+def freeze_long_lived() -> None:
+    """Once per process, when the first candidate file has imported libcst: collect, then move
+    what is alive into the collector's permanent generation (``gc.freeze``), as CPython's docs
+    advise before forking workers.
+
+    libcst's import leaves some 16 000 objects the collector tracks (classes, functions, their
+    dicts), and every full collection of the host process traced them again: in one flake8 process
+    on a tenth of the benchmark corpora, the full collections took 1.5 s with the plugin against 0.9 s
+    without it. Frozen objects are still freed by reference counting; only a cycle among them that
+    becomes garbage later would never be collected, and what is alive at this point lives as long
+    as the process anyway: imported modules, the host's options and plugins (the collection first
+    frees the garbage of the file being checked). The editor plugin never calls this: a language
+    server's documents are alive when it would run, and come and go."""
+    gc.collect()
+    gc.freeze()
 
 
 @collector_paused()

@@ -14,7 +14,6 @@ unknown value: the reader keeps ``None`` and the effect stays sound (unknown lay
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -22,7 +21,7 @@ from . import ops
 from .dims import ONE, Dim
 from .layout import Origin, Shape, Tensor, channels_last_strides, memory_format_of as _memory_format
 from .ops import flag
-from .values import UNKNOWN, DimV, IntV, ListV, ModuleV, Opaque, PackedV, TupleV, Value
+from .values import UNKNOWN, DimV, IntV, ListV, ModuleV, Opaque, PackedV, TupleV, Value, literal
 
 Labels = tuple[str | None, ...]
 
@@ -33,10 +32,7 @@ Labels = tuple[str | None, ...]
 def text(value: Value | None) -> str | None:
     """A string literal (``Opaque("'same'")``), or None."""
     if isinstance(value, Opaque) and value.key[:1] in "'\"" and len(value.key) >= 2:
-        try:
-            got = ast.literal_eval(value.key)
-        except (ValueError, SyntaxError):
-            return None
+        got = literal(value.key)
         return got if isinstance(got, str) else None
     raw = getattr(value, "value", None)
     return raw if isinstance(raw, str) else None

@@ -43,8 +43,9 @@ class TensorViewChecker:
         if not might_match(source):
             return  # most files: one substring search, and libcst is never imported
         try:
-            from .linter import lint_source  # libcst takes ~0.5 s to import: only candidates pay it
+            from .linter import freeze_long_lived, lint_source  # libcst takes ~0.5 s to import: only candidates pay it
 
+            freeze_long_lived()
             diagnostics = lint_source(source, self.tree, opt_in=self.opt_in)
         except Exception as exc:  # never take flake8 down with us
             print(f"flake8-tensorview: internal error in {self.filename}: {exc!r}", file=sys.stderr)

@@ -399,12 +399,13 @@ class _Bindings:
     __slots__ = ("values", "loops")
 
     def __init__(self, scan: _Scan) -> None:
-        self.values: dict[str, list[tuple[ast.AST, Position, _Bindings]]] = {}
-        """key -> (value, where it takes effect, the function whose bindings its reads see)."""
+        self.values: dict[str, list[tuple[ast.AST, Position, _Bindings | None]]] = {}
+        """key -> (value, where it takes effect, the function whose bindings its reads see: None
+        for this one, so that no cycle keeps the tree alive until the next full collection)."""
         self.loops = scan.loops
         for keys, value, at in scan.pairs:
             for key in keys:
-                self.values.setdefault(key, []).append((value, at, self))
+                self.values.setdefault(key, []).append((value, at, None))
 
     def reach(self, at: Position, read: Position) -> bool:
         """Whether a binding taking effect at ``at`` can be seen by a read at ``read``."""
@@ -481,7 +482,7 @@ def reach(
         callables.update(before.values)
         for key, bindings in before.values.items():
             if key.startswith("self."):  # seen from the start of the method, as if bound first
-                seeded = [(value, _BEFORE_ALL, owner) for value, _, owner in bindings]
+                seeded = [(value, _BEFORE_ALL, owner or before) for value, _, owner in bindings]
                 method.values.setdefault(key, []).extend(seeded)
     read_by: dict[int, tuple[set[str], bool]] = {}
     seen: set[tuple[str, Position, int]] = set()
@@ -499,6 +500,7 @@ def reach(
             seen.add((key, read, id(scope)))
             bound = False
             for value, at, owner in scope.values.get(key, ()):
+                owner = owner or scope
                 if not scope.reach(at, read):
                     continue  # bound after the read, and no loop brings it round
                 bound = True
@@ -795,10 +797,19 @@ class _Selection:
                 fed = _feeding(node, seed.rpartition(".")[2])
                 feeders = {c for c in self.model.calls.get(caller, ()) if c.rpartition(".")[2] in fed}
                 group = {caller} | feeders
-                # without a feeder the caller hands over its own parameters: the prior again
-                if feeders and spent + self.model.lines(group - taken - self.scope) <= SCOPE_LINES:
+                # without a feeder, and without a producer of its own reaching what it passes
+                # (TGI's GPT-NeoX ``forward`` hands ``_attn`` the heads its ``permute`` and ``split``
+                # made), the caller hands over its own parameters: the prior again
+                handed = feeders or self.produces_arguments(node, seed.rpartition(".")[2])
+                if handed and spent + self.model.lines(group - taken - self.scope) <= SCOPE_LINES:
                     taken |= group
         return taken
+
+    def produces_arguments(self, caller: ast.AST, callee: str) -> bool:
+        """Whether a producer in ``caller`` can reach an argument of one of its calls of ``callee``."""
+        arguments = [a for node in ast.walk(caller) if isinstance(node, ast.Call) and _module_name(node) == callee
+                     for a in [*node.args, *(k.value for k in node.keywords)]]
+        return reach(self.scan(caller), arguments, None, self.libraries, set(self.model.top_level))[0]
 
     def module_code_triggers(self, statements: list[ast.stmt]) -> bool:
         """Whether module-level code outside function and class bodies has a trigger or a TV301 site."""

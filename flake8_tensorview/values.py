@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -67,6 +69,21 @@ class Opaque:
     """
 
     key: str
+
+
+NOT_A_LITERAL = object()
+
+
+@functools.lru_cache(maxsize=4096)
+def literal(text: str) -> object:
+    """The constant a literal's source text is (``"'same'"`` -> ``'same'``), else
+    :data:`NOT_A_LITERAL`. Not ``ast.literal_eval`` (nor libcst's ``evaluated_value``, which calls
+    it): each call of it leaves a cycle of closures for the collector to find."""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return NOT_A_LITERAL
+    return node.value if isinstance(node, ast.Constant) else NOT_A_LITERAL
 
 
 @dataclass(frozen=True)

@@ -100,3 +100,37 @@ def test_fixture_findings_through_flake8_match_expectations(path: Path) -> None:
     result = flake8("--select", "TV", *extra, str(path), cwd=ROOT)
     found = {(int(line.split(":")[1]), line.split()[1]) for line in result.stdout.splitlines()}
     assert found == expectations(path)
+
+
+FREEZE_PROBE = """\
+import ast, gc, sys, weakref
+from flake8_tensorview.plugin import TensorViewChecker
+
+def run(source):
+    return list(TensorViewChecker(ast.parse(source), source.splitlines(True), "m.py").run())
+
+assert run("x = 1\\n") == [] and "libcst" not in sys.modules and gc.get_freeze_count() == 0
+found = run(sys.stdin.read())
+frozen = gc.get_freeze_count()
+
+class Node:
+    pass
+
+a, b = Node(), Node()
+a.other, b.other = b, a  # a cycle made after the freeze is still the collector's
+probe = weakref.ref(a)
+del a, b
+gc.collect()
+print(len(found), frozen, probe() is None, run("y = 2\\n") == [] and gc.get_freeze_count() == frozen)
+"""
+
+
+def test_the_first_candidate_freezes_what_is_alive_once(tmp_path: Path) -> None:
+    """:func:`linter.freeze_long_lived`: libcst's classes leave the collector's full collections
+    once the first candidate has imported them; a file that cannot match imports nothing and
+    freezes nothing, and what is made afterwards is collected as ever."""
+    out = subprocess.run([sys.executable, "-c", FREEZE_PROBE], input=BUG, capture_output=True, text=True,
+                         check=True, cwd=tmp_path).stdout.split()
+    assert out[0] == "1"  # the finding is still reported
+    assert int(out[1]) > 10_000  # libcst's classes and functions, and what else lives in the process
+    assert out[2:] == ["True", "True"]

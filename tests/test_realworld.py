@@ -29,17 +29,22 @@ from fixture_harness import load, results, run_scenarios, same
 # more held-out files (``ho_*``: capsule-net, kornia, Megatron-LM twice, LBFGSNew, SparseConvNet,
 # piqa, a DCRNN negative), written from their sources without running the linter, added 9 failing
 # views: 2 were found when they came (kornia's), and piqa's once a path that returns stopped joining
-# what comes after it (3 of 9); the floor follows the grown set down to 0.88 (61 of 69).
+# what comes after it (3 of 9); the floor follows the grown set down to 0.88 (61 of 69). A third
+# held-out batch (``h3_*``: AdelaiDet FCOS and SOLOv2, a point-cloud generator, simple-A2C-PPO,
+# pytorch_geometric_temporal's AAGCN, neuralforecast, NeuralDialog-ZSDG, TGI's GPT-NeoX, nlp-tutorial),
+# written the same way, added 8 failing views and 3 negative files: 1 was found when they came
+# (FCOS), and TGI's once a caller whose own permute makes what it hands over is kept (2 of 8); the
+# floor follows the grown set down to 0.81 (63 of 77), and without the scenarios to 0.41 (32 of 77).
 # Without the files' scenarios (``realworld.without_scenarios``: no call site in the file gives the
 # model its sizes and flags, as when the training script is another file) recall is lower: a floor
 # of its own, the same ratchet.
-RECALL_FLOORS = {"TV101": 0.88, "TV102": 0.9, "TV201": 0.93}
-BARE_RECALL_FLOORS = {"TV101": 0.43, "TV102": 0.8, "TV201": 0.75}
+RECALL_FLOORS = {"TV101": 0.81, "TV102": 0.9, "TV201": 0.93}
+BARE_RECALL_FLOORS = {"TV101": 0.41, "TV102": 0.8, "TV201": 0.75}
 # Precision, per rule, the same way: the issues' bar, 0.95 for every rule. TV101 has one known false
 # alarm, a TV102 line whose SDPA output reaches the merge only through a parameter nothing in the
 # file passes (jaxtyping_merge_heads_imported.py): the prior, a contiguous tensor, makes it TV101.
 PRECISION_FLOORS = {"TV101": 0.95, "TV102": 0.95, "TV201": 0.95}
-MIN_FILES = 128
+MIN_FILES = 145
 
 
 def _load_script():  # type: ignore[no-untyped-def]

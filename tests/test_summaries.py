@@ -421,6 +421,35 @@ def test_a_candidate_over_the_budget_keeps_its_one_caller_and_what_feeds_it() ->
     assert "forward" not in preselect(direct, ast.parse(direct)).scope
 
 
+def test_a_candidate_over_the_budget_keeps_its_one_caller_when_the_caller_makes_what_it_hands_over() -> None:
+    """TGI's GPT-NeoX attention: ``forward`` permutes and splits the fused QKV projection and hands
+    the heads to ``_attn``, which merges batch and heads; ``_attn``'s callers go over ``SCOPE_LINES``
+    through a long caller of ``forward`` (its own ``expand`` makes it a candidate, checked on its own
+    facts with the helpers it has). No function of the module feeds ``_attn``, but a producer
+    of ``forward``'s own reaches what it passes: ``forward`` is kept, and the heads are not the prior."""
+    import ast
+
+    from flake8_tensorview.preselect import SCOPE_LINES, preselect
+
+    source = HEADER + (
+        "def attn(query, h):\n"
+        "    b, heads, t, d = query.size()\n"
+        "    query = query.view(b * heads, t, d)\n"
+        "    scores = torch.zeros(1).expand(b * heads, t, t)\n"  # a producer of its own: a candidate
+        "    return scores.view(b, heads, t, t), query\n\n\n"
+        "def forward(x, h, d):\n"
+        "    qkv = x.view(x.size(0), x.size(1), h, 3 * d).permute(0, 2, 1, 3)\n"
+        "    query, key, value = qkv.split(d, -1)\n"
+        "    return attn(query, h)\n\n\n"
+        "def train(x):\n" + "    x = x + 1\n" * (SCOPE_LINES + 10) + "    return forward(x, 2, 4)\n"
+    )
+    run = "train(torch.randn(2, 3, 2 * 3 * 4))"
+    assert both(source) == [7] == [raised_on(source, run)]
+    assert "forward" in preselect(source, ast.parse(source)).scope
+    made_contiguous = source.replace(".permute(0, 2, 1, 3)", ".permute(0, 2, 1, 3).contiguous()")
+    assert both(made_contiguous) == [] and raised_on(made_contiguous, run) is None
+
+
 def test_len_of_a_known_shape_decides_a_rank_branch() -> None:
     """GPT-J's ``_merge_heads`` branches on ``len(tensor.shape)``: called with a 4-D tensor, only the
     4-D branch (a permute without ``.contiguous()``) reaches the view."""
