@@ -583,6 +583,12 @@ def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
     return replace(t, shape=shape, strides=strides, backends=backends)
 
 
+MAX_RANGE = 8
+"""The longest ``list(range(...))`` read item by item: dims to permute by, not a loop's counter."""
+
+AUTOGRAD_FUNCTION = ("torch.autograd.Function", "torch.autograd.function.Function")
+"""Bases of a custom autograd function: ``Fn.apply(*args)`` runs ``Fn.forward(ctx, *args)``."""
+
 SHAPING = (ops.view, ops.reshape)
 """Ops whose result has a shape of its own, whatever the receiver: ``.view(b, t, h, d)`` of an
 unknown call's result is a tensor of that shape if it runs at all."""
@@ -737,12 +743,17 @@ class Walker:
             return local.qualname
         return self.semantic.qualify(key) or key
 
-    def is_module_class(self, qualname: str, seen: frozenset[str] = frozenset()) -> bool:
+    def is_module_class(self, qualname: str) -> bool:
         """A subclass of ``torch.nn.Module``: calling an instance calls its ``forward``."""
+        return self.derives(qualname, ("torch.nn.",))
+
+    def derives(self, qualname: str, prefixes: tuple[str, ...], seen: frozenset[str] = frozenset()) -> bool:
+        """Whether a class of this module has a library base whose qualified name starts with one
+        of ``prefixes``, itself or through its bases of this module."""
         if qualname in seen or qualname not in self.classes:
             return False
         return any(
-            b.startswith("torch.nn.") or self.is_module_class(b, seen | {qualname}) for b in self.classes[qualname][0]
+            b.startswith(prefixes) or self.derives(b, prefixes, seen | {qualname}) for b in self.classes[qualname][0]
         )
 
     def method(self, klass: str, name: str) -> str | None:
@@ -1816,6 +1827,13 @@ class Walker:
                 if fmt is None or fmt == "preserve_format":
                     return recv_value  # ``block.train(True)(x)``, ``model.to(device)``
                 return _with_weights(recv_value, None if fmt == "contiguous_format" else fmt)
+            if name == "apply" and isinstance(recv_value, ClassV):
+                # ``Fn.apply(x, w)`` of a ``torch.autograd.Function``: its static ``forward(ctx, x, w)``
+                function = self.derives(recv_value.qualname, AUTOGRAD_FUNCTION)
+                target = self.method(recv_value.qualname, "forward") if function else None
+                if target is not None:
+                    pos, _, kw = self._call_args(node, env)
+                    return self.invoke(target, [UNKNOWN, *pos], kw, Env(), bound=False).result
             if name == "__next__" and not node.args and isinstance(recv_value, ListV) and recv_value.repeated:
                 return _item(recv_value)  # ``enumerate(scores).__next__()``: the first item, as a loop's
             member = self.member(recv_value, name)
@@ -1906,6 +1924,19 @@ class Walker:
         if name == "int" and len(pos) == 1:
             if isinstance(pos[0], (IntV, DimV)):
                 return pos[0]  # ``int(patch_width * patch_height)``: a size stays that size
+        if name in ("list", "tuple") and len(pos) == 1 and not kw:
+            # ``list(range(2, 2 + dimension))`` with the bounds known: the ints, to permute by
+            # (``permute(*([0] + list(range(2, 2 + d)) + [1]))``, SparseConvNet's dense-to-sparse)
+            given = node.args[0].value
+            if type(given) is cst.Call and dotted(given.func) == "range" and "range" not in env.vars:
+                bounds = [self.facts.get(id(a.value)) for a in given.args]
+                plain = not any(a.star or a.keyword for a in given.args)
+                if plain and 1 <= len(bounds) <= 3 and all(isinstance(b, IntV) for b in bounds):
+                    span = range(*(b.value for b in bounds))  # type: ignore[union-attr]
+                    if len(span) <= MAX_RANGE:
+                        return TupleV(tuple(IntV(i) for i in span))
+            if isinstance(pos[0], TupleV):
+                return pos[0]
         return UNKNOWN
 
     def _library_call(self, node: cst.Call, qualified: str, env: Env) -> Value:

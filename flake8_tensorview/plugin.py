@@ -43,7 +43,8 @@ class TensorViewChecker:
         if not might_match(source):
             return  # most files: one substring search, and libcst is never imported
         try:
-            from .linter import freeze_long_lived, lint_source  # libcst takes ~0.5 s to import: only candidates pay it
+            # libcst takes ~0.5 s to import: only candidates pay it
+            from .linter import freeze_long_lived, lint_source
 
             freeze_long_lived()
             diagnostics = lint_source(source, self.tree, opt_in=self.opt_in)

@@ -807,8 +807,8 @@ class _Selection:
 
     def produces_arguments(self, caller: ast.AST, callee: str) -> bool:
         """Whether a producer in ``caller`` can reach an argument of one of its calls of ``callee``."""
-        arguments = [a for node in ast.walk(caller) if isinstance(node, ast.Call) and _module_name(node) == callee
-                     for a in [*node.args, *(k.value for k in node.keywords)]]
+        calls = [n for n in ast.walk(caller) if isinstance(n, ast.Call) and _module_name(n) == callee]
+        arguments = [a for call in calls for a in [*call.args, *(k.value for k in call.keywords)]]
         return reach(self.scan(caller), arguments, None, self.libraries, set(self.model.top_level))[0]
 
     def module_code_triggers(self, statements: list[ast.stmt]) -> bool:

@@ -716,3 +716,35 @@ def test_a_path_that_returns_goes_on_nowhere() -> None:
     nchw = source.replace("images(2, True)", "images(2, False)")
     assert both(nchw) == [21]
     assert raised_on(nchw, "run_hwc()") is None
+
+
+AUTOGRAD_DENSE_TO_SPARSE = HEADER + (
+    "class DenseToSparseFunction(torch.autograd.Function):\n"
+    "    @staticmethod\n"
+    "    def forward(ctx, input, dimension):\n"
+    "        aa = input.permute(*([0, ] + list(range(2, 2 + dimension)) + [1, ])).clone()\n"
+    "        return aa.view(-1, input.size(1))\n\n"
+    "    @staticmethod\n"
+    "    def backward(ctx, grad_output):\n"
+    "        return grad_output, None\n\n\n"
+    "class DenseToSparse(nn.Module):\n"
+    "    def __init__(self, dimension):\n"
+    "        super().__init__()\n"
+    "        self.dimension = dimension\n\n"
+    "    def forward(self, input):\n"
+    "        return DenseToSparseFunction.apply(input, self.dimension)\n\n\n"
+    "def run(dimension):\n"
+    "    return DenseToSparse(dimension)(torch.randn(2, 3, *[4] * dimension))\n\n\n"
+    "def demo():\n"
+    "    return run(2)\n"
+)
+
+
+def test_a_custom_autograd_functions_apply_runs_its_forward() -> None:
+    """SparseConvNet's ``DenseToSparse`` (issue #220): ``Fn.apply(x, d)`` runs the static
+    ``forward(ctx, x, d)`` of a ``torch.autograd.Function`` with the arguments' facts, and
+    ``list(range(2, 2 + d))`` with ``d`` known is the dims to permute by. ``clone`` keeps the
+    permuted strides, so the view that merges the spatial dims with the batch raises."""
+    assert both(AUTOGRAD_DENSE_TO_SPARSE) == [9] == [raised_on(AUTOGRAD_DENSE_TO_SPARSE, "demo()")]
+    fixed = AUTOGRAD_DENSE_TO_SPARSE.replace(".clone()", ".contiguous()")
+    assert both(fixed) == [] and raised_on(fixed, "demo()") is None
