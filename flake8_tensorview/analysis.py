@@ -199,12 +199,31 @@ def _join(a: Value, b: Value) -> Value:
             # a tuple of one length on both paths (``output, h_n`` of a GRU or an LSTM chosen on an
             # ``if``): its items unpack one by one, each the join of what either path put there
             return TupleV(tuple(join_values(x, y) for x, y in zip(a.items, b.items)))
+    if isinstance(a, (TupleV, ListV)) and isinstance(b, (TupleV, ListV)) and (grown := _grown(a, b)) is not None:
+        return grown
     if isinstance(a, DictV) and isinstance(b, DictV) and [k for k, _ in a.items] == [k for k, _ in b.items]:
         return DictV(tuple((k, join_values(x, y)) for (k, x), (_, y) in zip(a.items, b.items)))
     if _callable(a) and _callable(b):
         options = [*(a.options if isinstance(a, EitherV) else (a,)), *(b.options if isinstance(b, EitherV) else (b,))]
         return EitherV(tuple(dict.fromkeys(options)))
     return UNKNOWN
+
+
+def _grown(a: TupleV | ListV, b: TupleV | ListV) -> ListV | None:
+    """The join of a list that ``append`` grew (one item standing for all) with the same list
+    before it grew (``[]`` where a loop has not run) or grown on another path; None for anything else."""
+    lists = [v for v in (a, b) if isinstance(v, ListV) and v.repeated and not v.sequential]
+    if not lists or any(isinstance(v, TupleV) and v.items or isinstance(v, ListV) and v not in lists for v in (a, b)):
+        return None
+    return lists[0] if len(lists) == 1 else ListV((join_values(a.items[0], b.items[0]),), repeated=True)
+
+
+def appended(items: TupleV | ListV, item: Value) -> ListV:
+    """``items`` after ``items.append(item)``: a list whose length the analysis does not follow
+    (appends run in loops), its one item the join of all that went in."""
+    for old in items.items:
+        item = join_values(old, item)
+    return ListV((item,), repeated=True)
 
 
 def join_envs(a: Env, b: Env, tainted: set[int]) -> Env:
@@ -1817,6 +1836,12 @@ class Walker:
                 if target is not None:
                     return self._self_call(target, node, env)
             recv_value = self.eval(func.value, env)
+            if name == "append" and type(func.value) is cst.Name and isinstance(recv_value, (TupleV, ListV)) \
+                    and not (isinstance(recv_value, ListV) and recv_value.sequential) \
+                    and len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star:
+                # ``outputs.append(h)`` in a loop, then ``torch.cat(outputs)``: the list holds what went in
+                env.vars[func.value.value] = appended(recv_value, self.eval(node.args[0].value, env))
+                return UNKNOWN
             if name in modules.MODULE_RETURNS_SELF and (
                 isinstance(recv_value, (ModuleV, ListV))
                 or isinstance(recv_value, InstanceV) and self.method(recv_value.qualname, name) is None

@@ -331,9 +331,9 @@ def test_super_init_calls_its_own_family_not_every_init() -> None:
 def test_a_candidate_whose_callers_exceed_the_budget_keeps_its_helpers() -> None:
     """The closure of ``attend`` holds a caller longer than ``SCOPE_LINES``: its callers are cut,
     but the helper that gives the transposed tensor its shape is still evaluated."""
-    from flake8_tensorview.preselect import SCOPE_LINES
+    from flake8_tensorview.preselect import SMALL_MODULE_LINES
 
-    long_caller = "def train(x):\n" + "    x = x + 1\n" * (SCOPE_LINES + 10) + "    return attend(x, 4)\n\n\n"
+    long_caller = "def train(x):\n" + "    x = x + 1\n" * (SMALL_MODULE_LINES + 10) + "    return attend(x, 4)\n\n\n"
     source = HEADER + (
         "def heads(x, h):\n    b, t, c = x.shape\n    return x.reshape(b, t, h, c // h)\n\n\n"
         "def attend(x, h):\n"
@@ -341,6 +341,36 @@ def test_a_candidate_whose_callers_exceed_the_budget_keeps_its_helpers() -> None
         "    return y.view(y.size(0), y.size(1), -1)\n\n\n"
     ) + long_caller
     assert both(source) == [12] == [raised_on(source, "train(torch.randn(2, 3, 8))")]
+
+
+def test_a_small_module_gives_every_candidate_its_whole_closure() -> None:
+    """AAGCN's demo hands a permuted batch to the model, and the model to the layer whose view
+    merges channels and time; the chain of callers spans more than ``SCOPE_LINES``. In a module of
+    at most ``SMALL_MODULE_LINES`` lines the whole chain is kept and the view is found; padded past
+    that, the candidate is checked on its own facts (the prior) and stays silent: the budget holds
+    for big files."""
+    import ast
+
+    from flake8_tensorview.preselect import SCOPE_LINES, SMALL_MODULE_LINES, preselect
+
+    def module(padding: int) -> str:
+        return HEADER + (
+            "def flatten_time(x):\n"
+            "    n, c, t, v = x.size()\n"
+            "    return x.view(n, c * t, v)\n\n\n"
+            "def layer(x):\n" + "    x = x * 1\n" * (SCOPE_LINES // 2) + "    return flatten_time(x)\n\n\n"
+            "def model(x):\n" + "    x = x * 1\n" * (SCOPE_LINES // 2) + "    return layer(x)\n\n\n"
+            "def demo(b):\n"
+            "    return model(torch.randn(b, 4, 5, 3).permute(0, 3, 1, 2))\n"
+            + "\n\nPADDING = 0\n" + "PADDING += 1\n" * padding
+        )
+
+    small = module(0)
+    assert len(small.splitlines()) <= SMALL_MODULE_LINES
+    assert both(small) == [7] == [raised_on(small, "demo(2)")]
+    big = module(SMALL_MODULE_LINES)
+    assert "demo" not in preselect(big, ast.parse(big)).scope
+    assert both(big) == [] and raised_on(big, "demo(2)") == 7
 
 
 def test_a_context_on_the_prior_does_not_outvote_a_call_whose_facts_make_the_view_run() -> None:
@@ -410,9 +440,9 @@ def test_a_candidate_over_the_budget_keeps_its_one_caller_and_what_feeds_it() ->
     give the prior again, at the price of parsing it)."""
     import ast
 
-    from flake8_tensorview.preselect import SCOPE_LINES, preselect
+    from flake8_tensorview.preselect import SMALL_MODULE_LINES, preselect
 
-    long_caller = "def train(x):\n" + "    x = x + 1\n" * (SCOPE_LINES + 10) + "    return forward(x, 2)\n"
+    long_caller = "def train(x):\n" + "    x = x + 1\n" * (SMALL_MODULE_LINES + 10) + "    return forward(x, 2)\n"
     source = MOBILEVIT_FOLDING + long_caller
     assert both(source) == [19] == [raised_on(source, "train(torch.randn(2, 3, 4, 4))")]
     assert {"forward", "unfolding"} <= preselect(source, ast.parse(source)).scope
@@ -429,7 +459,7 @@ def test_a_candidate_over_the_budget_keeps_its_one_caller_when_the_caller_makes_
     of ``forward``'s own reaches what it passes: ``forward`` is kept, and the heads are not the prior."""
     import ast
 
-    from flake8_tensorview.preselect import SCOPE_LINES, preselect
+    from flake8_tensorview.preselect import SMALL_MODULE_LINES, preselect
 
     source = HEADER + (
         "def attn(query, h):\n"
@@ -441,7 +471,7 @@ def test_a_candidate_over_the_budget_keeps_its_one_caller_when_the_caller_makes_
         "    qkv = x.view(x.size(0), x.size(1), h, 3 * d).permute(0, 2, 1, 3)\n"
         "    query, key, value = qkv.split(d, -1)\n"
         "    return attn(query, h)\n\n\n"
-        "def train(x):\n" + "    x = x + 1\n" * (SCOPE_LINES + 10) + "    return forward(x, 2, 4)\n"
+        "def train(x):\n" + "    x = x + 1\n" * (SMALL_MODULE_LINES + 10) + "    return forward(x, 2, 4)\n"
     )
     run = "train(torch.randn(2, 3, 2 * 3 * 4))"
     assert both(source) == [7] == [raised_on(source, run)]
@@ -654,14 +684,14 @@ def test_a_fill_over_the_budget_keeps_the_submodules_its_init_builds() -> None:
     leading ``[None, None]`` is redundant."""
     import ast
 
-    from flake8_tensorview.preselect import MASK_SCOPE_LINES, preselect
+    from flake8_tensorview.preselect import MASK_SCOPE_LINES, SMALL_MODULE_LINES, preselect
 
     source = HEADER + (
         "class Scorer(nn.Module):\n"
         "    def forward(self, q):\n"
         "        return q @ q.transpose(-1, -2)\n\n\n"
         "class Big(nn.Module):\n"
-        "    def forward(self, x):\n" + "        x = x + 1\n" * (MASK_SCOPE_LINES + 10) + "        return x\n\n\n"
+        "    def forward(self, x):\n" + "        x = x + 1\n" * (max(MASK_SCOPE_LINES, SMALL_MODULE_LINES) + 10) + "        return x\n\n\n"
         "class Indexer(nn.Module):\n"
         "    def __init__(self):\n"
         "        super().__init__()\n"
@@ -748,3 +778,47 @@ def test_a_custom_autograd_functions_apply_runs_its_forward() -> None:
     assert both(AUTOGRAD_DENSE_TO_SPARSE) == [9] == [raised_on(AUTOGRAD_DENSE_TO_SPARSE, "demo()")]
     fixed = AUTOGRAD_DENSE_TO_SPARSE.replace(".clone()", ".contiguous()")
     assert both(fixed) == [] and raised_on(fixed, "demo()") is None
+
+
+APPENDED = HEADER + (
+    "def per_sample_keys(keys, b):\n"
+    "    cached = []\n"
+    "    for i in range(b):\n"
+    "        cached.append(keys[i:i + 1])\n"
+    "    return torch.cat(cached, dim=0)\n\n\n"
+    "def attend(x, h):\n"
+    "    b, t, c = x.shape\n"
+    "    q = x.view(b, t, h, c // h).transpose(1, 2)\n"
+    "    k = per_sample_keys(q, b)\n"
+    "    scores = q @ k.transpose(2, 3)\n"
+    "    causal = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)\n"
+    "    return scores.masked_fill(causal[None, None, :, :], float('-inf'))\n\n\n"
+    "def last_step(x):\n"
+    "    b, t = x.shape\n"
+    "    steps = []\n"
+    "    for _ in range(3):\n"
+    "        x = torch.tanh(x)\n"
+    "        steps.append(x.transpose(0, 1))\n"
+    "    return torch.stack(steps).view(3, -1), steps[-1].view(-1)\n"
+)
+
+
+def test_a_list_grown_by_append_holds_what_went_in() -> None:
+    """LLMs-from-scratch's batched KV cache appends each sample's keys to a list and concatenates
+    it: the keys keep their rank, so the scores they make have one, and the mask's two leading
+    Nones are redundant (TV201). An item read back from the list keeps its layout (the transposed
+    step's ``view`` raises), and what ``torch.stack`` makes of the list is dense (its view runs)."""
+    import torch
+
+    findings = [(d.line, d.code) for d in lint_source(APPENDED)]
+    assert findings == [(18, "TV201"), (27, "TV101")]
+    assert [(d.line, d.code) for d in lint_source(APPENDED, whole=True)] == findings
+    namespace: dict[str, object] = {}
+    exec(compile(APPENDED, "<appended>", "exec"), namespace)
+    x = torch.randn(2, 3, 8)
+    unfilled = APPENDED.replace("causal[None, None, :, :]", "causal")
+    other: dict[str, object] = {}
+    exec(compile(unfilled, "<appended>", "exec"), other)
+    assert torch.equal(namespace["attend"](x, 2), other["attend"](x, 2))  # type: ignore[operator]
+    assert raised_on(APPENDED, "last_step(torch.randn(2, 4))") == 27
+    assert raised_on(APPENDED.replace("steps[-1].view", "steps[-1].reshape"), "last_step(torch.randn(2, 4))") is None
