@@ -14,13 +14,14 @@ Rules do not walk the tree themselves; they read the sites recorded here (:class
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from operator import ge, gt, le, lt
 
 import libcst as cst
 
 from . import modules, ops
+from .codetext import code
 from .dims import Dim
 from .layout import Origin, Shape, Tensor, resolve_target, widened
 from .semantic import MODULE, Semantic
@@ -266,15 +267,15 @@ def dotted(node: cst.BaseExpression) -> str | None:
 
 def _plain(node: cst.BaseExpression) -> bool:
     """A dotted name written without parentheses or spaces: its code is its dotted key."""
-    while isinstance(node, cst.Attribute):
+    while type(node) is cst.Attribute:
         if node.lpar or not all(_no_space(ws) for ws in (node.dot.whitespace_before, node.dot.whitespace_after)):
             return False
         node = node.value
-    return isinstance(node, cst.Name) and not node.lpar
+    return type(node) is cst.Name and not node.lpar
 
 
 def _no_space(ws: cst.BaseParenthesizableWhitespace) -> bool:
-    return isinstance(ws, cst.SimpleWhitespace) and not ws.value
+    return type(ws) is cst.SimpleWhitespace and not ws.value
 
 
 class LazyTexts(Sequence[str]):
@@ -331,13 +332,33 @@ def _tests_rank(stmt: cst.If) -> bool:
         stack: list[cst.CSTNode] = [node.test]
         while stack:
             expr = stack.pop()
-            if type(expr) is cst.Attribute and expr.attr.value in _RANK_PROBES:
+            kind = type(expr)
+            if kind is cst.Attribute and expr.attr.value in _RANK_PROBES:
                 return True
-            if type(expr) is cst.Call and type(expr.func) is cst.Name and expr.func.value == "len":
+            if kind is cst.Call and type(expr.func) is cst.Name and expr.func.value == "len":
                 return True
-            stack.extend(expr.children)
+            if kind not in _TOKENS:
+                stack.extend(_subnodes(expr))
         node = node.orelse
     return False
+
+
+_TOKENS = frozenset({
+    cst.Name, cst.Integer, cst.SimpleString, cst.SimpleWhitespace,
+    cst.LeftParen, cst.RightParen, cst.Comma, cst.Dot,
+})
+"""The commonest nodes that hold no expression: a test's search need not look inside them."""
+
+
+def _subnodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The nodes ``node`` holds, as libcst's ``children`` lists them (in another order) without
+    its cost: ``children`` rebuilds the node through a visitor to collect them."""
+    for name in node.__dataclass_fields__:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif type(value) is tuple or type(value) is list:
+            yield from (item for item in value if isinstance(item, cst.CSTNode))
 
 
 def _ranks_differ(paths: list[Env]) -> bool:
@@ -599,6 +620,8 @@ def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
     shape = tuple(d.substitute(subst) for d in t.shape)
     strides = None if t.strides is None else tuple(d.substitute(subst) for d in t.strides)
     backends = tuple((name, normalize(variant, subst)) for name, variant in t.backends)
+    if shape == t.shape and strides == t.strides and backends == t.backends:
+        return t  # no size of it is substituted (most are not): spares building it again
     return replace(t, shape=shape, strides=strides, backends=backends)
 
 
@@ -1011,7 +1034,7 @@ class Walker:
             self.statement(stmt, env)
 
     def _tests_rank(self, stmt: cst.If) -> bool:
-        if id(stmt) not in self.rank_tests:  # once per ``if``: libcst's ``children`` rebuilds the node
+        if id(stmt) not in self.rank_tests:  # a function evaluated in several contexts meets it again
             self.rank_tests[id(stmt)] = _tests_rank(stmt)
         return self.rank_tests[id(stmt)]
 
@@ -1067,24 +1090,25 @@ class Walker:
 
     def statement(self, stmt: cst.CSTNode, env: Env) -> None:
         self._spend()
-        if isinstance(stmt, cst.SimpleStatementLine):
+        kind = type(stmt)
+        if kind is cst.SimpleStatementLine:
             for small in stmt.body:
                 self.small(small, env)
-        elif isinstance(stmt, cst.FunctionDef):
+        elif kind is cst.FunctionDef:
             env.vars[stmt.name.value] = self._define(stmt, env)
-        elif isinstance(stmt, cst.ClassDef):
+        elif kind is cst.ClassDef:
             env.vars[stmt.name.value] = self._define_class(stmt)
-        elif isinstance(stmt, cst.If):
+        elif kind is cst.If:
             self._replace(env, self._joined([path for path, _ in self._branches(stmt, env)]))
-        elif isinstance(stmt, (cst.For, cst.While)):
+        elif kind is cst.For or kind is cst.While:
             self._loop(stmt, env)
-        elif isinstance(stmt, cst.With):
+        elif kind is cst.With:
             for item in stmt.items:
                 value = self.eval(item.item, env)
                 if item.asname is not None:
                     self.bind(item.asname.name, UNKNOWN if isinstance(value, Tensor) else value, env)
             self.block(stmt.body.body, env)
-        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        elif kind is cst.Try or kind is cst.TryStar:
             before = env.copy()
             self.block(stmt.body.body, env)
             merged = join_envs(before, env, self.tainted)
@@ -1101,7 +1125,7 @@ class Walker:
                 self.block(stmt.orelse.body.body, env)
             if stmt.finalbody is not None:
                 self.block(stmt.finalbody.body.body, env)
-        elif isinstance(stmt, cst.Match):
+        elif kind is cst.Match:
             self.eval(stmt.subject, env)
             result: Env | None = None
             for case in stmt.cases:
@@ -1182,31 +1206,32 @@ class Walker:
         self._replace(env, head)
 
     def small(self, stmt: cst.BaseSmallStatement, env: Env) -> None:
-        if isinstance(stmt, cst.Assign):
+        kind = type(stmt)
+        if kind is cst.Assign:
             value = self.eval(stmt.value, env)
             for target in stmt.targets:
                 self.bind(target.target, value, env, stmt.value if len(stmt.targets) == 1 else None)
-        elif isinstance(stmt, cst.AnnAssign):
+        elif kind is cst.AnnAssign:
             if stmt.value is not None:
                 self.bind(stmt.target, self.eval(stmt.value, env), env, stmt.value)
-        elif isinstance(stmt, cst.AugAssign):
+        elif kind is cst.AugAssign:
             current = self.eval(stmt.target, env)
             value = self.eval(stmt.value, env)
             if isinstance(current, Tensor):
                 return  # in place: the tensor keeps its layout
             self.bind(stmt.target, self.binary(stmt.operator, current, value, stmt, env), env)
-        elif isinstance(stmt, cst.Expr):
+        elif kind is cst.Expr:
             self.eval(stmt.value, env)
             if isinstance(stmt.value, cst.Call):
                 self.discarded[id(stmt.value)] = DiscardedSite(stmt.value, self.frame.qualname, stmt)
-        elif isinstance(stmt, cst.Return):
+        elif kind is cst.Return:
             if stmt.value is not None:
                 self.frame.returns.append(self.eval(stmt.value, env))
             self.frame.exits.append(env.copy())
             env.ended = True
-        elif isinstance(stmt, cst.Raise):
+        elif kind is cst.Raise:
             env.ended = True
-        elif isinstance(stmt, cst.Assert):
+        elif kind is cst.Assert:
             self.eval(stmt.test, env)
 
     # ---- binding --------------------------------------------------------------------------
@@ -1214,21 +1239,22 @@ class Walker:
     def bind(
         self, target: cst.BaseExpression, value: Value, env: Env, expr: cst.BaseExpression | None = None
     ) -> None:
-        if isinstance(target, (cst.Name, cst.Attribute)):
+        kind = type(target)
+        if kind is cst.Name or kind is cst.Attribute:
             key = dotted(target)
             if key is not None:
                 below = key + "."
                 for stale in [k for k in env.vars if k.startswith(below)]:
                     del env.vars[stale]
                 env.vars[key] = value
-                if isinstance(target, cst.Name):
+                if kind is cst.Name:
                     self.bindings[id(target)] = expr
                     env.defs[key] = id(target)
             else:
                 self.eval(target, env)
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif kind is cst.Tuple or kind is cst.List:
             self._unpack(target.elements, value, env)
-        elif isinstance(target, cst.Subscript):
+        elif kind is cst.Subscript:
             self.eval(target, env)
 
     def _unpack(self, elements: Sequence[cst.BaseElement], value: Value, env: Env) -> None:
@@ -1320,14 +1346,15 @@ class Walker:
     # ---- expressions ----------------------------------------------------------------------
 
     def text(self, node: cst.CSTNode) -> str:
-        # the common cases without codegen (a parenthesised node renders with its parentheses)
-        if isinstance(node, (cst.Name, cst.Integer)) and not node.lpar:
+        # the common cases as they are (a parenthesised node renders with its parentheses)
+        kind = type(node)  # libcst's node classes are ABCs: ``is`` spares their isinstance hook
+        if (kind is cst.Name or kind is cst.Integer) and not node.lpar:
             return node.value
-        if isinstance(node, cst.Attribute) and _plain(node):
+        if kind is cst.Attribute and _plain(node):
             return dotted(node)  # type: ignore[return-value]
         known = self.texts.get(id(node))
-        if known is None:  # codegen is dear, and a function evaluated in several contexts asks again
-            known = self.texts[id(node)] = " ".join(self.module.code_for_node(node).split())
+        if known is None:  # a function evaluated in several contexts asks again
+            known = self.texts[id(node)] = " ".join(code(node, self.module).split())
         return known
 
     def origin(self, node: cst.CSTNode, kind: str) -> Origin:

@@ -37,6 +37,11 @@ class Dim:
     def __mul__(self, other: Dim) -> Dim:
         if self.coef == 0 or other.coef == 0:
             return ZERO
+        # powers are kept sorted by atom, one entry each: a literal factor leaves them as they are
+        if not other.powers:
+            return Dim(self.coef * other.coef, self.powers)
+        if not self.powers:
+            return Dim(self.coef * other.coef, other.powers)
         powers = dict(self.powers)
         for name, p in other.powers:
             powers[name] = powers.get(name, 0) + p
@@ -68,8 +73,8 @@ class Dim:
         return {name for name, _ in self.powers}
 
     def substitute(self, subst: Mapping[str, Dim]) -> Dim:
-        if not subst or not self.powers:
-            return self
+        if not subst or not any(name in subst for name, _ in self.powers):
+            return self  # none of its atoms is substituted: itself, already in normal form
         out = Dim(self.coef)
         for name, p in self.powers:
             base = subst.get(name)
