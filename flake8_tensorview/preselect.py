@@ -29,14 +29,14 @@ from __future__ import annotations
 import ast
 import re
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
 from .modules import MODULE_RETURNS_SELF, PRODUCING_FUNCTIONS, ROWS
 from .ops import ALIASES, DENSE, OPS, OUT_OF_PLACE, PRODUCERS, PROPERTIES
-from .semantic import CHILD_FIELDS, MODULE, Semantic, blocks, build, dotted
+from .semantic import CHILD_FIELDS, MODULE, Semantic, blocks, build, children, dotted, walk
 
 SCOPE_LINES = 100
 """The most lines one candidate's call-graph closure may add to the scope of cross-function facts,
@@ -62,7 +62,19 @@ _KEYWORD = re.compile(
     r"[ \t]*(?:return|yield|raise|assert|del|if|elif|while|for|with|import|from|def|class|lambda|await|async|"
     r"not|and|or|in|is|else|try|except|finally|global|nonlocal|pass|break|continue|match|case)\b"
 )
-_METHOD_CALL = re.compile(r"\.[ \t]*(?:" + "|".join(sorted(OUT_OF_PLACE)) + r")[ \t]*\(")
+
+
+def _alternatives(names: Iterable[str], after: str = "") -> str:
+    """A regex of ``names`` (each followed by ``after``) grouped by first character: sre tries the
+    alternatives of a group one by one, and skips a group whose first character differs at once,
+    so ~100 names cost ~20 tries at each offset, not ~100 (the calls below: twice as fast)."""
+    by_first: dict[str, list[str]] = {}
+    for name in sorted(names):
+        by_first.setdefault(name[0], []).append(re.escape(name[1:]))
+    return "|".join(f"{re.escape(first)}(?:{'|'.join(rests)}){after}" for first, rests in by_first.items())
+
+
+_METHOD_CALL = re.compile(r"\.[ \t]*(?:" + _alternatives(OUT_OF_PLACE) + r")[ \t]*\(")
 """``.float(`` on one line: a dot that ends a sentence in a docstring is not one (``the shift.`` then
 ``t (int): ...`` on the next line)."""
 
@@ -166,21 +178,48 @@ do not count, and most files have those). On the seven audit corpora it lets in 
 files without a ``.view`` or ``masked_fill`` that any ``.method(`` would, and none it turns away has
 a site (``scripts/preselect_check.py --gate`` checks it)."""
 
+
+class _Words:
+    """``search(text, start, end)``: where one of ``names`` stands as a word, or one of
+    ``attributes`` as an attribute, the first match of ``\\b(?:names)\\b|\\.(?:attributes)\\b``.
+    That regex tries every offset in turn: sre skips ahead only to where an alternative can start,
+    and cannot before a ``\\b``. Here the alternatives come first and the ``\\b`` before a name is
+    checked on what they find: :meth:`_Selection.potential`, which searches whole files, costs half
+    as many instructions."""
+
+    def __init__(self, names: Iterable[str], attributes: Iterable[str] = ()) -> None:
+        branches = [_alternatives(names, after=r"\b")]
+        if attributes:
+            branches.append(r"\.(?:" + "|".join(sorted(attributes)) + r")\b")
+        self.pattern = re.compile("|".join(branches))
+
+    def search(self, text: str, start: int = 0, end: int | None = None) -> re.Match[str] | None:
+        for found in self.pattern.finditer(text, start, len(text) if end is None else end):
+            at = found.start()
+            # a name found inside a word spans word characters only: no word starts within it
+            if at == 0 or text[at] == "." or not _is_word(text[at - 1]):
+                return found
+        return None
+
+
+def _is_word(character: str) -> bool:
+    """What ``\\w`` matches in a ``str`` pattern."""
+    return character.isalnum() or character == "_"
+
+
 _DOTTED = {"t", "T", "mT", "H", "mH"}  # short names: only as attributes, never a bare `t`
 _NAMES = sorted({n for op in PRODUCERS for n in op.names} - _DOTTED)
-PRODUCER = re.compile(r"\b(?:" + "|".join([*_NAMES, "memory_format"]) + r")\b" r"|\.(?:" + "|".join(sorted(_DOTTED)) + r")\b")
+PRODUCER = _Words([*_NAMES, "memory_format"], _DOTTED)
 """Text of the producer ops: a function needs one of them, or :func:`slices_apart`, to make a
 tensor non-contiguous."""
-MODULE_PRODUCER = re.compile(
-    r"\b(?:" + "|".join(sorted([*(n for row in ROWS.values() if row.produces for n in row.names), *PRODUCING_FUNCTIONS]))
-    + r")\b"
-)
+MODULE_PRODUCER = _Words([*(n for row in ROWS.values() if row.produces for n in row.names),
+                          *PRODUCING_FUNCTIONS])
 """Text of the ``nn`` modules whose output can be non-contiguous from a contiguous input."""
 
 
 def slices_apart(node: ast.AST) -> bool:
     """Whether ``node`` indexes anything in a way that can leave a contiguous tensor non-contiguous."""
-    return any(isinstance(sub, ast.Subscript) and _apart(sub) for sub in ast.walk(node))
+    return any(isinstance(sub, ast.Subscript) and _apart(sub) for sub in walk(node))
 
 
 def _apart(sub: ast.Subscript) -> bool:
@@ -246,7 +285,7 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str], libraries: froze
                 if root is not None and root in libraries:
                     # a library's function: the walker knows nothing of its result, unless it holds
                     # the module's own classes (nn.ModuleList([Block(c) for _ in range(n)]))
-                    opens = opens or any(isinstance(n, ast.Name) and n.id in defined for n in ast.walk(sub))
+                    opens = opens or any(isinstance(n, ast.Name) and n.id in defined for n in walk(sub))
                     continue
                 opens = True
                 if isinstance(func, ast.Attribute):
@@ -268,7 +307,7 @@ def _reads(node: ast.AST, callables: frozenset[str] | set[str], libraries: froze
             continue  # `x.shape`, `self.proj`: its own binding, or a value the walker never ties to `x`
         elif isinstance(sub, ast.Subscript):
             produces = produces or _apart(sub)
-        stack.extend(ast.iter_child_nodes(sub))
+        stack.extend(children(sub))
     return keys, produces, opens
 
 
@@ -320,7 +359,7 @@ class _Scan:
         """Spans of the loops and comprehensions: a binding in one reaches all of it."""
         self.copies: set[int] = set()
         """ids of the values bound to one name or attribute as they are (``y = x``, not ``a, b = x``)."""
-        pairs, receivers, loops, copies = self.pairs, self.receivers, self.loops, self.copies
+        receivers = self.receivers
         level: list[Any] = [root]
         depth = 0
         while level:  # level by level: the depth comes for free
@@ -328,12 +367,14 @@ class _Scan:
                 self.too_deep = True
                 return
             below: list[Any] = []
+            push, extend = below.append, below.extend
             for node in level:
                 kind = type(node)
-                if kind is ast.Attribute:  # the commonest node with a child: straight to it
-                    below.append(node.value)
+                if kind in _LEAVES:
                     continue
-                if kind in _LEAVES or not isinstance(node, ast.AST):
+                # the commonest nodes with children first, their children pushed directly
+                if kind is ast.Attribute:
+                    push(node.value)
                     continue
                 if kind is ast.Call:
                     func = node.func
@@ -341,36 +382,51 @@ class _Scan:
                         if func.attr in ("view", "view_as"):
                             receivers.append(func.value)
                         elif func.attr == "register_buffer" and (buffer := _buffer_name(node)):
-                            pairs.append(({"self." + buffer}, node.args[1], _end(node)))
+                            self.pairs.append(({"self." + buffer}, node.args[1], _end(node)))
                         elif func.attr == "append" and type(func.value) is ast.Name and len(node.args) == 1:
                             # ``outputs.append(h)``: the walker's list holds what went in
-                            pairs.append(({func.value.id}, node.args[0], _end(node)))
-                elif kind is ast.Subscript:
-                    if not self.apart:
-                        self.apart = _apart(node)
-                elif kind is ast.Assign:
-                    pairs.extend((_bound(target), node.value, _end(node)) for target in node.targets)
-                    if len(node.targets) == 1 and type(node.targets[0]) in _SINGLE:
-                        copies.add(id(node.value))
-                elif kind in _TARGETED:
-                    if node.value is not None:
-                        pairs.append((_bound(node.target), node.value, _end(node)))
-                        if kind is not ast.AugAssign and type(node.target) in _SINGLE:
-                            copies.add(id(node.value))
-                elif kind in _LOOPS:
-                    pairs.append((_bound(node.target), node.iter, _end(node.target)))
-                elif kind is ast.withitem and node.optional_vars is not None:
-                    pairs.append((_bound(node.optional_vars), node.context_expr, _end(node.optional_vars)))
-                if kind in _SPANS:
-                    loops.append((_start(node), _end(node)))
-                for name in CHILD_FIELDS.get(kind, node._fields):
+                            self.pairs.append(({func.value.id}, node.args[0], _end(node)))
+                    push(func)
+                    extend(node.args)
+                    extend(node.keywords)
+                    continue
+                if kind is ast.keyword:
+                    push(node.value)
+                    continue
+                fields = CHILD_FIELDS.get(kind)
+                if fields is None:
+                    continue  # not a node
+                if kind in _RECORDED:
+                    self._record(node, kind)
+                for name in fields:
                     child = getattr(node, name, None)
                     if type(child) is list:
-                        below.extend(child)
+                        extend(child)
                     elif child is not None:
-                        below.append(child)
+                        push(child)
             level = below
             depth += 1
+
+    def _record(self, node: Any, kind: type) -> None:
+        """What a node of :data:`_RECORDED` binds, or whether it slices apart, or the span of a loop."""
+        if kind is ast.Subscript:
+            if not self.apart:
+                self.apart = _apart(node)
+        elif kind is ast.Assign:
+            self.pairs.extend((_bound(target), node.value, _end(node)) for target in node.targets)
+            if len(node.targets) == 1 and type(node.targets[0]) in _SINGLE:
+                self.copies.add(id(node.value))
+        elif kind in _TARGETED:
+            if node.value is not None:
+                self.pairs.append((_bound(node.target), node.value, _end(node)))
+                if kind is not ast.AugAssign and type(node.target) in _SINGLE:
+                    self.copies.add(id(node.value))
+        elif kind in _LOOPS:
+            self.pairs.append((_bound(node.target), node.iter, _end(node.target)))
+        elif kind is ast.withitem and node.optional_vars is not None:
+            self.pairs.append((_bound(node.optional_vars), node.context_expr, _end(node.optional_vars)))
+        if kind in _SPANS:
+            self.loops.append((_start(node), _end(node)))
 
 
 Position = tuple[int, int]
@@ -394,6 +450,8 @@ _SINGLE = (ast.Name, ast.Attribute)
 _LOOPS = (ast.For, ast.AsyncFor, ast.comprehension)
 _SPANS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 """Loops and comprehensions: a binding anywhere in one can feed a read anywhere in it."""
+_RECORDED = frozenset({ast.Subscript, ast.Assign, *_TARGETED, *_LOOPS, ast.withitem, *_SPANS})
+"""What :class:`_Scan` records more of than its children."""
 
 
 def _buffer_name(call: ast.Call) -> str | None:
@@ -607,6 +665,7 @@ class _Selection:
         call that lead to sites (:meth:`leads_to_sites`), whose calls are kept too."""
         self._potential: bool | None = None
         self._scans: dict[int, _Scan] = {}
+        self._spans: dict[int, tuple[int, int]] = {}
         self._statement_calls: list[int] | None = None
 
     def start(self, line: int) -> int:
@@ -614,9 +673,15 @@ class _Selection:
         return self.ends[line - 1] + line - 1
 
     def span(self, node: ast.AST) -> tuple[int, int]:
-        """Offsets of the whole lines ``node`` spans (decorators included)."""
-        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])  # type: ignore[attr-defined]
-        return self.start(first), self.start(node.end_lineno + 1)  # type: ignore[attr-defined]
+        """Offsets of the whole lines ``node`` spans (decorators included); asked for ~2.5 times
+        per node, by every text search in it."""
+        found = self._spans.get(id(node))
+        if found is None:
+            decorators = getattr(node, "decorator_list", ())
+            first = min([node.lineno] + [d.lineno for d in decorators])  # type: ignore[attr-defined]
+            found = self.start(first), self.start(node.end_lineno + 1)  # type: ignore[attr-defined]
+            self._spans[id(node)] = found
+        return found
 
     def has(self, node: ast.AST, *texts: str) -> bool:
         start, end = self.span(node)
@@ -820,7 +885,7 @@ class _Selection:
 
     def produces_arguments(self, caller: ast.AST, callee: str) -> bool:
         """Whether a producer in ``caller`` can reach an argument of one of its calls of ``callee``."""
-        calls = [n for n in ast.walk(caller) if isinstance(n, ast.Call) and _module_name(n) == callee]
+        calls = [n for n in walk(caller) if isinstance(n, ast.Call) and _module_name(n) == callee]
         arguments = [a for call in calls for a in [*call.args, *(k.value for k in call.keywords)]]
         return reach(self.scan(caller), arguments, None, self.libraries, set(self.model.top_level))[0]
 
@@ -944,7 +1009,7 @@ def _feeding(function: ast.AST, callee: str) -> set[str]:
     ``callee`` (``p, info = self.unfolding(x)`` then ``self.folding(p, info)``: ``unfolding``)."""
     passed: set[str] = set()
     made: dict[str, set[str]] = {}
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Call) and _module_name(node) == callee:
             passed.update(a.id for a in [*node.args, *(k.value for k in node.keywords)] if isinstance(a, ast.Name))
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):

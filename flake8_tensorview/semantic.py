@@ -54,6 +54,9 @@ class Semantic:
     """Unit -> the units it may evaluate."""
     _resolved: dict[tuple[str, str], str | None] = field(default_factory=dict, repr=False, compare=False)
     _callers: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
+    _kin: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
+    """A class (or a base as written) -> the classes of this module it inherits from or that
+    inherit from it; made on the first :meth:`family`, once :func:`build` has qualified the bases."""
 
     # ---- names ----------------------------------------------------------------------------
 
@@ -85,19 +88,21 @@ class Semantic:
         return False
 
     def family(self, qualname: str) -> set[str]:
-        """The class, its bases and its subclasses within this module."""
-        out = {qualname}
-        changed = True
-        while changed:
-            changed = False
+        """The class, its bases and its subclasses within this module, theirs in turn, and so on."""
+        if self._kin is None:
+            self._kin = {}
             for name, info in self.classes.items():
-                if name in out:
-                    new = {b for b in info.bases if b in self.classes} - out
-                else:
-                    new = {name} if out & set(info.bases) else set()
-                if new:
-                    out |= new
-                    changed = True
+                for base in info.bases:
+                    self._kin.setdefault(base, set()).add(name)
+                    if base in self.classes:
+                        self._kin.setdefault(name, set()).add(base)
+        out = {qualname}
+        stack = [qualname]
+        while stack:
+            for kin in self._kin.get(stack.pop(), ()):
+                if kin not in out:
+                    out.add(kin)
+                    stack.append(kin)
         return out
 
     def method(self, klass: str, name: str) -> str | None:
@@ -184,44 +189,55 @@ class _Reads:
         self.names: set[str] = set()
         self.own: set[str] = set()
         self.attrs: set[str] = set()
+        # every unit's every node passes here: the loop reads locals, not attributes or globals
+        read, read_own, read_attr, bound = self.names.add, self.own.add, self.attrs.add, model.bound
         stack = list(nodes)
-        push, extend = stack.append, stack.extend
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        name_kind, attribute_kind, call_kind, store_kind = ast.Name, ast.Attribute, ast.Call, ast.Store
+        fields_of = CHILD_FIELDS.get
         while stack:
-            node = stack.pop()
+            node = pop()
             kind = type(node)
-            if kind is ast.Name:
-                if type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
-                    model.bound.add(node.id)  # type: ignore[attr-defined]
+            if kind is name_kind:
+                if type(node.ctx) is store_kind:  # type: ignore[attr-defined]
+                    bound.add(node.id)  # type: ignore[attr-defined]
                 else:
-                    self.names.add(node.id)  # type: ignore[attr-defined]
+                    read(node.id)  # type: ignore[attr-defined]
                 continue
             # the commonest nodes first, their children pushed directly: most of the walk's time
-            if kind is ast.Attribute:
+            if kind is attribute_kind:
                 value = node.value  # type: ignore[attr-defined]
-                if type(value) is ast.Name:  # read, whatever the attribute's own context
-                    (self.own if value.id in ("self", "cls") else self.attrs).add(node.attr)  # type: ignore[attr-defined]
-                    self.names.add(value.id)
-                elif type(value) is ast.Call and type(value.func) is ast.Name and value.func.id == "super":
+                if type(value) is name_kind:  # read, whatever the attribute's own context
+                    if value.id in ("self", "cls"):
+                        read_own(node.attr)  # type: ignore[attr-defined]
+                    else:
+                        read_attr(node.attr)  # type: ignore[attr-defined]
+                    read(value.id)
+                elif type(value) is call_kind and type(value.func) is name_kind and value.func.id == "super":
                     # ``super().__init__()``: a method of the class's family, not every ``__init__``
-                    self.own.add(node.attr)  # type: ignore[attr-defined]
+                    read_own(node.attr)  # type: ignore[attr-defined]
                     push(value)
                 else:
-                    self.attrs.add(node.attr)  # type: ignore[attr-defined]
+                    read_attr(node.attr)  # type: ignore[attr-defined]
                     push(value)
                 continue
-            if kind is ast.Call:
+            if kind is call_kind:
                 push(node.func)  # type: ignore[attr-defined]
                 extend(node.args)  # type: ignore[attr-defined]
-                extend([k.value for k in node.keywords])  # type: ignore[attr-defined]
+                for keyword in node.keywords:  # type: ignore[attr-defined]
+                    push(keyword.value)
                 continue
-            if kind in _SKIP or not isinstance(node, ast.AST):
+            if kind in _SKIP:
                 continue
             if kind is ast.Import or kind is ast.ImportFrom:
                 _imports(node, model.imports)  # type: ignore[arg-type]
                 continue
-            elif kind in _DEFS:
-                model.bound.add(node.name)  # type: ignore[attr-defined]
-            for name in CHILD_FIELDS.get(kind, node._fields):
+            fields = fields_of(kind)
+            if fields is None:
+                continue  # not a node: ``None`` in a list, a string
+            if kind in _DEFS:
+                bound.add(node.name)  # type: ignore[attr-defined]
+            for name in fields:
                 child = getattr(node, name, None)
                 if type(child) is list:
                     extend(child)
@@ -233,10 +249,12 @@ _SKIP = frozenset({ast.Constant, ast.Load, ast.Store, ast.Del, ast.alias})
 
 
 def _child_fields() -> dict[type, tuple[str, ...]]:
-    """Per node type, the fields that can hold nodes (not ``id``, ``attr``, ``ctx``, numbers):
-    the walks below read only these, a good share fewer ``getattr`` calls per node."""
-    never = {"ctx", "id", "attr", "arg", "name", "names", "module", "level", "n", "s", "kind", "conversion",
-             "is_async", "type_comment", "simple", "lineno", "col_offset", "end_lineno", "end_col_offset", "tag"}
+    """Per node type, the fields that can hold nodes (not ``id``, ``attr``, ``ctx``, operators,
+    numbers): the walks below read only these, a good share fewer ``getattr`` calls per node (an
+    operator has no children, and an operand always sits beside it: no depth is lost)."""
+    never = {"ctx", "op", "ops", "id", "attr", "arg", "name", "names", "module", "level", "n", "s", "kind",
+             "conversion", "is_async", "type_comment", "simple", "lineno", "col_offset", "end_lineno",
+             "end_col_offset", "tag"}
     out: dict[type, tuple[str, ...]] = {}
     for value in vars(ast).values():
         if isinstance(value, type) and issubclass(value, ast.AST):
@@ -246,6 +264,36 @@ def _child_fields() -> dict[type, tuple[str, ...]]:
 
 CHILD_FIELDS = _child_fields()
 """Node type -> the fields a walk over the tree descends into."""
+
+
+def children(node: ast.AST) -> list[ast.AST]:
+    """The nodes directly under ``node`` in :data:`CHILD_FIELDS` (and the ``None`` of a lambda's
+    keyword without a default or a dict's ``**``; under anything not a node, nothing)."""
+    found: list[ast.AST] = []
+    for name in CHILD_FIELDS.get(type(node), ()):
+        child = getattr(node, name, None)
+        if type(child) is list:
+            found.extend(child)
+        elif child is not None:
+            found.append(child)
+    return found
+
+
+def walk(root: ast.AST) -> list[ast.AST]:
+    """``root`` and the nodes under it in :data:`CHILD_FIELDS`, breadth first as ``ast.walk``
+    gives them, but in a list built by one loop: ``ast.walk``, a generator over generators, takes
+    four times as long."""
+    found = [root]
+    for node in found:  # what is appended is visited too
+        for name in CHILD_FIELDS.get(type(node), ()):
+            child = getattr(node, name, None)
+            if type(child) is list:
+                found.extend(child)
+            elif child is not None:
+                found.append(child)
+    return found
+
+
 _DEFS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
 
 
@@ -330,22 +378,22 @@ def _edges(reads: dict[str, _Reads], model: Semantic) -> None:
     for qualname in model.classes:
         if "." in qualname:
             by_nested.setdefault(qualname.rpartition(".")[2], set()).update(_targets(qualname, model))
-    families: dict[str, set[str]] = {}
+    by_family: dict[frozenset[str], dict[str, set[str]]] = {}
+    in_family: dict[str, dict[str, set[str]]] = {}  # a class -> what ``self.<name>`` may run in its methods
     targets: dict[str, set[str]] = {}
     for unit, read in reads.items():
         out = model.calls.setdefault(unit, set())
         owner = _owner(unit, model) if unit != MODULE else None
         if owner is not None:
-            if owner not in families:
-                families[owner] = model.family(owner)
-            for klass in families[owner]:
-                init = model.method(klass, "__init__")
-                if init is not None:
-                    out.add(init)
-                for attr in read.own:
-                    target = model.method(klass, attr)
-                    if target is not None:
-                        out.add(target)
+            if owner not in in_family:
+                family = frozenset(model.family(owner))
+                if family not in by_family:
+                    by_family[family] = _family_methods(family, model)
+                in_family[owner] = by_family[family]
+            methods = in_family[owner]
+            out.update(methods.get("__init__", ()))
+            for attr in read.own & methods.keys():
+                out.update(methods[attr])
         for name in read.names & model.top_level.keys():
             if name not in targets:
                 targets[name] = _targets(model.top_level[name], model)
@@ -355,6 +403,19 @@ def _edges(reads: dict[str, _Reads], model: Semantic) -> None:
         for attr in read.attrs & by_nested.keys():
             out.update(by_nested[attr])
         out.discard(unit)
+
+
+def _family_methods(family: frozenset[str], model: Semantic) -> dict[str, set[str]]:
+    """Method name -> what it resolves to on each class of ``family``: what ``self.<name>`` may
+    run in a method of any of them (one table for the family, not a look-up per class and read)."""
+    names = {name for klass in family if klass in model.classes for name in model.classes[klass].methods}
+    out: dict[str, set[str]] = {}
+    for klass in family:
+        for name in names:
+            target = model.method(klass, name)
+            if target is not None:
+                out.setdefault(name, set()).add(target)
+    return out
 
 
 ENTRY_POINTS = ("__init__", "forward", "__call__", "__iter__", "__next__")
