@@ -212,11 +212,16 @@ def _join(a: Value, b: Value) -> Value:
 
 def _grown(a: TupleV | ListV, b: TupleV | ListV) -> ListV | None:
     """The join of a list that ``append`` grew (one item standing for all) with the same list
-    before it grew (``[]`` where a loop has not run) or grown on another path; None for anything else."""
-    lists = [v for v in (a, b) if isinstance(v, ListV) and v.repeated and not v.sequential]
-    if not lists or any(isinstance(v, TupleV) and v.items or isinstance(v, ListV) and v not in lists for v in (a, b)):
+    before it grew (``[]`` where a loop has not run, ``nn.ModuleList([first])``) or grown on another
+    path: a list of unknown length, its item the join of every item; None for anything else."""
+    if not any(isinstance(v, ListV) and v.repeated for v in (a, b)) or any(
+            isinstance(v, ListV) and v.sequential for v in (a, b)):
         return None
-    return lists[0] if len(lists) == 1 else ListV((join_values(a.items[0], b.items[0]),), repeated=True)
+    items = [*a.items, *b.items]
+    item = items[0]
+    for other in items[1:]:
+        item = join_values(item, other)
+    return ListV((item,), repeated=True)
 
 
 def appended(items: TupleV | ListV, item: Value) -> ListV:
@@ -1863,11 +1868,13 @@ class Walker:
                 if target is not None:
                     return self._self_call(target, node, env)
             recv_value = self.eval(func.value, env)
-            if name == "append" and type(func.value) is cst.Name and isinstance(recv_value, (TupleV, ListV)) \
+            if name == "append" and isinstance(recv_value, (TupleV, ListV)) \
                     and not (isinstance(recv_value, ListV) and recv_value.sequential) \
-                    and len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star:
-                # ``outputs.append(h)`` in a loop, then ``torch.cat(outputs)``: the list holds what went in
-                env.vars[func.value.value] = appended(recv_value, self.eval(node.args[0].value, env))
+                    and len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star \
+                    and (grown := dotted(func.value)) is not None:
+                # ``outputs.append(h)`` in a loop, then ``torch.cat(outputs)``, and
+                # ``self.convs.append(nn.Conv2d(...))`` on an ``nn.ModuleList()``: the list holds what went in
+                env.vars[grown] = appended(recv_value, self.eval(node.args[0].value, env))
                 return UNKNOWN
             if name in modules.MODULE_RETURNS_SELF and (
                 isinstance(recv_value, (ModuleV, ListV))

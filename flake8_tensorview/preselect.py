@@ -383,9 +383,9 @@ class _Scan:
                             receivers.append(func.value)
                         elif func.attr == "register_buffer" and (buffer := _buffer_name(node)):
                             self.pairs.append(({"self." + buffer}, node.args[1], _end(node)))
-                        elif func.attr == "append" and type(func.value) is ast.Name and len(node.args) == 1:
-                            # ``outputs.append(h)``: the walker's list holds what went in
-                            self.pairs.append(({func.value.id}, node.args[0], _end(node)))
+                        elif func.attr == "append" and len(node.args) == 1 and (grown := dotted(func.value)):
+                            # ``outputs.append(h)``, ``self.convs.append(conv)``: the walker's list holds what went in
+                            self.pairs.append(({grown}, node.args[0], _end(node)))
                     push(func)
                     extend(node.args)
                     extend(node.keywords)

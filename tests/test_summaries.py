@@ -822,3 +822,64 @@ def test_a_list_grown_by_append_holds_what_went_in() -> None:
     assert torch.equal(namespace["attend"](x, 2), other["attend"](x, 2))  # type: ignore[operator]
     assert raised_on(APPENDED, "last_step(torch.randn(2, 4))") == 27
     assert raised_on(APPENDED.replace("steps[-1].view", "steps[-1].reshape"), "last_step(torch.randn(2, 4))") is None
+
+
+GROWN_MODULES = HEADER + (
+    "class Unit(nn.Module):\n"
+    "    def __init__(self, c, inter, subsets):\n"
+    "        super().__init__()\n"
+    "        self.subsets = subsets\n"
+    "        self.inter = inter\n"
+    "        self.convs = nn.ModuleList([nn.Conv2d(c, inter, 3, padding=1)])\n"
+    "        for _ in range(subsets - 1):\n"
+    "            self.convs.append(nn.Conv2d(inter, inter, 1))\n"
+    "        self._init_branches(c)\n\n"
+    "    def _init_branches(self, c):\n"
+    "        self.branches = nn.ModuleList()\n"
+    "        for _ in range(self.subsets):\n"
+    "            self.branches.append(nn.Conv2d(c, self.inter, 1))\n\n"
+    "    def forward(self, x):\n"
+    "        n, c, t, v = x.size()\n"
+    "        y = self.convs[0](x)\n"
+    "        for i in range(1, self.subsets):\n"
+    "            y = self.convs[i](y)\n"
+    "        for i in range(self.subsets):\n"
+    "            z = self.branches[i](x).view(n, self.inter * t, v)\n"
+    "        return y.view(n, -1), z\n\n\n"
+    "def demo(x):\n"
+    "    return Unit(3, 4, 2)(x.to(memory_format=torch.channels_last))\n"
+)
+
+
+GROWN_ATTRIBUTE = HEADER + (
+    "class Steps(nn.Module):\n"
+    "    def forward(self, x):\n"
+    "        b, t = x.shape\n"
+    "        self.steps = []\n"
+    "        self.steps.append(x.transpose(0, 1))\n"
+    "        return self.steps[0].view(-1)\n"
+)
+
+
+def test_a_module_list_grown_by_append_holds_its_modules() -> None:
+    """AAGCN builds its 1x1 convs into ``nn.ModuleList()``s with ``append`` in a helper that
+    ``__init__`` calls; DrQ's encoder starts its list with the first conv and appends the rest. An
+    item read back (``self.branches[i]``) is one of the convs that went in, so a channels_last input
+    gives a channels_last output, and merging its channels with its rows raises. torch confirms
+    both views; with a contiguous input both run, and nothing is reported."""
+    import torch
+
+    findings = [(d.line, d.code) for d in lint_source(GROWN_MODULES)]
+    assert findings == [(26, "TV101"), (27, "TV101")]
+    assert [(d.line, d.code) for d in lint_source(GROWN_MODULES, whole=True)] == findings
+    x = torch.randn(2, 3, 5, 6)
+    assert raised_on(GROWN_MODULES, "demo(x)", x=x) == 26
+    reshaped = GROWN_MODULES.replace("view(n, self.inter * t, v)", "reshape(n, self.inter * t, v)")
+    assert raised_on(reshaped, "demo(x)", x=x) == 27
+    contiguous = GROWN_MODULES.replace("(x.to(memory_format=torch.channels_last))", "(x)")
+    assert raised_on(contiguous, "demo(x)", x=x) is None
+    assert both(contiguous) == []
+    # the preselection follows ``self.steps.append(...)`` as a binding of ``self.steps`` too
+    assert [(d.line, d.code) for d in lint_source(GROWN_ATTRIBUTE)] == [(10, "TV101")]
+    assert lines(GROWN_ATTRIBUTE, whole=True) == [10]
+    assert raised_on(GROWN_ATTRIBUTE, "Steps()(torch.randn(2, 3))") == 10
