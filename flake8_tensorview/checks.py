@@ -361,4 +361,5 @@ def check_masks(walker: Walker, positions: Positions) -> Iterator[Diagnostic]:
         )
 
 
-CHECKS = (check_views, check_masks)
+CHECKS = ((check_views, ("TV101", "TV102")), (check_masks, ("TV201",)))
+"""Each check with the codes it can report: one whose codes are all left out is not run."""

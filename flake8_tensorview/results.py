@@ -146,4 +146,5 @@ def _same_aliasing(site: ViewSite, before: object) -> str | None:
     return None
 
 
-CHECKS = (check_discarded, check_contiguous_view)
+CHECKS = ((check_discarded, ("TV301",)), (check_contiguous_view, ("TV103",)))
+"""Each check with the codes it can report (see :data:`checks.CHECKS`)."""

@@ -34,3 +34,20 @@ def test_every_code_is_complete(code: str) -> None:
 @pytest.mark.parametrize("code", sorted(RULES))
 def test_every_code_has_a_changelog_line(code: str) -> None:
     assert code in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_each_check_reports_only_the_codes_it_declares() -> None:
+    """``checks_for`` skips a check whose codes are all left out, so a code it did not declare
+    would go unreported whenever the others are off."""
+    from flake8_tensorview.linter import CHECKS, analyze
+
+    seen: set[str] = set()
+    for path in sorted(FIXTURES.glob("*.py")):
+        result = analyze(path.read_text(encoding="utf-8"), whole=True)
+        assert result is not None, path
+        walker, positions = result
+        for check, codes in CHECKS:
+            found = {d.code for d in check(walker, positions)}
+            assert found <= set(codes), (path.name, check.__name__, found - set(codes))
+            seen |= found
+    assert seen >= {code for code in RULES if not code.startswith("TV9")}
