@@ -38,17 +38,22 @@ from fixture_harness import load, results, run_scenarios, same
 # Then ``Fn.apply`` of a ``torch.autograd.Function`` runs its ``forward`` (SparseConvNet, from the
 # second batch): 64 of 77, the floor goes up to 0.83. A module of at most 400 lines then gives every
 # candidate its whole closure (AAGCN's demo, three calls up, twice: 66 of 77, 0.85), and a list
-# grown by ``append`` holds what went in (the batched-KV Qwen3's per-sample keys: TV201 16 of 16).
+# grown by ``append`` holds what went in (the batched-KV Qwen3's per-sample keys: TV201 16 of 16),
+# as does one grown on an attribute (AAGCN's ``self.conv_b``: 67 of 77). A fourth held-out batch
+# (``h4_*``: open-instruct, a time-series MAE, nanochat's SFT targets, DeepAFx-ST twice, SSH, DGNN,
+# the disentangling VAE's View layer, and Informer2020, DGCNN and DDPM negatives), written the same
+# way, added 9 failing views: 4 were found when they came, with no false alarm on the negatives; the
+# floor follows the grown set down to 0.82 (71 of 86), and without the scenarios to 0.39 (34 of 86).
 # Without the files' scenarios (``realworld.without_scenarios``: no call site in the file gives the
 # model its sizes and flags, as when the training script is another file) recall is lower: a floor
 # of its own, the same ratchet.
-RECALL_FLOORS = {"TV101": 0.85, "TV102": 0.9, "TV201": 1.0}
-BARE_RECALL_FLOORS = {"TV101": 0.41, "TV102": 0.8, "TV201": 0.75}
+RECALL_FLOORS = {"TV101": 0.82, "TV102": 0.9, "TV201": 1.0}
+BARE_RECALL_FLOORS = {"TV101": 0.39, "TV102": 0.8, "TV201": 0.75}
 # Precision, per rule, the same way: the issues' bar, 0.95 for every rule. TV101 has one known false
 # alarm, a TV102 line whose SDPA output reaches the merge only through a parameter nothing in the
 # file passes (jaxtyping_merge_heads_imported.py): the prior, a contiguous tensor, makes it TV101.
 PRECISION_FLOORS = {"TV101": 0.95, "TV102": 0.95, "TV201": 0.95}
-MIN_FILES = 145
+MIN_FILES = 155
 
 
 def _load_script():  # type: ignore[no-untyped-def]
