@@ -229,13 +229,14 @@ def iterator_strides(shape: Shape, operands: list[Shape]) -> Shape | None:
     ``TensorIteratorBase::reorder_dimensions`` sorts dims by the operands' strides, the first
     operand that orders a pair deciding it and stride-0 (broadcast) dims staying ambiguous. When the
     first operand has a non-zero stride on every dim of size > 1 it decides every pair of them, so
-    the result is its dim order; size-1 dims never matter to a view. Anything else (the first
-    operand broadcast or expanded, symbolic strides that do not compare) is None: not modelled.
+    the result is its dim order; size-1 dims never matter to a view. When it is broadcast on some
+    dim, the other operands decide what it leaves open: ATen's sort is run as it is written
+    (:func:`_reordered`). Symbolic strides or sizes that do not compare give None: not modelled.
     """
     first = operands[0]
     dims = [d for d in range(len(shape)) if not shape[d].is_one]
     if any(first[d].coef == 0 for d in dims):
-        return None
+        return _reordered(shape, operands)
     # insertion sort, fastest first; ties keep the faster (later) dim first, as ATen's does
     order: list[int] = []
     for d in reversed(dims):
@@ -251,6 +252,59 @@ def iterator_strides(shape: Shape, operands: list[Shape]) -> Shape | None:
     out = [ONE] * len(shape)
     running = ONE
     for d in order:
+        out[d] = running
+        running = running * shape[d]
+    return tuple(out)
+
+
+def _reordered(shape: Shape, operands: list[Shape]) -> Shape | None:
+    """``TensorIteratorBase::reorder_dimensions`` step by step, then the output allocated dense in
+    that order (``allocate_or_resize_outputs``). Its insertion sort is not a sort: an ambiguous pair
+    (0) is stepped over, and a later swap exchanges two dims that are not neighbours, so only
+    running it as written gives torch's order. Only for outputs without size-1 dims, whose strides
+    the model does not keep as torch does and which take part in the sort; None when a stride or
+    size comparison depends on the sizes."""
+    if any(size.is_one for size in shape):
+        return None
+
+    def compare(a: Dim, b: Dim) -> int | None:
+        if a == b:
+            return 0
+        le, ge = _le(a, b), _le(b, a)
+        return -1 if le and not ge else 1 if ge and not le else None
+
+    def should_swap(dim0: int, dim1: int) -> int | None:
+        for strides in operands:
+            stride0, stride1 = strides[dim0], strides[dim1]
+            if stride0.coef == 0 or stride1.coef == 0:
+                continue  # broadcast on one of them: the next operand decides
+            order = compare(stride0, stride1)
+            if order is None:
+                return None
+            if order:
+                return order
+            bigger = compare(shape[dim0], shape[dim1])  # equal strides: the smaller dim goes first
+            if bigger is None:
+                return None
+            if bigger > 0:
+                return 1
+        return 0
+
+    perm = list(reversed(range(len(shape))))  # fastest first
+    for i in range(1, len(perm)):
+        dim1 = i
+        for dim0 in range(i - 1, -1, -1):
+            comparison = should_swap(perm[dim0], perm[dim1])
+            if comparison is None:
+                return None
+            if comparison > 0:
+                perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+                dim1 = dim0
+            elif comparison < 0:
+                break
+    out = [ONE] * len(shape)
+    running = ONE
+    for d in perm:
         out[d] = running
         running = running * shape[d]
     return tuple(out)

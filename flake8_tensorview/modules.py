@@ -850,7 +850,7 @@ def _activation_rows() -> list[ModuleRow]:
         "Tanhshrink": None, "Softshrink": None, "Hardshrink": None, "PReLU": None,
     }  # fmt: skip
     examples = {
-        "ReLU": ("nn.ReLU()(t3)", "nn.ReLU(inplace=True)(s3)", "nn.ReLU(True)(t3)", "?nn.ReLU()(e3)"),
+        "ReLU": ("nn.ReLU()(t3)", "nn.ReLU(inplace=True)(s3)", "nn.ReLU(True)(t3)", "nn.ReLU()(e3)"),
         "GELU": ("nn.GELU()(t3)", "nn.GELU('tanh')(c3)", "nn.GELU()(s3)"),
         "LeakyReLU": ("nn.LeakyReLU(0.2)(t3)", "nn.LeakyReLU(0.1, True)(s3)"),
         "Threshold": ("nn.Threshold(0.1, 0.0)(t3)",),

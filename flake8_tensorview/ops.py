@@ -1157,7 +1157,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
         "clone abs neg exp sqrt rsqrt sigmoid tanh relu gelu silu logical_not cos sin log log1p expm1 reciprocal square",
         like,
         {M, T, F},
-        "x.clone()", "s.clone()", "?e.clone()", "torch.logical_not(x)", "torch.exp(x)", "F.gelu(x)", "x.relu()", "F.silu(s)", "?torch.relu(e)",
+        "x.clone()", "s.clone()", "e.clone()", "torch.logical_not(x)", "torch.exp(x)", "F.gelu(x)", "x.relu()", "F.silu(s)", "torch.relu(e)",
     ),
     _op(
         "float half double bfloat16 bool int long byte to type_as cpu",
@@ -1167,7 +1167,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     ),
     _op("dropout", convert, {F}, "F.dropout(x, 0.1)", "F.dropout(x, 0.1, training=False)", "?F.dropout(s, 0.1, training=False)"),
     _op("detach", in_place, {M}, "s.detach()", "e.detach()"),
-    _op("add sub mul div pow eq ne lt gt le ge logical_and logical_or", elementwise, {M, T}, "x.mul(2.0)", "x.pow(2)", "x.eq(c)", "c.eq(x)", "torch.add(x, c)", "s.mul(0.5)", "?e.mul(2.0)", "c.add(e)", "?e.add(x)", "x.add(e)", "?x[:, :, :1].mul(c)"),
+    _op("add sub mul div pow eq ne lt gt le ge logical_and logical_or", elementwise, {M, T}, "x.mul(2.0)", "x.pow(2)", "x.eq(c)", "c.eq(x)", "torch.add(x, c)", "s.mul(0.5)", "e.mul(2.0)", "c.add(e)", "e.add(x)", "x.add(e)", "x[:, :, :1].mul(c)", "c[0, :, :1].mul(x)", "torch.sub(e[:, :1], x)"),
     # torch.where(cond, x, y) is elementwise with cond as the first operand
     _op("where", elementwise, {T}, "torch.where(x > 0, x, 0.0)", "torch.where(c > 0, x, 0.0)"),
     _op("masked_fill_ mul_ add_ div_ sub_ clamp_ fill_ zero_ requires_grad_", in_place, {M}, "x.masked_fill_(x > 0, 0.0)", "x.mul_(2)"),

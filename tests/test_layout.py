@@ -84,8 +84,8 @@ def test_view_strides_agree_with_torch(data) -> None:
 def test_iterator_strides_are_what_clone_and_unary_ops_give(x: torch.Tensor) -> None:
     ours = iterator_strides(lits(x.shape), [lits(x.stride())])
     broadcast_everywhere = any(n != 1 and s == 0 for n, s in zip(x.shape, x.stride()))
-    assert (ours is None) == broadcast_everywhere
-    if ours is None:
+    if ours is None:  # only an expanded tensor with a size-1 dim is left to the sort's data
+        assert broadcast_everywhere and 1 in x.shape
         return
     for real in (x.clone(), x.neg(), torch.relu(x), x * 2):
         assert same_layout(lits(x.shape), ours, lits(real.stride())), (tuple(x.shape), x.stride(), real.stride())
@@ -113,6 +113,45 @@ def test_iterator_strides_are_what_binary_ops_give(data) -> None:
         assert any(n != 1 and operands[0][d].coef == 0 for d, n in enumerate(real.shape))
         return
     assert same_layout(shape, ours, lits(real.stride())), (x.shape, x.stride(), y.shape, y.stride(), real.stride())
+
+
+@st.composite
+def broadcast_operands(draw):
+    """Operands of one elementwise op whose output has no size-1 dim, the first one broadcast
+    (size 1, or missing in front) on some dims: TensorIterator's sort is decided by the others."""
+    shape = draw(st.lists(st.integers(2, 4), min_size=2, max_size=4))
+    operands = []
+    for index in range(draw(st.integers(2, 3))):
+        lead = draw(st.integers(0, len(shape) - 1)) if index == 0 else 0
+        own = [n if index == 1 or not draw(st.booleans()) else 1 for n in shape[lead:]]  # the second: whole
+        if index == 0 and all(n != 1 for n in own) and not lead:
+            own[draw(st.integers(0, len(own) - 1))] = 1
+        order = draw(st.permutations(range(len(own))))
+        base = torch.randn(*[own[d] for d in order])
+        t = base.permute(*[order.index(d) for d in range(len(own))])
+        if draw(st.booleans()):  # a step slice on one dim: strides that are not dense
+            d = draw(st.integers(0, len(own) - 1))
+            wide = list(t.shape)
+            wide[d] *= 2
+            t = torch.randn(*wide).permute(*range(len(own)))[tuple(slice(None, None, 2) if i == d else slice(None) for i in range(len(own)))]
+        operands.append(t)
+    return shape, operands
+
+
+@settings(max_examples=500, deadline=None)
+@given(case=broadcast_operands())
+def test_iterator_strides_follow_the_other_operands_when_the_first_is_broadcast(case) -> None:
+    shape, operands = case
+    real = operands[0] + operands[1] if len(operands) == 2 else torch.addcmul(*operands)
+    assert tuple(real.shape) == tuple(shape)
+
+    def spread(t: torch.Tensor) -> tuple[Dim, ...]:
+        lead = len(shape) - t.dim()
+        return lits([0] * lead + [0 if n == 1 else s for n, s in zip(t.shape, t.stride())])
+
+    ours = iterator_strides(lits(shape), [spread(t) for t in operands])
+    assert ours is not None  # literal strides always compare
+    assert ours == lits(real.stride()), ([tuple(t.shape) for t in operands], [t.stride() for t in operands], real.stride())
 
 
 def test_symbolic_generic_sizes() -> None:
