@@ -229,7 +229,8 @@ def iterator_strides(shape: Shape, operands: list[Shape]) -> Shape | None:
     ``TensorIteratorBase::reorder_dimensions`` sorts dims by the operands' strides, the first
     operand that orders a pair deciding it and stride-0 (broadcast) dims staying ambiguous. When the
     first operand has a non-zero stride on every dim of size > 1 it decides every pair of them, so
-    the result is its dim order; size-1 dims never matter to a view. When it is broadcast on some
+    the result is its dim order, unless the output has size-1 dims and other operands (below);
+    size-1 dims themselves never matter to a view. When it is broadcast on some
     dim, the other operands decide what it leaves open: ATen's sort is run as it is written
     (:func:`_reordered`). Symbolic strides or sizes that do not compare give None: not modelled.
     """
@@ -237,6 +238,11 @@ def iterator_strides(shape: Shape, operands: list[Shape]) -> Shape | None:
     dims = [d for d in range(len(shape)) if not shape[d].is_one]
     if any(first[d].coef == 0 for d in dims):
         return _reordered(shape, operands)
+    if len(operands) > 1 and len(dims) < len(shape):
+        # size-1 dims take part in the sort, and through a tie the next operand breaks (or leaves
+        # open) they can carry one of the others past a third: (2, 2, 1) strided (1, 2, 1) plus
+        # (1, 2, 1, 1) strided (1, 1, 2, 1) is laid out (1, 2, 1, 1), not in the first one's order
+        return None
     # insertion sort, fastest first; ties keep the faster (later) dim first, as ATen's does
     order: list[int] = []
     for d in reversed(dims):
@@ -249,12 +255,7 @@ def iterator_strides(shape: Shape, operands: list[Shape]) -> Shape | None:
                 break
             at -= 1
         order.insert(at, d)
-    out = [ONE] * len(shape)
-    running = ONE
-    for d in order:
-        out[d] = running
-        running = running * shape[d]
-    return tuple(out)
+    return dense_in_order(shape, order[::-1])
 
 
 def _reordered(shape: Shape, operands: list[Shape]) -> Shape | None:
@@ -302,12 +303,7 @@ def _reordered(shape: Shape, operands: list[Shape]) -> Shape | None:
                 dim1 = dim0
             elif comparison < 0:
                 break
-    out = [ONE] * len(shape)
-    running = ONE
-    for d in perm:
-        out[d] = running
-        running = running * shape[d]
-    return tuple(out)
+    return dense_in_order(shape, perm[::-1])
 
 
 def same_layout(shape: Shape, a: Shape, b: Shape) -> bool:
