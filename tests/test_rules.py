@@ -9,6 +9,7 @@ import pytest
 from conftest import FIXTURES, ROOT
 from fixture_harness import expectations
 from flake8_tensorview.docs import render
+from flake8_tensorview.linter import CHECKS, analyze
 from flake8_tensorview.rules import RULES
 
 CODE = re.compile(r"^TV\d{3}$")  # flake8's own pattern allows at most 3 letters + 3 digits
@@ -39,8 +40,6 @@ def test_every_code_has_a_changelog_line(code: str) -> None:
 def test_each_check_reports_only_the_codes_it_declares() -> None:
     """``checks_for`` skips a check whose codes are all left out, so a code it did not declare
     would go unreported whenever the others are off."""
-    from flake8_tensorview.linter import CHECKS, analyze
-
     seen: set[str] = set()
     for path in sorted(FIXTURES.glob("*.py")):
         result = analyze(path.read_text(encoding="utf-8"), whole=True)
