@@ -224,49 +224,29 @@ def _powers_within(a: Dim, b: Dim) -> bool:
 
 
 def iterator_strides(shape: Shape, operands: list[Shape]) -> Shape | None:
-    """Strides of the new tensor an elementwise op (or ``clone``) allocates for these inputs.
+    """Strides of the new tensor an elementwise op (or ``clone``) allocates for these inputs: ATen's
+    ``TensorIteratorBase::reorder_dimensions`` run as it is written (:func:`_iteration_order`), then
+    the output laid out dense in that order (``allocate_or_resize_outputs``).
 
-    ``TensorIteratorBase::reorder_dimensions`` sorts dims by the operands' strides, the first
-    operand that orders a pair deciding it and stride-0 (broadcast) dims staying ambiguous. When the
-    first operand has a non-zero stride on every dim of size > 1 it decides every pair of them, so
-    the result is its dim order, unless the output has size-1 dims and other operands (below);
-    size-1 dims themselves never matter to a view. When it is broadcast on some
-    dim, the other operands decide what it leaves open: ATen's sort is run as it is written
-    (:func:`_reordered`). Symbolic strides or sizes that do not compare give None: not modelled.
-    """
-    first = operands[0]
+    Size-1 dims never matter to a view, but they take part in the sort, with strides the model does
+    not keep as torch does. They are left out only for one operand with a non-zero stride on every
+    other dim, which then decides every pair itself. Otherwise a tie that a size-1 dim leaves open
+    can carry one dim past another ((2, 2, 1) strided (1, 2, 1) plus (1, 2, 1, 1) strided
+    (1, 1, 2, 1) is laid out (1, 2, 1, 1), not in the first operand's order; an expanded
+    (1, 2, 2, 1, 1) strided (1, 0, 1, 1, 1) clones to (1, 1, 2, 1, 1)), so such an output is not
+    modelled (None), nor is one whose strides or sizes do not compare."""
     dims = [d for d in range(len(shape)) if not shape[d].is_one]
-    if any(first[d].coef == 0 for d in dims):
-        return _reordered(shape, operands)
-    if len(operands) > 1 and len(dims) < len(shape):
-        # size-1 dims take part in the sort, and through a tie the next operand breaks (or leaves
-        # open) they can carry one of the others past a third: (2, 2, 1) strided (1, 2, 1) plus
-        # (1, 2, 1, 1) strided (1, 1, 2, 1) is laid out (1, 2, 1, 1), not in the first one's order
+    if len(dims) < len(shape) and (len(operands) > 1 or any(operands[0][d].coef == 0 for d in dims)):
         return None
-    # insertion sort, fastest first; ties keep the faster (later) dim first, as ATen's does
-    order: list[int] = []
-    for d in reversed(dims):
-        at = len(order)
-        while at > 0:
-            le = _le(first[order[at - 1]], first[d])
-            if le is None:
-                return None
-            if le:
-                break
-            at -= 1
-        order.insert(at, d)
-    return dense_in_order(shape, order[::-1])
+    order = _iteration_order([shape[d] for d in dims], [[strides[d] for d in dims] for strides in operands])
+    return None if order is None else dense_in_order(shape, [dims[i] for i in reversed(order)])
 
 
-def _reordered(shape: Shape, operands: list[Shape]) -> Shape | None:
-    """``TensorIteratorBase::reorder_dimensions`` step by step, then the output allocated dense in
-    that order (``allocate_or_resize_outputs``). Its insertion sort is not a sort: an ambiguous pair
-    (0) is stepped over, and a later swap exchanges two dims that are not neighbours, so only
-    running it as written gives torch's order. Only for outputs without size-1 dims, whose strides
-    the model does not keep as torch does and which take part in the sort; None when a stride or
-    size comparison depends on the sizes."""
-    if any(size.is_one for size in shape):
-        return None
+def _iteration_order(shape: Sequence[Dim], operands: list[list[Dim]]) -> list[int] | None:
+    """The dims fastest first, as ``reorder_dimensions`` leaves them. Its insertion sort is not a
+    sort: an ambiguous pair (a stride-0 broadcast dim in every operand that could decide it) is
+    stepped over, and a later swap exchanges two dims that are not neighbours, so only running it as
+    written gives torch's order. None when a stride or size comparison depends on the sizes."""
 
     def compare(a: Dim, b: Dim) -> int | None:
         if a == b:
@@ -291,7 +271,7 @@ def _reordered(shape: Shape, operands: list[Shape]) -> Shape | None:
                 return 1
         return 0
 
-    perm = list(reversed(range(len(shape))))  # fastest first
+    perm = list(reversed(range(len(shape))))
     for i in range(1, len(perm)):
         dim1 = i
         for dim0 in range(i - 1, -1, -1):
@@ -303,7 +283,7 @@ def _reordered(shape: Shape, operands: list[Shape]) -> Shape | None:
                 dim1 = dim0
             elif comparison < 0:
                 break
-    return dense_in_order(shape, perm[::-1])
+    return perm
 
 
 def same_layout(shape: Shape, a: Shape, b: Shape) -> bool:
