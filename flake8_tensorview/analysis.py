@@ -181,7 +181,8 @@ def _join(a: Value, b: Value) -> Value:
         return a
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.shape == b.shape and a.strides == b.strides:
-            return a if a.origin is not None else b
+            out = a if a.origin is not None else b
+            return out if a.settled == b.settled else replace(out, canonical=None)
         if a.shape is not None and a.shape == b.shape:
             return Tensor(a.shape, None, False, a.labels)
         if (same_order := widened(a, b)) is not None:
@@ -627,7 +628,8 @@ def normalize(t: Tensor, subst: dict[str, Dim]) -> Tensor:
     backends = tuple((name, normalize(variant, subst)) for name, variant in t.backends)
     if shape == t.shape and strides == t.strides and backends == t.backends:
         return t  # no size of it is substituted (most are not): spares building it again
-    return replace(t, shape=shape, strides=strides, backends=backends)
+    canonical = shape if t.settled else None
+    return replace(t, shape=shape, strides=strides, backends=backends, canonical=canonical)
 
 
 MAX_RANGE = 8
@@ -1582,7 +1584,7 @@ class Walker:
             # lets the first full-size operand decide); a Python scalar leaves it to ``right``
             if isinstance(left, Opaque) and not _constant(left.key):
                 return Tensor() if right.shape is None else Tensor(right.shape, None, False, right.labels)
-            return self._elementwise(right, [], node, env)
+            return self._elementwise(right, [left], node, env)
         if isinstance(op, (cst.Add, cst.AddAssign)) and isinstance(left, (TupleV, ShapeV)) and isinstance(right, (TupleV, ShapeV)):
             # ``x.size()[:-2] + (self.all_head_size,)``: a ``torch.Size`` or tuple concatenated
             joined = [self._splice(left), self._splice(right)]
@@ -1608,7 +1610,10 @@ class Walker:
                 result = self._absorbing(node, [first, *tensors], result)  # type: ignore[list-item]
             return result
         # with scalars only (``m == 0``, ``y * scale``): the operand's dims, and each kernel's layout
-        return keeping_dims(first, each_backend(ops.elementwise, first, args), ops.in_place)
+        result = keeping_dims(first, each_backend(ops.elementwise, first, args), ops.in_place)
+        if isinstance(result, Tensor) and result.canonical and not all(map(ops.number, others)):
+            result = replace(result, canonical=None)  # an unknown operand may be a tensor of any strides
+        return result
 
     def _absorbing(self, node: cst.BaseExpression, operands: list[Tensor], result: Tensor) -> Tensor:
         """``result`` of a mask op between tensors, carrying as moot the chains of the operands
@@ -1679,6 +1684,8 @@ class Walker:
         member = self.member(owner, name) if owner is not None else None
         if member is not None or isinstance(owner, InstanceV):
             return member or UNKNOWN
+        if owner is None and (bound := self._bound_method(node, env)) is not None:
+            return bound
         if isinstance(owner, ModuleV) and name == "weight":
             made = modules.weight(owner, self.origin(node, "property"))
             if made is not None:
@@ -2114,6 +2121,18 @@ class Walker:
                 del env.vars[key]
             env.vars.update(summary.state)
         return summary.result
+
+    def _bound_method(self, node: cst.Attribute, env: Env) -> MethodV | None:
+        """``self.squash`` taken without a call (``dynamic_routing(b, u, self.squash)``): the method,
+        bound to this ``self.`` state, so that calling it wherever it goes is ``self.squash(...)``."""
+        if not (type(node.value) is cst.Name and node.value.value == "self" and self.frame.owner is not None):
+            return None
+        klass = self.frame.klass or self.frame.owner
+        target = self.method(klass, node.attr.value)
+        if target is None:
+            return None
+        state = tuple(sorted((k, v) for k, v in env.vars.items() if k.startswith("self.")))
+        return MethodV(InstanceV(klass, state, tuple(sorted(env.subst.items()))), target)
 
     def _size_call(
         self, node: cst.Call, name: str, value: Value, tensor: Tensor, func: cst.Attribute, env: Env

@@ -58,6 +58,11 @@ class Tensor:
     """The layouts this tensor has under each kernel torch may pick at run time, when they differ
     (``F.scaled_dot_product_attention``'s backends): the tensor's own ``strides`` are then unknown,
     so whatever does not follow the alternatives sees no layout at all."""
+    canonical: Shape | None = None
+    """The shape at which torch's strides were known to be the contiguous ones on every dim, size-1
+    dims included (a new tensor a reduction or an elementwise op of such tensors allocates). The
+    model does not keep size-1 strides as torch does otherwise (a slice to one row, a transpose of a
+    size-1 dim), and TensorIterator's sort reads them: see :attr:`settled`."""
 
     def __post_init__(self) -> None:
         if self.shape is not None and (self.labels is None or len(self.labels) != len(self.shape)):
@@ -68,6 +73,22 @@ class Tensor:
         if shape is None:
             return Tensor(contiguous=True)
         return Tensor(shape, contiguous_strides(shape), True, labels or (None,) * len(shape))
+
+    @staticmethod
+    def allocated(shape: Shape, labels: tuple[str | None, ...] | None = None) -> Tensor:
+        """A new tensor torch allocates contiguous (``at::empty``): its strides are the contiguous
+        ones on every dim, size-1 dims included."""
+        return replace(Tensor.dense(shape, labels), canonical=shape)
+
+    @property
+    def settled(self) -> bool:
+        """Whether torch's strides are known on every dim, size-1 dims included: the contiguous ones
+        (:attr:`canonical`, still this tensor's shape and strides; an op that changed either left the
+        fact behind)."""
+        return (
+            self.canonical is not None and self.canonical == self.shape
+            and self.strides == contiguous_strides(self.shape)
+        )
 
     @staticmethod
     def strided(

@@ -17,7 +17,7 @@ from .layout import (
     Origin, Shape, Tensor, channels_last_strides, dense_in_order, iterator_strides, memory_format_of, resolve_target,
     same_layout, view_strides,
 )
-from .values import UNKNOWN, DimV, IntV, ListV, Opaque, PiecesV, ShapeV, TupleV, Value
+from .values import UNKNOWN, DimV, IntV, ListV, Opaque, PiecesV, ShapeV, TupleV, Value, literal
 
 
 class Form(Enum):
@@ -406,6 +406,12 @@ def flag(value: Value | None) -> bool | None:
     return None
 
 
+def number(value: Value) -> bool:
+    """A Python number for certain (``2``, ``0.5``), not an unknown that may be a tensor (a
+    :class:`DimV` may stand for one: ``1 + f(x)`` of an unknown ``f`` is taken as a size)."""
+    return isinstance(value, IntV) or isinstance(value, Opaque) and isinstance(literal(value.key), (int, float))
+
+
 def as_strided(t: Tensor, a: Args) -> Value:
     size, stride = a.get(0, "size"), a.get(1, "stride")
     if not isinstance(size, TupleV) or not isinstance(stride, TupleV) or len(size.items) != len(stride.items):
@@ -420,6 +426,7 @@ def as_strided(t: Tensor, a: Args) -> Value:
 def elementwise(t: Tensor, a: Args) -> Value:
     """A new tensor laid out by TensorIterator from all operands' strides, the first one leading."""
     operands = [t] + [v for v in a.pos + list(a.kw.values()) if isinstance(v, Tensor)]
+    others = [v for v in a.pos + list(a.kw.values()) if not isinstance(v, Tensor)]
     shape = broadcast_shapes(operands)
     if shape is None and all(o.shape is not None for o in operands):
         operands = _same_sizes(operands)
@@ -431,6 +438,10 @@ def elementwise(t: Tensor, a: Args) -> Value:
             return Tensor(_broadcast_rank(operands, a), None, False)
         return UNKNOWN if t.shape is None or not t.contiguous else Tensor(contiguous=True)
     labels = t.labels if t.shape == shape else None
+    if all(o.settled for o in operands) and all(map(number, others)):
+        # contiguous on every dim, size-1 dims included: TensorIterator's fast setup allocates the
+        # output contiguous, and its sort leaves every dim in place
+        return Tensor.allocated(shape, labels)
     strides = [_broadcast_strides(o, shape) for o in operands]
     if any(s is None for s in strides):
         return Tensor.strided(shape, None, labels, t.origin)
@@ -523,6 +534,8 @@ def like(t: Tensor, a: Args) -> Value:
     """``clone``, unary math and ``*_like`` allocate with ``memory_format=torch.preserve_format``."""
     if t.shape is None or t.strides is None:
         return Tensor.dense(t.shape, t.labels) if t.contiguous else UNKNOWN
+    if t.settled:
+        return Tensor.allocated(t.shape, t.labels)
     return Tensor.strided(t.shape, iterator_strides(t.shape, [t.strides]), t.labels, t.origin)
 
 
@@ -691,7 +704,7 @@ def _reduction(dim_at: int) -> Callable[[Tensor, Args], Value]:
             return Tensor(contiguous=True)
         labels = t.labels or (None,) * rank
         kept = [(ONE if d in dims else size, None if d in dims else labels[d]) for d, size in enumerate(t.shape) if keepdim or d not in dims]
-        return Tensor.dense(tuple(s for s, _ in kept), tuple(l for _, l in kept))
+        return Tensor.allocated(tuple(s for s, _ in kept), tuple(l for _, l in kept))
 
     return reduce
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 import torch.nn.functional as F  # noqa: F401  (used by the examples)
 
 from flake8_tensorview import modules, ops
@@ -67,6 +69,8 @@ def test_effect_matches_torch(name: str, example: str) -> None:
     strides = tuple(d.literal for d in model.strides)
     assert significant(shape, strides) == significant(tuple(real.shape), real.stride())  # type: ignore[arg-type]
     assert model.contiguous == real.is_contiguous()
+    if model.settled:  # the strides of size-1 dims are known too: every one is torch's
+        assert strides == real.stride()
 
 
 FORMAT_EXAMPLES = [
@@ -88,6 +92,63 @@ def test_memory_format_matches_torch(example: str) -> None:
     shape = tuple(d.literal for d in model.shape)
     assert significant(shape, tuple(d.literal for d in model.strides)) == significant(tuple(real.shape), real.stride())  # type: ignore[arg-type]
     assert model.contiguous == real.is_contiguous()
+
+
+SIZE_1_INPUTS = """\
+import torch
+a = torch.randn(3, 1, 4)
+b = torch.randn(3, 4, 2)[:, :1]
+g = torch.randn(2, 3, 1).transpose(0, 1)
+r = torch.randn(4, 1, 1, 2).transpose(1, 2)
+"""
+"""Tensors with size-1 dims whose strides torch keeps: ``b``'s sliced dim and ``r``'s swapped ones
+are not the contiguous ones, though ``b`` and ``r`` are contiguous."""
+
+
+@st.composite
+def size_1_programs(draw, depth: int = 3) -> str:
+    """An expression of reductions that keep their dims, elementwise ops, unary math and slices
+    over :data:`SIZE_1_INPUTS` (it may not broadcast: torch is asked first)."""
+    if depth == 0 or draw(st.integers(0, 3)) == 0:
+        leaf = draw(st.sampled_from("abgr"))
+        dim = draw(st.integers(-2, 1))
+        return draw(st.sampled_from([
+            leaf, f"{leaf}.sum({dim}, keepdim=True)", f"{leaf}.mean(dim={dim}, keepdim=True)",
+            f"{leaf}.amax({dim}, keepdim=True)", f"{leaf}.norm(dim={dim}, keepdim=True)",
+            f"torch.logsumexp({leaf}, {dim}, keepdim=True)", f"{leaf}[:, None]", f"{leaf}.transpose(0, 1)",
+            f"{leaf}.var({dim}, keepdim=True)", f"{leaf}[:1]",
+        ]))
+    left = draw(size_1_programs(depth - 1))
+    kind = draw(st.integers(-1, 4))
+    if kind == -1:
+        return f"{left}.clone()"
+    if kind == 0:
+        return f"torch.sqrt({left}.abs())"
+    if kind == 1:
+        return f"({left} * {draw(st.sampled_from(['2', '0.5', 'b.size(0)', 'torch.addcmul(a, a, a)']))})"
+    if kind == 2:
+        return f"(1 + {left})"
+    right = draw(size_1_programs(depth - 1))
+    return f"({left} {draw(st.sampled_from(['+', '*', '/']))} {right})" if kind == 3 else f"torch.addcmul({left}, {right}, a)"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(expression=size_1_programs())
+def test_size_1_strides_the_model_settles_are_torchs(expression: str) -> None:
+    """Where the model says it knows the strides of size-1 dims (:attr:`Tensor.settled`), they
+    are torch's; TensorIterator's sort reads them, so an elementwise op of such tensors is exact."""
+    scope: dict[str, object] = {}
+    try:
+        exec(SIZE_1_INPUTS + f"y = {expression}\n", scope)
+    except RuntimeError:
+        assume(False)
+    real = scope["y"]
+    result = analyze(SIZE_1_INPUTS + f"y = {expression}\n", whole=True)
+    assert result is not None
+    model = result[0].module_env.vars["y"]
+    if isinstance(model, Tensor) and model.settled:
+        assert tuple(d.literal for d in model.shape) == tuple(real.shape)  # type: ignore[union-attr,attr-defined]
+        assert tuple(d.literal for d in model.strides) == real.stride()  # type: ignore[union-attr,attr-defined]
 
 
 MODULE_EXAMPLES = {

@@ -883,3 +883,40 @@ def test_a_module_list_grown_by_append_holds_its_modules() -> None:
     assert [(d.line, d.code) for d in lint_source(GROWN_ATTRIBUTE)] == [(10, "TV101")]
     assert lines(GROWN_ATTRIBUTE, whole=True) == [10]
     assert raised_on(GROWN_ATTRIBUTE, "Steps()(torch.randn(2, 3))") == 10
+
+
+CAPSULES = HEADER + (
+    "def route(u_hat, squash):\n"
+    "    s = u_hat.sum(dim=2, keepdim=True)\n"
+    "    return squash(s)\n\n\n"
+    "class DigitCaps(nn.Module):\n"
+    "    def squash(self, s):\n"
+    "        norm = (s ** 2).sum(dim=-1, keepdim=True)\n"
+    "        return norm / (1 + norm) * s / torch.sqrt(norm)\n\n"
+    "    def forward(self, u_hat):\n"
+    "        return route(u_hat, self.squash)\n\n\n"
+    "def decode(caps, u_hat):\n"
+    "    x = caps(u_hat).squeeze().transpose(0, 1)\n"
+    "    return x.view(x.size(0), -1)\n\n\n"
+    "def run(batch):\n"
+    "    return decode(DigitCaps(), torch.randn(10, batch, 6, 1, 16))\n"
+)
+
+
+def test_a_bound_method_passed_as_a_value_runs_where_it_is_called() -> None:
+    """capsule-net's ``dynamic_routing(b_ij, u_hat, self.squash)``: ``self.squash`` taken without a
+    call is the method bound to that ``self``. Its product of ``(10, b, 1, 1, 1)`` and
+    ``(10, b, 1, 1, 16)`` keepdim results keeps every dim in place (both are contiguous on every dim,
+    size-1 dims included), so the squeezed capsules transposed to ``(b, 10, 16)`` do not flatten
+    for two images or more."""
+    assert both(CAPSULES) == [21]
+    scope: dict[str, object] = {}
+    exec(CAPSULES, scope)
+    assert scope["run"](1).shape == (16, 10)  # one image: squeeze() takes its dim too, and the view runs
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        scope["run"](2)  # type: ignore[operator]
+    kept = CAPSULES.replace(".squeeze().transpose(0, 1)", ".squeeze()")
+    assert both(kept) == []  # (10, b, 16) as the product laid it out: the view runs
+    scope = {}
+    exec(kept, scope)
+    assert scope["run"](2).shape == (10, 2 * 16)  # type: ignore[operator]
