@@ -14,6 +14,7 @@ Rules do not walk the tree themselves; they read the sites recorded here (:class
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from operator import ge, gt, le, lt
@@ -23,7 +24,7 @@ import libcst as cst
 from . import modules, ops
 from .codetext import code
 from .dims import Dim
-from .layout import Origin, Shape, Tensor, resolve_target, widened
+from .layout import Origin, Shape, Tensor, either_size, resolve_target, widened
 from .semantic import MODULE, Semantic
 from .values import (
     UNKNOWN,
@@ -190,7 +191,7 @@ def _join(a: Value, b: Value) -> Value:
         if a.shape is not None and b.shape is not None and len(a.shape) == len(b.shape):
             # the same rank, sizes that differ (``apply_rope`` on one path): the rank is a fact, each
             # differing size one of its own, the layout only when both are contiguous
-            shape = tuple(x if x == y else Dim.sym(f"{x}|{y}") for x, y in zip(a.shape, b.shape))
+            shape = tuple(x if x == y else either_size(x, y) for x, y in zip(a.shape, b.shape))
             labels = tuple(p if p == q else None for p, q in zip(a.labels or (), b.labels or ())) or None
             return Tensor.dense(shape, labels) if a.contiguous and b.contiguous else Tensor(shape, None, False, labels)
         if a.contiguous and b.contiguous:  # ranks that differ or are unknown: still contiguous
@@ -299,6 +300,23 @@ class LazyTexts(Sequence[str]):
             return LazyTexts(self.items[index], self.render)
         item = self.items[index]
         return item if isinstance(item, str) else self.render(item)
+
+
+def _holds_tensor(value: Value) -> bool:
+    """A tensor, or a tuple, list or dict with a tensor among its items (``(data, sample_rate)``)."""
+    if isinstance(value, Tensor):
+        return True
+    items = value.items if isinstance(value, (TupleV, ListV)) else [v for _, v in value.items] if isinstance(value, DictV) else ()
+    return any(isinstance(item, Tensor) for item in items)
+
+
+def _number_like(value: Value, node: cst.BaseExpression | None) -> bool:
+    """An operand of size arithmetic that is no tensor: an integer, a size, a constant, ``math.pi``."""
+    if isinstance(node, (cst.Float, cst.Integer)):
+        return True
+    if isinstance(value, Opaque):
+        return _constant(value.key) or value.key.startswith("math.")
+    return ops.number(value)
 
 
 def _constant(key: str) -> bool:
@@ -648,9 +666,20 @@ class Walker:
     evaluated yet, with the prior; calls of the module's own functions and classes are evaluated
     with their arguments' facts, memoised, bounded in depth and count."""
 
-    def __init__(self, module: cst.Module, semantic: Semantic, scope: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, module: cst.Module, semantic: Semantic, scope: frozenset[str] = frozenset(),
+        stored: dict[str, Value] | None = None,
+    ) -> None:
         self.module = module
         self.semantic = semantic
+        self.stored: dict[str, Value] = dict(stored or {})
+        """Module-level dict (:attr:`Semantic.containers`) -> the join of the tensors any evaluation
+        stored into it, under any key (``_FILES[path] = (data, rate)``): what a read of it gives."""
+        self.read_from: set[str] = set()
+        """The module-level dicts some evaluation has read so far."""
+        self.stale = False
+        """Whether a read of such a dict gave less than was stored in it by the end of the run (it
+        ran before a store): :func:`linter.analyze` then runs the module again, seeded with the stores."""
         self.scope = scope
         """The units between which calls are evaluated (the preselection's scope); a call from or
         to a unit outside it gives no facts, and a function outside it takes the prior."""
@@ -1263,6 +1292,18 @@ class Walker:
             self._unpack(target.elements, value, env)
         elif kind is cst.Subscript:
             self.eval(target, env)
+            name = self._container(target, env)
+            if name is not None and _holds_tensor(value):
+                held = self.stored.get(name)
+                self.stored[name] = value if held is None else join_values(held, value)
+                self.stale = self.stale or name in self.read_from and self.stored[name] != held
+
+    def _container(self, node: cst.Subscript, env: Env) -> str | None:
+        """The module-level dict ``node`` subscripts (``_FILES[path]`` in a function), if it is one."""
+        value = node.value
+        if type(value) is not cst.Name or value.value not in self.semantic.containers:
+            return None
+        return value.value if value.value not in env.vars or self.frame.qualname == MODULE else None
 
     def _unpack(self, elements: Sequence[cst.BaseElement], value: Value, env: Env) -> None:
         names = [e.value for e in elements]
@@ -1489,7 +1530,7 @@ class Walker:
             left = self.eval(node.left, env)
             rights = [self.eval(c.comparator, env) for c in node.comparisons]
             if isinstance(left, Tensor):
-                return self._elementwise(left, rights, node, env)
+                return self._elementwise(left, rights, node, env, [c.comparator for c in node.comparisons])
             if len(rights) == 1:
                 return _compared(left, node.comparisons[0].operator, rights[0])
             return UNKNOWN
@@ -1578,13 +1619,13 @@ class Walker:
                 return Tensor(contiguous=True) if isinstance(right, Tensor) else UNKNOWN
             return ops.matmul(lt, self._args([right], [""], {}, node, "function", env))
         if isinstance(left, Tensor):
-            return self._elementwise(left, [right], node, env)
+            return self._elementwise(left, [right], node, env, [getattr(node, "right", None)])
         if isinstance(right, Tensor):
             # an unknown left operand may be a tensor whose strides order the result (TensorIterator
             # lets the first full-size operand decide); a Python scalar leaves it to ``right``
             if isinstance(left, Opaque) and not _constant(left.key):
                 return Tensor() if right.shape is None else Tensor(right.shape, None, False, right.labels)
-            return self._elementwise(right, [left], node, env)
+            return self._elementwise(right, [left], node, env, [getattr(node, "left", None)])
         if isinstance(op, (cst.Add, cst.AddAssign)) and isinstance(left, (TupleV, ShapeV)) and isinstance(right, (TupleV, ShapeV)):
             # ``x.size()[:-2] + (self.all_head_size,)``: a ``torch.Size`` or tuple concatenated
             joined = [self._splice(left), self._splice(right)]
@@ -1601,7 +1642,11 @@ class Walker:
             return TupleV((STAR,))
         return self._dim_arith(op, left, right, node, env)
 
-    def _elementwise(self, first: Tensor, others: list[Value], node: cst.CSTNode, env: Env) -> Value:
+    def _elementwise(
+        self, first: Tensor, others: list[Value], node: cst.CSTNode, env: Env,
+        nodes: Sequence[cst.BaseExpression | None] = (),
+    ) -> Value:
+        """``first`` op ``others`` (``nodes``: their expressions, where there are)."""
         tensors: list[Value] = [v for v in others if isinstance(v, Tensor)]
         args = self._args(tensors, [""] * len(tensors), {}, node, "function", env)
         if tensors:
@@ -1611,7 +1656,8 @@ class Walker:
             return result
         # with scalars only (``m == 0``, ``y * scale``): the operand's dims, and each kernel's layout
         result = keeping_dims(first, each_backend(ops.elementwise, first, args), ops.in_place)
-        if isinstance(result, Tensor) and result.canonical and not all(map(ops.number, others)):
+        if isinstance(result, Tensor) and result.canonical and not all(
+                _number_like(v, n) for v, n in itertools.zip_longest(others, nodes[:len(others)])):
             result = replace(result, canonical=None)  # an unknown operand may be a tensor of any strides
         return result
 
@@ -1647,6 +1693,13 @@ class Walker:
             return UNKNOWN
         if not any(isinstance(v, (IntV, DimV, Opaque)) for v in (left, right)):
             return UNKNOWN
+        made = self._sized(op, left, right, node, env)
+        nodes = [node.left, node.right] if isinstance(node, cst.BinaryOperation) else [None, None]
+        if isinstance(made, DimV) and not all(map(_number_like, (left, right), nodes)):
+            return replace(made, guess=True)
+        return made
+
+    def _sized(self, op: cst.CSTNode, left: Value, right: Value, node: cst.CSTNode, env: Env) -> Value:
         text = self.text(node)
         if isinstance(node, cst.AugAssign):
             text = f"{self.text(node.target)} {self.text(node.operator).strip()} {self.text(node.value)}"
@@ -1709,6 +1762,14 @@ class Walker:
         return UNKNOWN
 
     def subscript(self, node: cst.Subscript, env: Env) -> Value:
+        name = self._container(node, env)
+        if name is not None:
+            self.read_from.add(name)
+            if name in self.stored:  # else what it reads is what it read before (a constant of a literal)
+                for element in node.slice:
+                    if isinstance(element.slice, cst.Index):
+                        self.eval(element.slice.value, env)
+                return self.stored[name]
         recv = self.eval(node.value, env)
         elements = node.slice
         if isinstance(recv, DictV) and len(elements) == 1 and isinstance(elements[0].slice, cst.Index):

@@ -421,7 +421,7 @@ def widened(a: Tensor, b: Tensor) -> Tensor | None:
         elif x.is_one or y.is_one:
             return None
         else:
-            shape.append(Dim.sym("|".join(sorted(_alternatives(x) | _alternatives(y)))))
+            shape.append(either_size(x, y))
     labels = a.labels if a.labels == b.labels else None
     return Tensor.strided(tuple(shape), dense_in_order(tuple(shape), order), labels, a.origin or b.origin)
 
@@ -439,6 +439,12 @@ def dense_in_order(shape: Shape, order: Sequence[int]) -> Shape:
 def channels_last_strides(shape: Shape) -> Shape:
     """Channels innermost, then the spatial dims from last to first, then the batch (4-D or 5-D)."""
     return dense_in_order(shape, [0, *range(2, len(shape)), 1])
+
+
+def either_size(x: Dim, y: Dim) -> Dim:
+    """One size for two that differ on two paths (``2|5``): the sizes each stands for, flattened and
+    sorted, so that joining again with either one gives the same size."""
+    return Dim.sym("|".join(sorted(_alternatives(x) | _alternatives(y))))
 
 
 def _alternatives(size: Dim) -> set[str]:

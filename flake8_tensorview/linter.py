@@ -151,6 +151,9 @@ def analyze(source: str, tree: ast.AST | None = None, whole: bool = False) -> tu
         raise Unparsable(_parse_error(source))
     walker = Walker(module, model, pruned.scope)
     walker.module_env = walker.run()
+    if walker.stale:  # a module-level dict read before a store into it: again, reads seeing the stores
+        walker = Walker(module, model, pruned.scope, walker.stored)
+        walker.module_env = walker.run()
     return walker, LazyPositions(module, pruned, walker.top_of)
 
 

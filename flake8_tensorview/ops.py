@@ -407,8 +407,10 @@ def flag(value: Value | None) -> bool | None:
 
 
 def number(value: Value) -> bool:
-    """A Python number for certain (``2``, ``0.5``), not an unknown that may be a tensor (a
-    :class:`DimV` may stand for one: ``1 + f(x)`` of an unknown ``f`` is taken as a size)."""
+    """A Python number for certain (``2``, ``0.5``, ``x.size(1)``, ``2 * math.pi``), not an unknown
+    that may be a tensor (``1 + f(x)`` of an unknown ``f``, a parameter: :attr:`DimV.guess`)."""
+    if isinstance(value, DimV):
+        return not value.guess
     return isinstance(value, IntV) or isinstance(value, Opaque) and isinstance(literal(value.key), (int, float))
 
 
@@ -518,6 +520,15 @@ def fresh(t: Tensor, a: Args) -> Value:
 
 
 
+def contiguous(t: Tensor, a: Args) -> Value:
+    """``x.contiguous()``: ``x`` itself when it already is contiguous, size-1 dims aside, with the
+    strides of its size-1 dims as they are (a permute back puts one where ``suggest_memory_format``
+    reads it); else a new contiguous tensor. Either way a fact, not a prior."""
+    if t.shape is None or not t.contiguous or t.strides is None:
+        return Tensor.dense(t.shape, t.labels)
+    return Tensor(t.shape, t.strides, True, t.labels, canonical=t.canonical)
+
+
 def one_hot(t: Tensor, a: Args) -> Value:
     """``F.one_hot(labels, num_classes)``: a new contiguous tensor of the labels' shape and one more
     dim, the classes (as many as the largest label + 1 when ``num_classes`` is -1, the default)."""
@@ -569,7 +580,7 @@ def formatted(t: Tensor, a: Args, fmt: str, aliased: bool = False, kept: bool = 
     channels-last as it is)."""
     if fmt == "contiguous_format":
         if not aliased:
-            return Tensor.dense(t.shape, t.labels)
+            return contiguous(t, a) if kept else Tensor.dense(t.shape, t.labels)
         if t.shape is None:
             return t if t.contiguous else UNKNOWN
         suggested = memory_format_of(t)
@@ -790,11 +801,11 @@ def create(t: Tensor, a: Args) -> Value:
             # whatever they are (``[:, :, None, None]`` made two of them 1), they are not sizes of
             # their own, which the rank a later use gives would take for sizes >= 2
             return Tensor()
-        return Tensor.dense(size.tensor.shape, size.tensor.labels)
+        return Tensor.allocated(size.tensor.shape, size.tensor.labels)
     got = a.sizes(0, "size")
     if got is None or None in got[0]:
         return Tensor(contiguous=True)
-    return Tensor.dense(tuple(got[0]), tuple(got[1]))  # type: ignore[arg-type]
+    return Tensor.allocated(tuple(got[0]), tuple(got[1]))  # type: ignore[arg-type]
 
 
 def copied(t: Tensor, a: Args) -> Value:
@@ -824,8 +835,8 @@ def eye(t: Tensor, a: Args) -> Value:
     rows = a.to_dim(n, a.texts[0] if a.texts else "") if n is not None else None
     cols = a.to_dim(m, a.texts[1] if len(a.texts) > 1 else a.texts[0] if a.texts else "") if m is not None else None
     if rows is None or cols is None:
-        return Tensor.dense((a.fresh("eye.size(0)"), a.fresh("eye.size(1)")))
-    return Tensor.dense((rows, cols))
+        return Tensor.allocated((a.fresh("eye.size(0)"), a.fresh("eye.size(1)")))
+    return Tensor.allocated((rows, cols))
 
 
 def full(t: Tensor, a: Args) -> Value:
@@ -834,15 +845,15 @@ def full(t: Tensor, a: Args) -> Value:
         return Tensor(contiguous=True)
     dims = [d if d is not None else a.fresh(f"size[{i}]") for i, d in enumerate(a.to_dim(v, "") for v in size.items)]
     text = a.texts[0] if a.texts and "size" not in a.kw else ""
-    return Tensor.dense(tuple(dims), tuple(_split_tuple_text(text, len(dims))))  # type: ignore[arg-type]
+    return Tensor.allocated(tuple(dims), tuple(_split_tuple_text(text, len(dims))))  # type: ignore[arg-type]
 
 
 def arange(t: Tensor, a: Args) -> Value:
     if len(a.pos) == 1:
         n = a.to_dim(a.pos[0], a.texts[0])
         if n is not None:
-            return Tensor.dense((n,), (a.texts[0],))
-    return Tensor.dense((Dim.sym(f"arange({', '.join(a.texts)})"),))
+            return Tensor.allocated((n,), (a.texts[0],))
+    return Tensor.allocated((Dim.sym(f"arange({', '.join(a.texts)})"),))
 
 
 # ---- shape ops: the view family ------------------------------------------------------------
@@ -873,7 +884,17 @@ def view(t: Tensor, a: Args) -> Value:
     strides = view_strides(t.shape, t.strides, target)
     if strides is None:
         return UNKNOWN  # raises at run time: reported by TV101, nothing flows on
-    return replace(Tensor.strided(target, strides, labels, t.origin), inserted=_leading_ones(t, target))
+    return _exact(t, replace(Tensor.strided(target, strides, labels, t.origin), inserted=_leading_ones(t, target)))
+
+
+def _exact(t: Tensor, result: Value) -> Value:
+    """``result`` of a view whose strides the model computes as ATen does on every dim, size-1
+    dims included (``view``, ``unsqueeze``, indexing): settled when ``t`` is and they are the
+    contiguous ones (see :attr:`Tensor.settled`)."""
+    if t.settled and isinstance(result, Tensor) and result.shape is not None \
+            and result.strides == contiguous_strides(result.shape):
+        return replace(result, canonical=result.shape)
+    return result
 
 
 def _leading_ones(t: Tensor, target: Shape) -> int:
@@ -997,7 +1018,7 @@ def unsqueeze(t: Tensor, a: Args) -> Value:
     if t.strides is None:
         return replace(Tensor.strided(shape, None, labels, t.origin), inserted=lead)
     inner = t.strides[d] * t.shape[d] if d < rank else ONE
-    return replace(Tensor.strided(shape, t.strides[:d] + (inner,) + t.strides[d:], labels, t.origin), inserted=lead)
+    return _exact(t, replace(Tensor.strided(shape, t.strides[:d] + (inner,) + t.strides[d:], labels, t.origin), inserted=lead))
 
 
 def squeeze(t: Tensor, a: Args) -> Value:
@@ -1185,7 +1206,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     _op("where", elementwise, {T}, "torch.where(x > 0, x, 0.0)", "torch.where(c > 0, x, 0.0)"),
     _op("masked_fill_ mul_ add_ div_ sub_ clamp_ fill_ zero_ requires_grad_", in_place, {M}, "x.masked_fill_(x > 0, 0.0)", "x.mul_(2)"),
     # results that are new contiguous tensors
-    _op("contiguous", fresh, {M}, "x.contiguous()"),
+    _op("contiguous", contiguous, {M}, "x.contiguous()", "c.contiguous()", "c[:, :1].transpose(0, 1).contiguous()"),
     _op("softmax log_softmax", fresh, {M, T, F}, "x.softmax(-1)", "F.softmax(x, dim=1)", "torch.log_softmax(x, 2)"),
     _op(
         "sum mean amax amin prod logsumexp std var", reduction, {M, T},
@@ -1227,7 +1248,7 @@ OPS: tuple[Op, ...] = PRODUCERS + (
 )
 
 DENSE_EFFECTS: tuple[Callable[[Tensor, Args], Value], ...] = (
-    fresh, reduction, norm_reduction, repeat, repeat_interleave, matmul, linear, topk, create, copied, randint, eye, full, arange,
+    fresh, contiguous, reduction, norm_reduction, repeat, repeat_interleave, matmul, linear, topk, create, copied, randint, eye, full, arange,
 )
 """Effects whose result is a new dense tensor (or unknown) whatever the operand's layout: what
 flows into these ops cannot reach a ``.view`` through them (``preselect`` relies on this;
@@ -1325,8 +1346,11 @@ def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
         if item.kind == "none":
             shape.append(ONE)
             out_labels.append("1")
-            if strides is not None:
-                strides.append(ONE)
+            if strides is not None and t.strides is not None:
+                # ATen unsqueezes there: the stride that makes the new dim adjacent to the next one
+                # (what ``suggest_memory_format`` reads: ``x[:, None]`` of a (b, h, w) is no
+                # channels-last batch)
+                strides.append(t.strides[d] * t.shape[d] if d < len(t.shape) else ONE)
             continue
         if item.kind == "int":
             d += 1
@@ -1356,7 +1380,7 @@ def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
     result = Tensor.strided(tuple(shape), out_strides, tuple(out_labels), origin)
     if result.origin is origin and t.origin is not None and not t.contiguous:
         result = Tensor.strided(tuple(shape), out_strides, tuple(out_labels), t.origin)
-    return replace(result, inserted=lead) if lead else result
+    return _exact(t, replace(result, inserted=lead) if lead else result)
 
 
 def _stepped_evenly(t: Tensor, items: list[Index]) -> Tensor:

@@ -52,6 +52,10 @@ class Semantic:
     """Name at module level -> qualname of the function or class it defines."""
     calls: dict[str, set[str]] = field(default_factory=dict)
     """Unit -> the units it may evaluate."""
+    containers: dict[str, set[str]] = field(default_factory=dict)
+    """A dict the module binds at module level (``_FILES = {}``) -> the units that store into it
+    (``_FILES[path] = (data, rate)``): a unit that reads it may read what they stored, so the call
+    graph takes them as its callees."""
     _resolved: dict[tuple[str, str], str | None] = field(default_factory=dict, repr=False, compare=False)
     _callers: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
     _kin: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
@@ -175,20 +179,39 @@ def build(tree: ast.Module) -> Semantic:
     reads = {unit: _Reads(nodes, model) for unit, nodes in units}
     for info in model.classes.values():
         info.bases = [_base(b, model) for b in info.bases]
+    dicts = _module_dicts(tree)
+    for unit, read in reads.items():
+        for name in read.stored & dicts:
+            model.containers.setdefault(name, set()).add(unit)
     _edges(reads, model)
     return model
+
+
+def _module_dicts(tree: ast.Module) -> set[str]:
+    """Names module-level code binds to a dict display or ``dict()``: containers functions may fill."""
+    out: set[str] = set()
+    for stmt in tree.body:
+        value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign)) else None
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+        made = isinstance(value, ast.Dict) or (
+            isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "dict")
+        if made:
+            out.update(t.id for t in targets if isinstance(t, ast.Name))
+    return out
 
 
 class _Reads:
     """One pass over a unit: the names it reads, the attributes it reads on ``self``/``cls`` and on
     anything else; imports and bound names go to the model on the way."""
 
-    __slots__ = ("names", "own", "attrs")
+    __slots__ = ("names", "own", "attrs", "stored")
 
     def __init__(self, nodes: list[ast.AST], model: Semantic) -> None:
         self.names: set[str] = set()
         self.own: set[str] = set()
         self.attrs: set[str] = set()
+        self.stored: set[str] = set()
+        """Names stored into by subscript (``cache[key] = value``)."""
         # every unit's every node passes here: the loop reads locals, not attributes or globals
         read, read_own, read_attr, bound = self.names.add, self.own.add, self.attrs.add, model.bound
         stack = list(nodes)
@@ -229,6 +252,8 @@ class _Reads:
                 continue
             if kind in _SKIP:
                 continue
+            if kind is ast.Subscript and type(node.ctx) is store_kind and type(node.value) is name_kind:  # type: ignore[attr-defined]
+                self.stored.add(node.value.id)  # type: ignore[attr-defined]
             if kind is ast.Import or kind is ast.ImportFrom:
                 _imports(node, model.imports)  # type: ignore[arg-type]
                 continue
@@ -397,6 +422,8 @@ def _edges(reads: dict[str, _Reads], model: Semantic) -> None:
             out.update(by_method[attr])
         for attr in read.attrs & by_nested.keys():
             out.update(by_nested[attr])
+        for name in read.names & model.containers.keys():
+            out.update(model.containers[name])
         out.discard(unit)
 
 

@@ -24,6 +24,9 @@ class DimV:
 
     dim: Dim
     label: str | None = None
+    guess: bool = False
+    """Made by arithmetic on a value of unknown kind (``1 + f(x)`` of an unknown ``f``, a
+    parameter): taken as a size, though it may be a tensor."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import torch.nn.functional as F  # noqa: F401  (used by the examples)
 
 from flake8_tensorview import modules, ops
 from flake8_tensorview.layout import Tensor
-from flake8_tensorview.linter import analyze
+from flake8_tensorview.linter import analyze, lint_source
 
 INPUTS = """\
 import torch
@@ -94,6 +94,47 @@ def test_memory_format_matches_torch(example: str) -> None:
     assert model.contiguous == real.is_contiguous()
 
 
+NONE_INDEXING = ["c[:, None]", "c[None]", "c[..., None]", "c[:, 0, None]", "c[:, :, None, 1:]", "x[:, None]", "s[None, :, None]"]
+
+
+@pytest.mark.parametrize("expression", NONE_INDEXING)
+def test_a_none_index_gets_the_stride_aten_gives_it(expression: str) -> None:
+    """ATen unsqueezes for each ``None``: the new dim's stride makes it adjacent to the next one."""
+    real, model = torch_of(expression), model_of(expression)
+    assert model.strides is not None
+    assert tuple(d.literal for d in model.strides) == real.stride()
+
+
+def test_a_channel_dim_indexed_in_does_not_make_a_conv_channels_last() -> None:
+    """``conv(x[:, None])`` of a ``(b, h, w)`` batch: ``suggest_memory_format`` reads the stride of
+    the new channel dim, which is ``h * w``, so the conv's output is contiguous and flattens (the
+    model once gave that dim stride 1 and took the batch for channels-last)."""
+    source = (
+        "import torch\nfrom torch import nn\n\n\n"
+        "def spectrogram_features(x):\n"
+        "    conv = nn.Conv2d(1, 4, 3, padding=1)\n"
+        "    y = conv(x[:, None])\n"
+        "    return y.view(y.size(0), -1)\n\n\n"
+        "def run():\n"
+        "    return spectrogram_features(torch.randn(2, 5, 6))\n"
+    )
+    scope: dict[str, object] = {}
+    exec(source, scope)
+    assert scope["spectrogram_features"](torch.randn(2, 5, 6)).shape == (2, 120)  # type: ignore[operator]
+    assert [d for d in lint_source(source) if d.code == "TV101"] == []
+    # the channel dim moved to the front of the memory instead: the conv's output is channels-last
+    moved = source.replace("x[:, None]", "x.unsqueeze(-1).permute(0, 3, 1, 2)")
+    exec(moved, scope)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        scope["spectrogram_features"](torch.randn(2, 5, 6))  # type: ignore[operator]
+    assert [d.line for d in lint_source(moved) if d.code == "TV101"] == [8]
+    # and back where it was: ``.contiguous()`` of a contiguous tensor is that tensor, size-1 strides and all
+    round_trip = source.replace("x[:, None]", "x[:, None].permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)")
+    exec(round_trip, scope)
+    assert scope["spectrogram_features"](torch.randn(2, 5, 6)).shape == (2, 120)  # type: ignore[operator]
+    assert [d for d in lint_source(round_trip) if d.code == "TV101"] == []
+
+
 SIZE_1_INPUTS = """\
 import torch
 a = torch.randn(3, 1, 4)
@@ -116,7 +157,8 @@ def size_1_programs(draw, depth: int = 3) -> str:
             leaf, f"{leaf}.sum({dim}, keepdim=True)", f"{leaf}.mean(dim={dim}, keepdim=True)",
             f"{leaf}.amax({dim}, keepdim=True)", f"{leaf}.norm(dim={dim}, keepdim=True)",
             f"torch.logsumexp({leaf}, {dim}, keepdim=True)", f"{leaf}[:, None]", f"{leaf}.transpose(0, 1)",
-            f"{leaf}.var({dim}, keepdim=True)", f"{leaf}[:1]",
+            f"{leaf}.var({dim}, keepdim=True)", f"{leaf}[:1]", f"{leaf}.unsqueeze({dim})", f"{leaf}[None, ..., None]",
+            f"{leaf}.view(-1, 1, {leaf}.size(-1))", f"torch.randn({leaf}.shape)", f"torch.zeros(3, 1, 4)",
         ]))
     left = draw(size_1_programs(depth - 1))
     kind = draw(st.integers(-1, 4))

@@ -44,11 +44,14 @@ from fixture_harness import load, results, run_scenarios, same
 # the disentangling VAE's View layer, and Informer2020, DGCNN and DDPM negatives), written the same
 # way, added 9 failing views: 4 were found when they came, with no false alarm on the negatives; the
 # floor follows the grown set down to 0.82 (71 of 86), and without the scenarios to 0.39 (34 of 86).
+# Then a bound method taken as a value with the size-1 strides torch allocates (capsule-net, twice)
+# and a module-level dict that a function fills (DeepAFx-ST, twice): 75 of 86, the floor goes up to
+# the issue's bar, 0.85, and without the scenarios to 0.40 (35 of 86).
 # Without the files' scenarios (``realworld.without_scenarios``: no call site in the file gives the
 # model its sizes and flags, as when the training script is another file) recall is lower: a floor
 # of its own, the same ratchet.
-RECALL_FLOORS = {"TV101": 0.82, "TV102": 0.9, "TV201": 1.0}
-BARE_RECALL_FLOORS = {"TV101": 0.39, "TV102": 0.8, "TV201": 0.75}
+RECALL_FLOORS = {"TV101": 0.85, "TV102": 0.9, "TV201": 1.0}
+BARE_RECALL_FLOORS = {"TV101": 0.40, "TV102": 0.8, "TV201": 0.75}
 # Precision, per rule, the same way: the issues' bar, 0.95 for every rule. TV101 has one known false
 # alarm, a TV102 line whose SDPA output reaches the merge only through a parameter nothing in the
 # file passes (jaxtyping_merge_heads_imported.py): the prior, a contiguous tensor, makes it TV101.

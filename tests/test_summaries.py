@@ -920,3 +920,33 @@ def test_a_bound_method_passed_as_a_value_runs_where_it_is_called() -> None:
     scope = {}
     exec(kept, scope)
     assert scope["run"](2).shape == (10, 2 * 16)  # type: ignore[operator]
+
+
+STORED = HEADER + (
+    "_RECORDINGS = {}\n\n\n"
+    "def load(path):\n"
+    "    data, rate = _RECORDINGS[path]\n"
+    "    return data.t(), rate\n\n\n"
+    "def flat(path):\n"
+    "    x, rate = load(path)\n"
+    "    return x.view(-1)\n\n\n"
+    "def record(path, channels):\n"
+    "    _RECORDINGS[path] = (torch.randn(100, channels), 24000)\n"
+)
+
+
+def test_a_module_level_dict_a_function_fills_gives_its_reads_what_was_stored() -> None:
+    """DeepAFx-ST's stand-in for torchaudio: ``record`` stores ``(frames, channels)`` recordings in a
+    module-level dict, ``load`` reads one back and returns it ``.t()``; a stereo one does not
+    flatten. ``flat`` is evaluated before ``record`` (nothing calls either), so its first read
+    finds the dict empty: the module is interpreted again with the stores, and the reads see them."""
+    assert both(STORED) == [15]
+    scope: dict[str, object] = {}
+    exec(STORED, scope)
+    scope["record"]("mono.wav", 1)  # type: ignore[operator]
+    scope["record"]("stereo.wav", 2)  # type: ignore[operator]
+    assert scope["flat"]("mono.wav").shape == (100,)  # type: ignore[operator]
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        scope["flat"]("stereo.wav")  # type: ignore[operator]
+    assert both(STORED.replace("data.t(), rate", "data, rate")) == []  # (frames, channels) flattens
+    assert both(STORED.replace("_RECORDINGS = {}", "_RECORDINGS = load_all()")) == []  # not a dict the module made
