@@ -1499,6 +1499,8 @@ class Walker:
                 return IntV(int(node.value.replace("_", ""), 0))
             except ValueError:
                 return UNKNOWN
+        if kind is cst.Float:  # ``p=0.1``: a Python scalar whose value the ops that read it can read
+            return Opaque(node.value)
         if kind is cst.UnaryOperation:
             inner = self.eval(node.expression, env)
             if isinstance(node.operator, cst.Minus) and isinstance(inner, IntV):

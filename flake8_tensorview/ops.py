@@ -612,6 +612,36 @@ def convert(t: Tensor, a: Args) -> Value:
     return Tensor.strided(t.shape, None, t.labels, t.origin)
 
 
+def dropout(t: Tensor, a: Args) -> Value:
+    """``F.dropout(x, p=0.5, training=True, inplace=False)``: ATen returns ``x`` itself when ``p``
+    is 0 or it is not training (``_dropout_impl``); in training, with ``0 < p < 1``, a new tensor
+    laid out as ``x``'s preserve-format copy (CUDA's kernel writes into ``empty_like(x)``; CPU
+    multiplies ``x`` by noise made with ``empty_like(x)``, which TensorIterator lays out the same).
+    When ``p`` or ``training`` cannot be read, either of them (:func:`convert`)."""
+    given = a.get(2, "training")
+    training = True if given is None else flag(given)
+    if flag(a.get(3, "inplace") or Opaque("False")) is not False:
+        return t if flag(a.get(3, "inplace")) else convert(t, a)
+    p = _probability(a)
+    if training is False or p == 0:
+        return t
+    if training and p is not None and 0 < p < 1:
+        return like(t, a)
+    return convert(t, a)
+
+
+def _probability(a: Args) -> float | None:
+    """The literal ``p`` of a dropout call (0.5 when it is not given), or None."""
+    value = a.get(0, "p")
+    if value is None:
+        return 0.5
+    if "p" not in a.kw and a.texts:
+        got = literal(a.texts[0])
+    else:
+        got = value.value if isinstance(value, IntV) else literal(value.key) if isinstance(value, Opaque) else None
+    return float(got) if isinstance(got, (int, float)) and not isinstance(got, bool) else None
+
+
 def matmul(t: Tensor, a: Args) -> Value:
     other = a.get(0, "other")
     if not isinstance(other, Tensor) or t.shape is None or other.shape is None:
@@ -1199,7 +1229,10 @@ OPS: tuple[Op, ...] = PRODUCERS + (
         {M},
         "x.float()", "x.bool()", "?s.long()", "x.to(torch.float64)", "?s.float()", "?e.double()",
     ),
-    _op("dropout", convert, {F}, "F.dropout(x, 0.1)", "F.dropout(x, 0.1, training=False)", "?F.dropout(s, 0.1, training=False)"),
+    _op(
+        "dropout", dropout, {F}, "F.dropout(x, 0.1)", "F.dropout(x, 0.1, training=False)", "F.dropout(s, 0.1, training=False)",
+        "F.dropout(s, 0.1)", "F.dropout(e, p=0.2)", "F.dropout(s, 0.0)", "F.dropout(s[:, :1], 0.5)", "?F.dropout(s, p=0.1, training=w.requires_grad)",
+    ),
     _op("detach", in_place, {M}, "s.detach()", "e.detach()"),
     _op("add sub mul div pow eq ne lt gt le ge logical_and logical_or", elementwise, {M, T}, "x.mul(2.0)", "x.pow(2)", "x.eq(c)", "c.eq(x)", "torch.add(x, c)", "s.mul(0.5)", "e.mul(2.0)", "c.add(e)", "e.add(x)", "x.add(e)", "x[:, :, :1].mul(c)", "c[0, :, :1].mul(x)", "torch.sub(e[:, :1], x)"),
     # torch.where(cond, x, y) is elementwise with cond as the first operand
