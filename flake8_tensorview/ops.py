@@ -618,10 +618,10 @@ def dropout(t: Tensor, a: Args) -> Value:
     laid out as ``x``'s preserve-format copy (CUDA's kernel writes into ``empty_like(x)``; CPU
     multiplies ``x`` by noise made with ``empty_like(x)``, which TensorIterator lays out the same).
     When ``p`` or ``training`` cannot be read, either of them (:func:`convert`)."""
-    given = a.get(2, "training")
+    given, inplace = a.get(1, "training"), a.get(2, "inplace")
+    if inplace is not None and flag(inplace) is not False:
+        return t if flag(inplace) else convert(t, a)  # in place: ``x``, whatever it does
     training = True if given is None else flag(given)
-    if flag(a.get(3, "inplace") or Opaque("False")) is not False:
-        return t if flag(a.get(3, "inplace")) else convert(t, a)
     p = _probability(a)
     if training is False or p == 0:
         return t
@@ -1231,7 +1231,9 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     ),
     _op(
         "dropout", dropout, {F}, "F.dropout(x, 0.1)", "F.dropout(x, 0.1, training=False)", "F.dropout(s, 0.1, training=False)",
-        "F.dropout(s, 0.1)", "F.dropout(e, p=0.2)", "F.dropout(s, 0.0)", "F.dropout(s[:, :1], 0.5)", "?F.dropout(s, p=0.1, training=w.requires_grad)",
+        "F.dropout(s, 0.1)", "F.dropout(e, p=0.2)", "F.dropout(s, 0.0)", "F.dropout(s[:, :1], 0.5)", "F.dropout(s, 0.1, True, True)",
+        "F.dropout(s, 0.1, False)",
+        "?F.dropout(s, p=0.1, training=w.requires_grad)",
     ),
     _op("detach", in_place, {M}, "s.detach()", "e.detach()"),
     _op("add sub mul div pow eq ne lt gt le ge logical_and logical_or", elementwise, {M, T}, "x.mul(2.0)", "x.pow(2)", "x.eq(c)", "c.eq(x)", "torch.add(x, c)", "s.mul(0.5)", "e.mul(2.0)", "c.add(e)", "e.add(x)", "x.add(e)", "x[:, :, :1].mul(c)", "c[0, :, :1].mul(x)", "torch.sub(e[:, :1], x)"),
