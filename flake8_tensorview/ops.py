@@ -1044,7 +1044,8 @@ def unsqueeze(t: Tensor, a: Args) -> Value:
     shape = t.shape[:d] + (ONE,) + t.shape[d:]
     labels = (t.labels or (None,) * rank)
     labels = labels[:d] + ("1",) + labels[d:]
-    lead = t.inserted + 1 if d <= t.inserted else t.inserted
+    # among the leading size-1 dims, one more of them: which of them is the inserted one is moot
+    lead = t.inserted + 1 if d <= t.inserted or all(size.is_one for size in t.shape[:d]) else t.inserted
     if t.strides is None:
         return replace(Tensor.strided(shape, None, labels, t.origin), inserted=lead)
     inner = t.strides[d] * t.shape[d] if d < rank else ONE
@@ -1322,10 +1323,11 @@ class Index:
     text: str = ""
 
 
-def _inserted_by(items: list[Index], lead: int) -> int | None:
+def _inserted_by(items: list[Index], lead: int, ones: int = 0) -> int | None:
     """The inserted leading dims after ``[None, None, ...]``-style indexing (only ``None``, ``:``
-    and ``...``) of a tensor with ``lead`` of them; None for any other index. An output dim is one
-    while every dim before it is: a ``None``, or a ``:`` over one of the ``lead``."""
+    and ``...``) of a tensor with ``lead`` of them, and ``ones`` leading size-1 dims in all; None for
+    any other index. An output dim is one while every dim before it is: a ``None``, or a ``:`` over
+    one of the ``ones`` (``mask[:, None]`` of a ``(1, t)`` mask puts a second 1 in front)."""
     out = consumed = 0
     front = True
     for n, item in enumerate(items):
@@ -1334,7 +1336,7 @@ def _inserted_by(items: list[Index], lead: int) -> int | None:
         elif item.kind == "slice" and item.lower is None and item.upper is None and item.step == 1:
             if front and consumed < lead:
                 out += 1
-            else:
+            elif not (front and consumed < ones):
                 front = False
             consumed += 1
         elif item.kind == "ellipsis":
@@ -1343,6 +1345,17 @@ def _inserted_by(items: list[Index], lead: int) -> int | None:
         else:
             return None
     return out + (max(lead - consumed, 0) if front else 0)
+
+
+def _leading_ones_of(t: Tensor) -> int:
+    """How many leading dims of ``t`` are size 1: its inserted ones, and original ones before the
+    first dim of another size (a ``None`` among them adds one more that broadcasting ignores)."""
+    ones = 0
+    for size in t.shape or ():
+        if not size.is_one:
+            break
+        ones += 1
+    return max(ones, t.inserted)
 
 
 def _behind_ellipsis(items: list[Index], lead: int, rank: int) -> int:
@@ -1361,7 +1374,7 @@ def getitem(t: Tensor, items: list[Index], origin: Origin) -> Value:
         return UNKNOWN if lead is None else replace(t, prior=False, inserted=lead)
     if t.shape is None or any(i.kind == "other" for i in items):
         return UNKNOWN
-    lead = _inserted_by(items, t.inserted) or _behind_ellipsis(items, t.inserted, len(t.shape))
+    lead = _inserted_by(items, t.inserted, _leading_ones_of(t)) or _behind_ellipsis(items, t.inserted, len(t.shape))
     consumed = sum(1 for i in items if i.kind in ("int", "slice"))
     ellipses = [n for n, i in enumerate(items) if i.kind == "ellipsis"]
     if len(ellipses) > 1 or consumed > len(t.shape):

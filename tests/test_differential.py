@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flake8_tensorview.linter import lint_source
+from flake8_tensorview.linter import fix_source, lint_source
 from flake8_tensorview.plugin import TensorViewChecker
 from layout_gen import FAMILIES
 from mask_gen import MaskProgram, mask_programs
@@ -187,7 +187,12 @@ def run_mask(source: str, path: Path, program: MaskProgram) -> object:
 
 
 def mask_verdict(program: MaskProgram, directory: Path) -> tuple[bool, bool] | None:
-    """(flagged, redundant by torch), or None when the program as written does not run."""
+    """(flagged, redundant by torch), or None when the program as written does not run.
+
+    Redundant: the program gives the same results with the whole chain removed, or, for a flagged
+    chain, with what TV201's fix removes. TV201 claims only the leading dims: in
+    ``mask.unsqueeze(1).unsqueeze(0)`` of a ``(s, b)`` mask filled into ``(b, s, s, b)`` scores the
+    ``unsqueeze(0)`` is redundant and the ``unsqueeze(1)`` is not, so the whole chain is not."""
     from fixture_harness import same
 
     path = directory / "masks.py"
@@ -200,6 +205,10 @@ def mask_verdict(program: MaskProgram, directory: Path) -> tuple[bool, bool] | N
     lines = path.read_text().splitlines(keepends=True)
     checker = TensorViewChecker(ast.parse("".join(lines)), lines, str(path))
     flagged = any(line == program.chain_line and msg.startswith("TV201") for line, _, msg, _ in checker.run())
+    if flagged and not redundant:
+        fixed = fix_source(program.source, keep=lambda d: d.code == "TV201" and d.line == program.chain_line)
+        result = run_mask(fixed, directory / "masks_fixed.py", program)
+        redundant = fixed != program.source and not isinstance(result, type) and same(original, result)
     return flagged, redundant
 
 

@@ -229,6 +229,25 @@ INSERTS = {
 """Expressions over a (4, 3) bool ``m`` -> how many leading dims they put in front of it."""
 
 
+ONE_ROW_INSERTS = {"m[:, None]": 1, "m.unsqueeze(1)": 1, "m[None, :, None]": 2, "m[:, :, None]": 0, "m.unsqueeze(-1)": 0}
+"""Over a (1, 3) mask: a dim put among its leading size-1 dims is one more of them."""
+
+
+@pytest.mark.parametrize("expression", sorted(ONE_ROW_INSERTS))
+def test_a_dim_inserted_among_leading_ones_is_one_more_of_them(expression: str) -> None:
+    source = "import torch\nm = torch.ones(1, 3, dtype=torch.bool)\ny = " + expression + "\n"
+    walker, _ = analyze(source, whole=True)  # type: ignore[misc]
+    model = walker.module_env.vars["y"]
+    scope: dict[str, object] = {}
+    exec(source, scope)
+    real = scope["y"]
+    assert model.inserted == ONE_ROW_INSERTS[expression]
+    assert all(size == 1 for size in real.shape[:model.inserted + 1])  # type: ignore[attr-defined]
+    if model.inserted:  # and broadcasting makes them moot: the fill is the same without
+        scores = torch.randn(2, 4, 5, 3)
+        assert torch.equal(scores.masked_fill(real, 0.0), scores.masked_fill(real[(0,) * model.inserted], 0.0))  # type: ignore[index]
+
+
 @pytest.mark.parametrize("expression", sorted(INSERTS))
 def test_inserted_leading_dims_match_torch(expression: str) -> None:
     """TV201 reads :attr:`Tensor.inserted`: that many leading dims are size 1 in torch's result."""
