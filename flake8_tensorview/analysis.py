@@ -41,6 +41,7 @@ from .values import (
     NOT_A_LITERAL,
     Opaque,
     PackedV,
+    PartialV,
     PiecesV,
     ShapeV,
     SliceV,
@@ -446,7 +447,7 @@ def _default(node: cst.BaseExpression | None) -> Value | None:
 
 
 def _callable(value: Value | None) -> bool:
-    return isinstance(value, (ModuleV, FunctionV, ClassV, LibraryV, InstanceV, MethodV, EitherV)) or (
+    return isinstance(value, (ModuleV, FunctionV, ClassV, LibraryV, InstanceV, MethodV, PartialV, EitherV)) or (
         isinstance(value, ListV) and value.sequential
     )
 
@@ -459,6 +460,8 @@ def _constant_of(value: Value) -> object:
     """The Python constant a value is (``None``, a flag, an int, a string), or ``NOT_A_LITERAL``."""
     if isinstance(value, IntV):
         return value.value
+    if isinstance(value, DimV) and value.dim.literal is not None and not value.guess:
+        return value.dim.literal  # ``logits.size(1) != ys.size(1)`` of sizes a call gave
     if isinstance(value, Opaque):
         if value.key in ("None", "True", "False"):
             return {"None": None, "True": True, "False": False}[value.key]
@@ -656,6 +659,11 @@ MAX_RANGE = 8
 AUTOGRAD_FUNCTION = ("torch.autograd.Function", "torch.autograd.function.Function")
 """Bases of a custom autograd function: ``Fn.apply(*args)`` runs ``Fn.forward(ctx, *args)``."""
 
+SEQUENTIAL = ("torch.nn.Sequential", "torch.nn.modules.container.Sequential")
+CHILDREN = "self.<children>"
+"""Where the ``self.`` state of a subclass of ``nn.Sequential`` keeps the modules its
+``super().__init__(...)`` was given: an instance without a ``forward`` of its own runs them."""
+
 SHAPING = (ops.view, ops.reshape)
 """Ops whose result has a shape of its own, whatever the receiver: ``.view(b, t, h, d)`` of an
 unknown call's result is a tensor of that shape if it runs at all."""
@@ -743,6 +751,9 @@ class Walker:
         self.closures: dict[str, Env] = {}
         """Nested function qualname -> the environment it was defined in."""
         self.classes: dict[str, tuple[list[str], dict[str, str]]] = {}
+        self.dataclasses: dict[str, tuple[tuple[str, cst.BaseExpression | None], ...]] = {}
+        """Class qualname -> the fields a ``@dataclass`` declares, in order, with their defaults:
+        the ``__init__`` it generates."""
         self.class_constants: dict[str, dict[str, Value]] = {}
         """Class qualname -> ``self.`` names its body binds to constants (``dimension = 4``)."""
         """Class qualname -> (its bases, qualified or local; method name -> qualname)."""
@@ -803,6 +814,14 @@ class Walker:
                 for target in small.targets if isinstance(target.target, cst.Name)
                 for value in [_default(small.value)] if value is not None
             }
+            if any(self.semantic.qualify(dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator))
+                   == "dataclasses.dataclass" for d in stmt.decorators):
+                self.dataclasses[qualname] = tuple(
+                    (small.target.value, small.value)
+                    for line in stmt.body.body if isinstance(line, cst.SimpleStatementLine)
+                    for small in line.body if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name)
+                    if "ClassVar" not in self.text(small.annotation.annotation)
+                )
             if not prefix:
                 self.top_level[stmt.name.value] = ClassV(qualname)
             for item in stmt.body.body:
@@ -1710,6 +1729,10 @@ class Walker:
         b = self.to_dim(right, self.text(node.right) if binary and isinstance(right, UnknownV) else "", env)  # type: ignore[attr-defined]
         if a is None or b is None:
             return DimV(Dim.sym(text), text)
+        adding = isinstance(op, (cst.Add, cst.AddAssign))
+        if a.literal is not None and b.literal is not None and (adding or isinstance(op, (cst.Subtract, cst.SubtractAssign))):
+            total = a.literal + b.literal if adding else a.literal - b.literal
+            return DimV(Dim.lit(total), text) if total >= 0 else DimV(Dim.sym(text), text)  # ``seqlen - 1`` of 5
         if isinstance(op, (cst.Multiply, cst.MultiplyAssign)):
             return DimV(a * b, text)
         if isinstance(op, (cst.FloorDivide, cst.Divide, cst.FloorDivideAssign, cst.DivideAssign)):
@@ -1937,6 +1960,13 @@ class Walker:
                 target = next((t for t in (self.method(base, name) for base in bases) if t is not None), None)
                 if target is not None:
                     return self._self_call(target, node, env)
+                if name == "__init__" and self.derives(self.frame.owner, SEQUENTIAL):
+                    # ``super().__init__(conv, norm, relu)`` in a subclass of ``nn.Sequential``
+                    # (segmentation_models' ``Conv2dReLU``): calling it runs them in order
+                    pos, _, kw = self._call_args(node, env)
+                    if pos and not kw and STAR not in pos:
+                        env.vars[CHILDREN] = ListV(tuple(pos), sequential=True)
+                    return UNKNOWN
             recv_value = self.eval(func.value, env)
             if name == "append" and isinstance(recv_value, (TupleV, ListV)) \
                     and not (isinstance(recv_value, ListV) and recv_value.sequential) \
@@ -2081,6 +2111,11 @@ class Walker:
             # (``torch.from_numpy(a) if not torch.is_tensor(a) else a``: an array, or a tensor)
             given = pos[0] if pos else kw.get("obj")
             return Opaque("True") if isinstance(given, Tensor) and not given.prior and not given.assumed else UNKNOWN
+        if qualified == "functools.partial":
+            bound = pos[1:]
+            if pos and _callable(pos[0]) and STAR not in bound and "**" not in kw:
+                return PartialV(pos[0], tuple(bound), tuple(sorted(kw.items())))
+            return UNKNOWN
         namespace, _, name = qualified.rpartition(".")
         table = FUNCTION_TABLES.get(namespace)
         if table is not None:
@@ -2130,13 +2165,20 @@ class Walker:
                 callee.qualname, pos, kw, _instance_env(instance), bound=True, call=node, klass=instance.qualname
             )
             return summary.result
+        if isinstance(callee, PartialV):
+            if STAR in pos:
+                return UNKNOWN  # where the bound arguments end
+            given, bound = [*callee.pos, *pos], ["" for _ in callee.pos]
+            return self._call_value(callee.func, given, bound + list(texts), {**dict(callee.kw), **kw}, node, env)
         if isinstance(callee, EitherV):
             results = [self._call_value(option, pos, texts, kw, node, env) for option in callee.options]
             return functools.reduce(join_values, results)
         if isinstance(callee, InstanceV):
             target = self.method(callee.qualname, "forward" if self.is_module_class(callee.qualname) else "__call__")
             if target is None:
-                return UNKNOWN
+                children = dict(callee.state).get(CHILDREN)
+                sequential = isinstance(children, ListV) and children.sequential
+                return self._call_value(children, pos, texts, kw, node, env) if sequential else UNKNOWN  # type: ignore[arg-type]
             summary = self.invoke(target, pos, kw, _instance_env(callee), bound=True, call=node, klass=callee.qualname)
             return summary.result
         if isinstance(callee, ListV) and callee.sequential:
@@ -2162,6 +2204,8 @@ class Walker:
     def construct(self, klass: str, pos: list[Value], kw: dict[str, Value]) -> Value:
         """An instance of a class of this module, with the ``self.`` facts its ``__init__`` leaves."""
         init = self.method(klass, "__init__")
+        if init is None and self._fields(klass):
+            return self._dataclass(klass, pos, kw)
         if init is None:
             return InstanceV(klass, tuple(sorted(self.constants(klass).items())))
         if not self.reaches(init):
@@ -2173,6 +2217,35 @@ class Walker:
         if summary.state is None:
             return UNKNOWN
         return InstanceV(klass, summary.state, summary.subst)
+
+    def _dataclass(self, klass: str, pos: list[Value], kw: dict[str, Value]) -> Value:
+        """An instance of a ``@dataclass`` (``Params(dim=32, attn_func=f)``): each field what the
+        call gives it, else its default. Sizes the call gives are one configuration, as for any
+        constructor (:meth:`construct`); what a default says stays."""
+        fields = dict(self._fields(klass))
+        if STAR in pos or "**" in kw or len(pos) > len(fields):
+            return UNKNOWN
+        inside = self.frame.owner is not None and self.frame.qualname.rsplit(".", 1)[-1] == "__init__"
+        state = dict(self.constants(klass))
+        for index, (name, node) in enumerate(fields.items()):
+            given = pos[index] if index < len(pos) else kw.get(name)
+            if given is not None and not inside and _literal_size(given):
+                given = UNKNOWN
+            if given is None and node is not None:
+                given = self.default(node) or (self.top_level.get(node.value) if isinstance(node, cst.Name) else None)
+            if given is not None and not isinstance(given, UnknownV):  # else read as the prior reads it
+                state[f"self.{name}"] = given
+        return InstanceV(klass, tuple(sorted(state.items())))
+
+    def _fields(self, klass: str, seen: frozenset[str] = frozenset()) -> tuple[tuple[str, cst.BaseExpression | None], ...]:
+        """The fields of ``klass``'s generated ``__init__``: its dataclass bases' first, then its own."""
+        if klass in seen:
+            return ()
+        out: dict[str, cst.BaseExpression | None] = {}
+        for base in reversed(self.classes.get(klass, ((), {}))[0]):
+            out.update(dict(self._fields(base, seen | {klass})))
+        out.update(dict(self.dataclasses.get(klass, ())))
+        return tuple(out.items())
 
     def _self_call(self, target: str, node: cst.Call, env: Env) -> Value:
         """``self.m(...)``: the method sees this ``self.`` state, and what it writes there comes back."""
@@ -2225,7 +2298,7 @@ class Walker:
         first = pos[skip] if len(pos) > skip else kw.get("input")
         tensor = self.as_tensor(first) if first is not None else None
         if tensor is None:
-            if not isinstance(first, UnknownV) or op.effect not in ops.DENSE_EFFECTS:
+            if not isinstance(first, UnknownV) or op.effect not in (*ops.DENSE_EFFECTS, ops.einsum):
                 return UNKNOWN
             # ``torch.matmul(probs, v)`` of values without facts: torch makes a new dense tensor
             # whatever went in, so the result is one, of a rank its uses may give

@@ -7,6 +7,8 @@ literal sizes and gives the generic-size verdict for symbolic ones (see :mod:`di
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -116,9 +118,14 @@ class Tensor:
         return replace(self, shape=shape, labels=labels or (None,) * len(shape))
 
     def label(self, dim: int) -> str:
+        """How a message names ``dim``: its label, else its size without the call tags that keep
+        invented sizes apart (``interpolated.size(2)@forward#1`` reads ``interpolated.size(2)``)."""
         assert self.shape is not None
         name = self.labels[dim] if self.labels else None
-        return name or str(self.shape[dim])
+        return name or _TAG.sub("", str(self.shape[dim]))
+
+
+_TAG = re.compile(r"@[\w.<>]+#\d+")
 
 
 def is_contiguous(shape: Shape, strides: Shape) -> bool:

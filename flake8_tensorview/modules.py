@@ -489,6 +489,31 @@ def _flatten_forward(cfg: object, t: Tensor, a: ops.Args) -> Value:
 
 
 @dataclass(frozen=True)
+class Resample:
+    size: Value | None
+    scale: Value | None
+    mode: Value | None
+
+
+def _resample_construct(mode: str | None) -> Callable[[ops.Args], Resample]:
+    """``Upsample(size=None, scale_factor=None, mode='nearest', align_corners=None, ...)``;
+    ``UpsamplingNearest2d`` / ``UpsamplingBilinear2d(size=None, scale_factor=None)``."""
+
+    def read(a: ops.Args) -> Resample:
+        given = Opaque(repr(mode)) if mode is not None else a.get(2, "mode")
+        return Resample(a.get(0, "size"), a.get(1, "scale_factor"), given)
+
+    return read
+
+
+def _resample_forward(cfg: object, t: Tensor, a: ops.Args) -> Value:
+    """``F.interpolate`` with the module's size, scale factor and mode."""
+    assert isinstance(cfg, Resample)
+    pos = [cfg.size or Opaque("None"), cfg.scale or Opaque("None")] + ([cfg.mode] if cfg.mode is not None else [])
+    return ops.interpolate(t, replace(a, pos=pos, kw={}, texts=[""] * len(pos)))
+
+
+@dataclass(frozen=True)
 class Unflatten:
     dim: int | None
     sizes: tuple[Value, ...] | None
@@ -937,6 +962,13 @@ ROW_LIST: list[ModuleRow] = [
         "nn.MultiheadAttention(8, 2, batch_first=True)(q2, k2, k2)", "nn.MultiheadAttention(8, 2, kdim=6, vdim=6, batch_first=True)(q3, k3[..., :6], k3[..., :6])",
         produces=True,
     ),
+    _row(
+        "Upsample", _resample_construct(None), _resample_forward,
+        "nn.Upsample(scale_factor=2, mode='bilinear', align_corners=True)(cl4)", "nn.Upsample((6, 7))(t4)", "nn.Upsample(None, 2, 'nearest')(c4)",
+        "nn.Upsample(scale_factor=2, mode='linear')(t3)", "nn.Upsample(size=4, mode='trilinear')(cl5)",
+    ),
+    _row("UpsamplingNearest2d", _resample_construct("nearest"), _resample_forward, "nn.UpsamplingNearest2d(scale_factor=2)(cl4)", "nn.UpsamplingNearest2d((5, 5))(c4)"),
+    _row("UpsamplingBilinear2d", _resample_construct("bilinear"), _resample_forward, "nn.UpsamplingBilinear2d(scale_factor=2)(t4)", "nn.UpsamplingBilinear2d(size=(3, 8))(cl4)"),
     _row("Identity", _plain, _alias, "nn.Identity()(t3)", "nn.Identity(54, unused='x')(e3)"),
     _row("Flatten", _flatten_construct, _flatten_forward, "nn.Flatten()(t4)", "nn.Flatten(0, 1)(t3)", "nn.Flatten(start_dim=2)(cl4)", "nn.Flatten()(s3)", "nn.Flatten()(c4)"),
     _row("Unflatten", _unflatten_construct, _unflatten_forward, "nn.Unflatten(2, (7, 1))(t3)", "nn.Unflatten(1, (5, 1))(c3)", "nn.Unflatten(-2, (-1, 2))(t4)", "nn.Unflatten(dim=1, unflattened_size=(1, 5))(e3)"),

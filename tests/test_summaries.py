@@ -950,3 +950,112 @@ def test_a_module_level_dict_a_function_fills_gives_its_reads_what_was_stored() 
         scope["flat"]("stereo.wav")  # type: ignore[operator]
     assert both(STORED.replace("data.t(), rate", "data, rate")) == []  # (frames, channels) flattens
     assert both(STORED.replace("_RECORDINGS = {}", "_RECORDINGS = load_all()")) == []  # not a dict the module made
+
+
+SEQUENTIAL_BLOCK = HEADER + (
+    "class Conv2dReLU(nn.Sequential):\n"
+    "    def __init__(self, in_channels, out_channels):\n"
+    "        conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)\n"
+    "        super().__init__(conv, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))\n\n\n"
+    "class Head(nn.Module):\n"
+    "    def __init__(self, c):\n"
+    "        super().__init__()\n"
+    "        self.fuse = Conv2dReLU(2 * c, c)\n\n"
+    "    def forward(self, a, b):\n"
+    "        y = self.fuse(torch.cat([a, b], dim=1))\n"
+    "        return y.view(y.size(0), -1)\n\n\n"
+    "def run(n):\n"
+    "    x = torch.randn(n, 4, 5, 6).contiguous(memory_format=torch.channels_last)\n"
+    "    return Head(4)(x, x)\n"
+)
+
+
+def test_a_subclass_of_sequential_runs_the_modules_its_init_hands_to_super() -> None:
+    """segmentation_models' ``Conv2dReLU(nn.Sequential)``: ``super().__init__(conv, norm, relu)``
+    gives the instance its children, and calling it runs them in order; here on a channels-last
+    batch, which the conv keeps, so flattening C with H and W does not work."""
+    assert both(SEQUENTIAL_BLOCK) == [18]
+    scope: dict[str, object] = {}
+    exec(SEQUENTIAL_BLOCK, scope)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        scope["run"](2)  # type: ignore[operator]
+    plain = SEQUENTIAL_BLOCK.replace(".contiguous(memory_format=torch.channels_last)", "")
+    assert both(plain) == []
+    scope = {}
+    exec(plain, scope)
+    assert scope["run"](2).shape == (2, 4 * 5 * 6)  # type: ignore[operator]
+
+
+PARTIAL_ATTENTION = (
+    "from dataclasses import dataclass\nfrom functools import partial\nfrom typing import Callable\n\n"
+    + HEADER
+    + "ACTIVATIONS = {'relu': torch.relu}\n\n\n"
+    "def einsum_attn(q, k, v, activation):\n"
+    "    w = ACTIVATIONS[activation](torch.einsum('bqhd,bkhd->bhqk', q, k))\n"
+    "    return torch.einsum('bhqk,bkhd->bqhd', w, v)\n\n\n"
+    "def sdpa_attn(q, k, v):\n"
+    "    return torch.nn.functional.scaled_dot_product_attention(\n"
+    "        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2).contiguous()\n\n\n"
+    "@dataclass\n"
+    "class Params:\n"
+    "    heads: int = 2\n"
+    "    attn_func: Callable = sdpa_attn\n\n\n"
+    "class Attention(nn.Module):\n"
+    "    def __init__(self, args: Params):\n"
+    "        super().__init__()\n"
+    "        self.attn_fn = args.attn_func\n\n"
+    "    def forward(self, q, k, v):\n"
+    "        b, t, h, d = q.shape\n"
+    "        return self.attn_fn(q, k, v).view(b, t, -1)\n\n\n"
+    "def run(func):\n"
+    "    q = torch.randn(2, 5, 3, 4)\n"
+    "    return Attention(Params(heads=3, attn_func=func))(q, q, q)\n\n\n"
+    "def main():\n"
+    "    return run(sdpa_attn), run(partial(einsum_attn, activation='relu'))\n"
+)
+
+
+def test_a_partial_held_in_a_dataclass_field_runs_where_the_field_is_called() -> None:
+    """open_lm's ``Params(attn_func=partial(custom_attn, ...))``: the dataclass's generated
+    ``__init__`` binds the field, ``functools.partial`` calls the function with its arguments
+    bound, and the einsum's output is ``(b, q, h, d)`` laid out ``(b, h, q, d)`` even though its
+    first operand comes from a dict of activations the model cannot read: ``bmm`` decides the order."""
+    assert both(PARTIAL_ATTENTION) == [35]
+    scope: dict[str, object] = {}
+    exec(PARTIAL_ATTENTION, scope)
+    assert scope["run"](scope["sdpa_attn"]).shape == (2, 5, 12)  # type: ignore[operator]
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        scope["main"]()  # type: ignore[operator]
+    assert both(PARTIAL_ATTENTION.replace("run(partial(einsum_attn, activation='relu'))", "run(sdpa_attn)")) == []
+
+
+DECODE_FORCED = HEADER + (
+    "def decode_forced(ys, start):\n"
+    "    seqlen = ys.size(1)\n"
+    "    inputs = torch.cat([start.expand(ys.size(0), 1), ys.narrow(1, 0, seqlen - 1)], 1)\n"
+    "    logits = inputs[..., None].float().expand(-1, -1, 7) * 1.0\n"
+    "    if logits.size(1) != ys.size(1) - 1:\n"
+    "        logits = logits[:, 1:, :]\n"
+    "    return logits\n\n\n"
+    "def loss(ys):\n"
+    "    scores = decode_forced(ys, torch.ones(1, 1, dtype=torch.long))\n"
+    "    return scores.view(-1, scores.size(-1))\n\n\n"
+    "def main():\n"
+    "    return loss(torch.randint(0, 9, (3, 5)))\n"
+)
+
+
+def test_sizes_a_call_gives_add_up_and_decide_a_comparison() -> None:
+    """ParlAI's BART ``decode_forced``: ``seqlen - 1`` of a literal 5 is 4, the decoder input is 1 + 4
+    long, so ``logits.size(1) != ys.size(1) - 1`` is true and the logits are sliced ``[:, 1:, :]``,
+    which ``view(-1, vocab)`` cannot flatten (the slice skips a row of every batch)."""
+    assert both(DECODE_FORCED) == [16]
+    scope: dict[str, object] = {}
+    exec(DECODE_FORCED, scope)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        scope["main"]()  # type: ignore[operator]
+    unsliced = DECODE_FORCED.replace("ys.size(1) - 1:", "ys.size(1):")
+    assert both(unsliced) == []  # 5 == 5: no slice, and the sum is contiguous
+    scope = {}
+    exec(unsliced, scope)
+    assert scope["main"]().shape == (15, 7)  # type: ignore[operator]
