@@ -2251,7 +2251,9 @@ class Walker:
         """``self.m(...)``: the method sees this ``self.`` state, and what it writes there comes back."""
         pos, _, kw = self._call_args(node, env)
         seed = Env({k: v for k, v in env.vars.items() if k.startswith("self.")}, dict(env.subst))
-        summary = self.invoke(target, pos, kw, seed, bound=True, call=node, klass=self.frame.klass)
+        # ``self`` is at least of this method's class: a base method reached through ``super()``
+        # dispatches its own ``self.m()`` there (BART's ``output`` inside the base's ``decode_forced``)
+        summary = self.invoke(target, pos, kw, seed, bound=True, call=node, klass=self.frame.klass or self.frame.owner)
         if summary.state is not None:
             for key in [k for k in env.vars if k.startswith("self.")]:
                 del env.vars[key]

@@ -659,14 +659,16 @@ def matmul(t: Tensor, a: Args) -> Value:
 
 
 def linear(t: Tensor, a: Args) -> Value:
+    """``F.linear(x, w)``: a new dense ``(*x.shape[:-1], w.size(0))``; a weight of unknown shape
+    (``self.embeddings.weight``) gives an out size of its own."""
     weight = a.get(0, "weight")
-    out = weight.shape[0] if isinstance(weight, Tensor) and weight.shape else None
-    return _linear_out(t, out)
-
-
-def _linear_out(t: Tensor, out: Dim | None) -> Value:
-    if t.shape is None or out is None:
+    if t.shape is None:
         return Tensor(contiguous=True)
+    if isinstance(weight, Tensor) and weight.shape:
+        out = weight.shape[0]
+    else:
+        named = a.texts[0] if "weight" not in a.kw and a.texts and a.texts[0] else "weight"
+        out = a.fresh(f"{named}.size(0)")
     return Tensor.dense(t.shape[:-1] + (out,), (t.labels or (None,) * len(t.shape))[:-1] + (None,))
 
 
@@ -894,6 +896,18 @@ def create(t: Tensor, a: Args) -> Value:
     if got is None or None in got[0]:
         return Tensor(contiguous=True)
     return Tensor.allocated(tuple(got[0]), tuple(got[1]))  # type: ignore[arg-type]
+
+
+def legacy(t: Tensor, a: Args) -> Value:
+    """The typed constructors (``torch.LongTensor([start_idx])``, ``torch.FloatTensor(2, 3)``): a
+    list's data copied into a new tensor, or a new tensor of the sizes given; from anything else (an
+    array) a new tensor of unknown rank. Not from a tensor, whose storage it may share."""
+    first = a.get(0, "data")
+    if isinstance(first, (TupleV, ListV)):
+        return copied(t, a)
+    if a.pos and all(isinstance(v, (IntV, DimV)) for v in a.pos) and not a.kw:
+        return create(t, a)
+    return UNKNOWN if isinstance(first, Tensor) else Tensor(contiguous=True)
 
 
 def copied(t: Tensor, a: Args) -> Value:
@@ -1351,6 +1365,11 @@ OPS: tuple[Op, ...] = PRODUCERS + (
     _op("new_zeros new_ones new_empty", create, {M}, "x.new_zeros((2, 3))", "c.new_ones(4, 1, 5)", "e.new_empty((3, 2))", "s.new_ones(size=c.size())", operand="none"),
     _op("new_full", full, {M}, "x.new_full((2, 3), 1.0)", "s.new_full(size=(4, 2), fill_value=0.5)", operand="none"),
     _op("tensor", copied, {T}, "torch.tensor([[1.0, 2.0], [3.0, 4.0]])", operand="none"),
+    _op(
+        "FloatTensor DoubleTensor HalfTensor BFloat16Tensor LongTensor IntTensor ShortTensor CharTensor ByteTensor BoolTensor",
+        legacy, {T}, "torch.LongTensor([[1, 2, 3], [4, 5, 6]])", "torch.FloatTensor(2, 3, 4)", "torch.BoolTensor([True, False])",
+        operand="none",
+    ),
     _op("eye", eye, {T}, "torch.eye(3)", "torch.eye(2, 4)", operand="none"),
     _op("randint", randint, {T}, "torch.randint(0, 255, (2, 3, 4))", "torch.randint(5, (3, 2))", "torch.randint(2, size=(4,))", operand="none"),
     _op("full", full, {T}, "torch.full((2, 3), 1.0)", "torch.full(size=(4, 2), fill_value=0.5)", operand="none"),

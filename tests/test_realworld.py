@@ -53,11 +53,14 @@ from fixture_harness import load, results, run_scenarios, same
 # false alarm on the negatives; then ``F.interpolate``/``nn.Upsample`` and subclasses of
 # ``nn.Sequential`` (Segformer), ``functools.partial``, dataclass fields and an einsum operand of
 # unknown origin (open_lm): 80 of 96, and the floor follows the grown set down to 0.83 (0.39
-# without the scenarios, 38 of 96).
+# without the scenarios, 38 of 96). Then a base method reached through ``super()`` dispatches
+# ``self.m()`` on the subclass, typed constructors (``torch.LongTensor([i])``) and ``F.linear`` of
+# a weight without facts keep their shapes (ParlAI's BART, twice): 82 of 96, the floor goes back
+# up to 0.85.
 # Without the files' scenarios (``realworld.without_scenarios``: no call site in the file gives the
 # model its sizes and flags, as when the training script is another file) recall is lower: a floor
 # of its own, the same ratchet.
-RECALL_FLOORS = {"TV101": 0.83, "TV102": 0.9, "TV201": 1.0}
+RECALL_FLOORS = {"TV101": 0.85, "TV102": 0.9, "TV201": 1.0}
 BARE_RECALL_FLOORS = {"TV101": 0.39, "TV102": 0.8, "TV201": 0.75}
 # Precision, per rule, the same way: the issues' bar, 0.95 for every rule. TV101 has one known false
 # alarm, a TV102 line whose SDPA output reaches the merge only through a parameter nothing in the

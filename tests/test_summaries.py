@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import torch
 
 from flake8_tensorview.analysis import MAX_CALL_DEPTH
 from flake8_tensorview.linter import lint_source
@@ -1059,3 +1060,43 @@ def test_sizes_a_call_gives_add_up_and_decide_a_comparison() -> None:
     scope = {}
     exec(unsliced, scope)
     assert scope["main"]().shape == (15, 7)  # type: ignore[operator]
+
+
+OVERRIDDEN_OUTPUT = (
+    "import torch.nn.functional as F\n" + HEADER
+    + "class Base(nn.Module):\n"
+    "    def __init__(self):\n"
+    "        super().__init__()\n"
+    "        self.emb = nn.Embedding(10, 4)\n"
+    "        self.register_buffer('START', torch.LongTensor([1]))\n\n"
+    "    def output(self, h):\n"
+    "        return F.linear(h, self.emb.weight)\n\n"
+    "    def decode(self, ys):\n"
+    "        inputs = torch.cat([self.START.expand(ys.size(0), 1), ys], 1)\n"
+    "        return self.output(self.emb(inputs))\n\n\n"
+    "class Sliced(Base):\n"
+    "    def output(self, h):\n"
+    "        return F.linear(h, self.emb.weight)[:, 1:, :]\n\n"
+    "    def decode(self, ys):\n"
+    "        return super().decode(ys)\n\n\n"
+    "def loss(model, ys):\n"
+    "    scores = model.decode(ys)\n"
+    "    return scores.view(-1, scores.size(-1))\n\n\n"
+    "def main():\n"
+    "    return loss(Base(), torch.randint(0, 10, (3, 5))), loss(Sliced(), torch.randint(0, 10, (3, 5)))\n"
+)
+
+
+def test_a_base_method_called_through_super_dispatches_on_the_subclass() -> None:
+    """ParlAI's BART: ``BartModel.decode_forced`` calls ``super().decode_forced``, whose
+    ``self.output(latent)`` is BART's own ``output``, not the base's. A typed constructor
+    (``torch.LongTensor([start_idx])``) has the rank of its list, and ``F.linear`` of a weight with
+    no facts (``self.emb.weight``) a size of its own: the logits sliced ``[:, 1:, :]`` do not flatten."""
+    assert both(OVERRIDDEN_OUTPUT) == [30]
+    scope: dict[str, object] = {}
+    exec(OVERRIDDEN_OUTPUT, scope)
+    ys = torch.randint(0, 10, (3, 5))
+    assert scope["loss"](scope["Base"](), ys).shape == (18, 10)  # type: ignore[operator]
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        scope["main"]()  # type: ignore[operator]
+    assert both(OVERRIDDEN_OUTPUT.replace("loss(Sliced(), ", "loss(Base(), ")) == []
