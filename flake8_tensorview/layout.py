@@ -8,7 +8,6 @@ literal sizes and gives the generic-size verdict for symbolic ones (see :mod:`di
 from __future__ import annotations
 
 import re
-
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 

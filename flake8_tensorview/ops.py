@@ -855,6 +855,7 @@ def interpolate(t: Tensor, a: Args) -> Value:
         return Tensor.strided(out, channels_last_strides(out), labels, t.origin or a.origin)  # where ``x`` got it
     return Tensor(out, None, False, labels)
 
+
 def inverse(t: Tensor, a: Args) -> Value:
     """``torch.linalg.inv`` / ``torch.inverse``: LAPACK writes each matrix column-major, so the
     result is a batch of transposed matrices, whatever the input's layout."""
