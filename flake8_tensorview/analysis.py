@@ -2203,33 +2203,32 @@ class Walker:
 
     def construct(self, klass: str, pos: list[Value], kw: dict[str, Value]) -> Value:
         """An instance of a class of this module, with the ``self.`` facts its ``__init__`` leaves."""
+        # sizes a constructor call passes are one configuration (a demo, a test), unless the call
+        # sits in another module's ``__init__``: there they are that model's architecture
+        generic = self.frame.owner is None or self.frame.qualname.rsplit(".", 1)[-1] != "__init__"
         init = self.method(klass, "__init__")
         if init is None and self._fields(klass):
-            return self._dataclass(klass, pos, kw)
+            return self._dataclass(klass, pos, kw, generic)
         if init is None:
             return InstanceV(klass, tuple(sorted(self.constants(klass).items())))
         if not self.reaches(init):
             return UNKNOWN
-        # sizes a constructor call passes are one configuration (a demo, a test), unless the call
-        # sits in another module's ``__init__``: there they are that model's architecture
-        inside = self.frame.owner is not None and self.frame.qualname.rsplit(".", 1)[-1] == "__init__"
-        summary = self.invoke(init, pos, kw, Env(self.constants(klass)), bound=True, generic=not inside, klass=klass)
+        summary = self.invoke(init, pos, kw, Env(self.constants(klass)), bound=True, generic=generic, klass=klass)
         if summary.state is None:
             return UNKNOWN
         return InstanceV(klass, summary.state, summary.subst)
 
-    def _dataclass(self, klass: str, pos: list[Value], kw: dict[str, Value]) -> Value:
+    def _dataclass(self, klass: str, pos: list[Value], kw: dict[str, Value], generic: bool) -> Value:
         """An instance of a ``@dataclass`` (``Params(dim=32, attn_func=f)``): each field what the
-        call gives it, else its default. Sizes the call gives are one configuration, as for any
-        constructor (:meth:`construct`); what a default says stays."""
+        call gives it, else its default. Sizes the call gives are one configuration when
+        ``generic``, as for any constructor (:meth:`construct`); what a default says stays."""
         fields = dict(self._fields(klass))
         if STAR in pos or "**" in kw or len(pos) > len(fields):
             return UNKNOWN
-        inside = self.frame.owner is not None and self.frame.qualname.rsplit(".", 1)[-1] == "__init__"
         state = dict(self.constants(klass))
         for index, (name, node) in enumerate(fields.items()):
             given = pos[index] if index < len(pos) else kw.get(name)
-            if given is not None and not inside and _literal_size(given):
+            if given is not None and generic and _literal_size(given):
                 given = UNKNOWN
             if given is None and node is not None:
                 given = self.default(node) or (self.top_level.get(node.value) if isinstance(node, cst.Name) else None)

@@ -635,11 +635,8 @@ def _probability(a: Args) -> float | None:
     value = a.get(0, "p")
     if value is None:
         return 0.5
-    if "p" not in a.kw and a.texts:
-        got = literal(a.texts[0])
-    else:
-        got = value.value if isinstance(value, IntV) else literal(value.key) if isinstance(value, Opaque) else None
-    return float(got) if isinstance(got, (int, float)) and not isinstance(got, bool) else None
+    got = _scalar(value)
+    return None if got is None else float(got)
 
 
 def matmul(t: Tensor, a: Args) -> Value:
